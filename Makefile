@@ -1,0 +1,42 @@
+# Every target sets up .venv on first use; later runs reuse it unless pyproject.toml changed.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PORT ?= 8888
+
+.PHONY: setup test report lab bench demo clean-store help
+
+help:
+	@echo "make report  set up, load the demo data, render the reports into reports/"
+	@echo "make test    set up and run the whole test suite (unit, notebooks, browser)"
+	@echo "make lab     open JupyterLab on notebooks/"
+	@echo "make bench   run the scale benchmarks"
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+demo: $(STAMP)
+	$(BIN)/mastery demo
+
+report: $(STAMP)
+	$(BIN)/mastery demo --if-empty
+	$(BIN)/mastery report personal --participant alex --out reports/personal-alex.html
+	$(BIN)/mastery report cohort --cohort spring-cohort --out reports/cohort-spring-cohort.html
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab --notebook-dir=notebooks --port=$(PORT)
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks
+
+clean-store:
+	rm -f data/mastery.db data/mastery.db-wal data/mastery.db-shm

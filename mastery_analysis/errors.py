@@ -1,0 +1,55 @@
+"""The exceptions people see. Every message names what was wrong, where, and what was expected."""
+
+
+class MasteryError(Exception):
+    """Base class of every error this package raises on purpose.
+
+    The CLI prints the message of a ``MasteryError`` without a traceback and exits non-zero.
+    """
+
+
+class FrameworkError(MasteryError):
+    """A framework YAML file is missing, unreadable or does not describe a valid framework."""
+
+
+class ValidationError(MasteryError):
+    """A frame does not match its table's schema. ``failures`` lists every failing cell.
+
+    Attributes
+    ----------
+    table : str
+        The table the frame was meant for.
+    failures : list of dict
+        One dict per failing cell with keys ``row``, ``column``, ``value`` and ``expected``.
+    """
+
+    def __init__(self, table, failures, *, where=None):
+        self.table = table
+        self.failures = list(failures)
+        self.where = where
+        lines = []
+        for f in self.failures[:50]:
+            row = "frame" if f.get("row") is None else f"row {f['row']}"
+            col = "" if f.get("column") is None else f", column '{f['column']}'"
+            lines.append(f"  {row}{col}: got {f.get('value')!r}, expected {f['expected']}")
+        more = len(self.failures) - 50
+        if more > 0:
+            lines.append(f"  ... and {more} more")
+        origin = f" in {where}" if where else ""
+        n = len(self.failures)
+        super().__init__(
+            f"{n} problem{'s' if n != 1 else ''} with the {table} "
+            f"table{'s' if ' and ' in table else ''}{origin}:\n" + "\n".join(lines)
+        )
+
+
+class StoreError(MasteryError):
+    """The store cannot be opened, read or written."""
+
+
+class StoreVersionError(StoreError):
+    """The store was written by a newer version of mastery-analysis than the one running."""
+
+
+class UnknownParticipantError(MasteryError):
+    """A participant id that the store does not know."""

@@ -1,0 +1,402 @@
+"""Column names, pandera schemas and ``validate_*`` for the tidy tables of DESIGN.md.
+
+Every frame that crosses a module boundary into the store (or out of an importer) passes
+through :func:`validate`, which coerces types, checks every cell, and raises one
+:class:`~mastery_analysis.errors.ValidationError` that lists every failing row and column.
+Analysis functions do not call it: they need only the columns they read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+
+from .errors import ValidationError
+from .framework import Framework, load_framework
+
+KINDS = ("current", "vision")
+PHASES = ("baseline", "mid", "post")
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$"
+ID_EXPECTED = "an id of letters, digits, '_', '.', '@' or '-' (at most 64 characters)"
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table's columns (in order), its key, the date-like columns and optional defaults."""
+
+    name: str
+    columns: tuple[str, ...]
+    key: tuple[str, ...]
+    dates: tuple[str, ...] = ()
+    defaults: tuple[tuple[str, object], ...] = ()
+
+    @property
+    def required(self) -> list[str]:
+        optional = {c for c, _ in self.defaults} | {"recorded_at"}
+        return [c for c in self.columns if c not in optional]
+
+
+TABLES: dict[str, Table] = {
+    t.name: t
+    for t in (
+        Table(
+            "participants",
+            ("participant_id", "name", "cohort", "joined_on", "consent_share", "access_code_hash"),
+            ("participant_id",),
+            dates=("joined_on",),
+            defaults=(("name", None), ("cohort", None), ("joined_on", None),
+                      ("consent_share", False), ("access_code_hash", None)),
+        ),
+        Table(
+            "ratings",
+            ("participant_id", "date", "element", "rating", "kind", "note", "source", "recorded_at"),
+            ("participant_id", "date", "element", "kind"),
+            dates=("date",),
+            defaults=(("kind", "current"), ("note", None), ("source", "manual")),
+        ),
+        Table(
+            "goals",
+            ("goal_id", "participant_id", "title", "element", "freq_times", "freq_days",
+             "start_date", "due_date", "target", "archived"),
+            ("goal_id",),
+            dates=("start_date", "due_date"),
+            defaults=(("element", None), ("freq_times", 1), ("freq_days", 1), ("due_date", None),
+                      ("target", None), ("archived", False)),
+        ),
+        Table(
+            "actions",
+            ("participant_id", "date", "goal_id", "count", "minutes", "note", "source", "recorded_at"),
+            ("participant_id", "date", "goal_id"),
+            dates=("date",),
+            defaults=(("minutes", None), ("note", None), ("source", "manual")),
+        ),
+        Table(
+            "progress",
+            ("participant_id", "date", "goal_id", "percent", "note", "source", "recorded_at"),
+            ("participant_id", "date", "goal_id"),
+            dates=("date",),
+            defaults=(("note", None), ("source", "manual")),
+        ),
+        Table(
+            "responses",
+            ("participant_id", "date", "phase", "instrument", "item", "value", "recorded_at"),
+            ("participant_id", "date", "instrument", "item"),
+            dates=("date",),
+        ),
+    )
+}
+
+
+def _id(nullable=False):
+    return pa.Column(str, pa.Check.str_matches(ID_PATTERN, error=ID_EXPECTED), nullable=nullable)
+
+
+def _text(nullable=True, max_len=2000):
+    return pa.Column(
+        str,
+        pa.Check(lambda s: s.str.len() <= max_len, element_wise=False,
+                 error=f"text of at most {max_len} characters"),
+        nullable=nullable,
+    )
+
+
+def _day(nullable=False):
+    return pa.Column("datetime64[ns]", nullable=nullable)
+
+
+def _int_between(lo, hi, what):
+    # checked as float: cells that failed to parse are NaN here and already reported
+    return pa.Column(float, pa.Check.in_range(lo, hi, error=what))
+
+
+def schema_for(table: str, framework: Framework | str | None = None) -> pa.DataFrameSchema:
+    """The pandera schema of ``table``, with element and scale checks from ``framework``."""
+    fw = load_framework(framework)
+    elements = fw.keys
+    element_expected = f"one of the {fw.name} elements ({', '.join(elements)})"
+    common = {"recorded_at": pa.Column("datetime64[ns, UTC]", nullable=True)}
+    columns = {
+        "participants": {
+            "participant_id": _id(),
+            "name": _text(max_len=200),
+            "cohort": pa.Column(str, pa.Check.str_matches(ID_PATTERN, error=ID_EXPECTED), nullable=True),
+            "joined_on": _day(nullable=True),
+            "consent_share": pa.Column(bool),
+            "access_code_hash": _text(max_len=200),
+        },
+        "ratings": {
+            "participant_id": _id(),
+            "date": _day(),
+            "element": pa.Column(str, pa.Check.isin(elements, error=element_expected)),
+            "rating": _int_between(fw.scale.min, fw.scale.max, fw.scale.describe()),
+            "kind": pa.Column(str, pa.Check.isin(KINDS, error="'current' or 'vision'")),
+            "note": _text(),
+            "source": _text(nullable=False, max_len=100),
+            **common,
+        },
+        "goals": {
+            "goal_id": _id(),
+            "participant_id": _id(),
+            "title": pa.Column(str, pa.Check.str_length(1, 200, error="a title of 1 to 200 characters")),
+            "element": pa.Column(str, pa.Check.isin(elements, error=element_expected), nullable=True),
+            "freq_times": _int_between(1, 366, "a whole number of times from 1 to 366"),
+            "freq_days": _int_between(1, 366, "a whole number of days from 1 to 366"),
+            "start_date": _day(),
+            "due_date": _day(nullable=True),
+            "target": _text(max_len=200),
+            "archived": pa.Column(bool),
+        },
+        "actions": {
+            "participant_id": _id(),
+            "date": _day(),
+            "goal_id": _id(),
+            "count": _int_between(0, 10_000, "a whole number of actions from 0 to 10000"),
+            "minutes": pa.Column(float, pa.Check.in_range(0, 1440, error="minutes from 0 to 1440"),
+                                 nullable=True),
+            "note": _text(),
+            "source": _text(nullable=False, max_len=100),
+            **common,
+        },
+        "progress": {
+            "participant_id": _id(),
+            "date": _day(),
+            "goal_id": _id(),
+            "percent": pa.Column(float, pa.Check.in_range(0, 100, error="a percent from 0 to 100")),
+            "note": _text(),
+            "source": _text(nullable=False, max_len=100),
+            **common,
+        },
+        "responses": {
+            "participant_id": _id(),
+            "date": _day(),
+            "phase": pa.Column(str, pa.Check.isin(PHASES, error="'baseline', 'mid' or 'post'")),
+            "instrument": _id(),
+            "item": _id(),
+            "value": pa.Column(float, pa.Check(np.isfinite, error="a finite number")),
+            **common,
+        },
+    }[table]
+    return pa.DataFrameSchema(columns, strict=False, ordered=False, name=table)
+
+
+def _coerce_dates(frame, column, failures, nullable):
+    raw = frame[column]
+    if pd.api.types.is_datetime64_any_dtype(raw):
+        parsed = raw.dt.tz_localize(None) if getattr(raw.dt, "tz", None) is not None else raw
+    else:
+        parsed = pd.to_datetime(raw.astype(object).where(raw.notna(), None), errors="coerce",
+                                format="mixed")
+        bad = parsed.isna() & raw.notna() & (raw.astype(str).str.strip() != "")
+        for label in raw.index[bad]:
+            failures.append({"row": label, "column": column, "value": _plain(raw[label]),
+                             "expected": "a date like 2024-05-31"})
+    if not nullable:
+        missing = raw.isna()
+        for label in raw.index[missing]:
+            failures.append({"row": label, "column": column, "value": None, "expected": "a date"})
+    return parsed.dt.normalize().astype("datetime64[ns]")
+
+
+def _coerce_numbers(frame, column, failures, integer):
+    raw = frame[column]
+    parsed = pd.to_numeric(raw, errors="coerce")
+    bad = parsed.isna() & raw.notna()
+    if integer:
+        bad |= parsed.notna() & (parsed != np.round(parsed))
+    for label in raw.index[bad]:
+        failures.append({"row": label, "column": column, "value": _plain(raw[label]),
+                         "expected": "a whole number" if integer else "a number"})
+    return parsed.where(~bad)
+
+
+def _coerce_bools(frame, column, failures):
+    truthy = {"true": True, "1": True, "yes": True, "y": True,
+              "false": False, "0": False, "no": False, "n": False, "": False}
+    def one(v):
+        if isinstance(v, (bool, np.bool_)):
+            return bool(v)
+        if v is None or (isinstance(v, float) and np.isnan(v)):
+            return False
+        return truthy.get(str(v).strip().lower(), None)
+    out = frame[column].map(one)
+    for label in out.index[out.isna()]:
+        failures.append({"row": label, "column": column, "value": frame[column][label],
+                         "expected": "true or false"})
+    return out.fillna(False).astype(bool)
+
+
+def validate(table: str, frame: pd.DataFrame, *, framework: Framework | str | None = None,
+             where: str | None = None) -> pd.DataFrame:
+    """Return a new frame of ``table``'s columns, typed and checked.
+
+    Missing optional columns get their defaults; extra columns are dropped. Row labels of
+    ``frame`` are kept so that errors name the row people know (importers index by line).
+
+    Raises
+    ------
+    ValidationError
+        Listing every failing row, column and value, and what was expected; also for a
+        required column that is missing and for a key that appears twice in the frame.
+    """
+    spec = TABLES[table]
+    if not isinstance(frame, pd.DataFrame):
+        raise ValidationError(table, [{"row": None, "column": None, "value": type(frame).__name__,
+                                       "expected": "a pandas DataFrame"}], where=where)
+    missing = [c for c in spec.required if c not in frame.columns]
+    if missing:
+        raise ValidationError(table, [{"row": None, "column": c, "value": "(missing column)",
+                                       "expected": f"a column named '{c}'"} for c in missing],
+                              where=where)
+    out = pd.DataFrame(index=frame.index)
+    defaults = dict(spec.defaults)
+    failures: list[dict] = []
+    for col in spec.columns:
+        if col in frame.columns:
+            out[col] = frame[col]
+        elif col == "recorded_at":
+            out[col] = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns, UTC]")
+        else:
+            out[col] = defaults[col]
+    nullable_dates = {"joined_on", "due_date"}
+    for col in spec.dates:
+        out[col] = _coerce_dates(out, col, failures, nullable=col in nullable_dates)
+    for col in ("rating", "count", "freq_times", "freq_days"):
+        if col in out:
+            out[col] = _coerce_numbers(out, col, failures, integer=True)
+    for col in ("minutes", "percent", "value"):
+        if col in out:
+            out[col] = _coerce_numbers(out, col, failures, integer=False).astype(float)
+    for col in ("consent_share", "archived"):
+        if col in out:
+            out[col] = _coerce_bools(out, col, failures)
+    if "recorded_at" in out:
+        out["recorded_at"] = pd.to_datetime(out["recorded_at"], utc=True, errors="coerce").astype(
+            "datetime64[ns, UTC]")
+    for col in spec.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            if col in spec.dates:
+                continue
+            s = out[col].astype(object)
+            out[col] = s.where(s.isna(), s.astype(str).str.strip()).replace({"": None}).astype("str")
+    for col in ("rating", "count", "freq_times", "freq_days"):
+        if col in out:
+            out[col] = out[col].astype(float)
+    try:
+        schema_for(table, framework).validate(out, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        seen = {(f["row"], f["column"]) for f in failures}
+        failures.extend(f for f in _pandera_failures(exc, out) if (f["row"], f["column"]) not in seen)
+    if table == "goals":
+        _check_goal_rows(out, failures)
+    bad_rows = {f["row"] for f in failures}
+    dup = out.duplicated(list(spec.key), keep=False) & ~out.index.isin(list(bad_rows))
+    for label in out.index[dup]:
+        key = ", ".join(f"{k}={_show(out.at[label, k])}" for k in spec.key)
+        failures.append({"row": label, "column": "+".join(spec.key), "value": key,
+                         "expected": "each key once per write (this key appears on several rows)"})
+    if failures:
+        order = {label: i for i, label in enumerate(out.index)}
+        failures.sort(key=lambda f: (order.get(f["row"], -1), str(f["column"])))
+        raise ValidationError(table, failures, where=where)
+    result = out.copy()
+    for col in ("rating", "count", "freq_times", "freq_days"):
+        if col in result:
+            result[col] = result[col].astype("int64")
+    return result
+
+
+def _check_goal_rows(goals, failures):
+    """Checks across columns, reported on the column a person would fix."""
+    early = goals["due_date"].notna() & goals["start_date"].notna() & (
+        goals["due_date"] < goals["start_date"])
+    for label in goals.index[early]:
+        failures.append({"row": label, "column": "due_date", "value": _show(goals.at[label, "due_date"]),
+                         "expected": f"a due_date on or after start_date "
+                                     f"({_show(goals.at[label, 'start_date'])})"})
+    often = goals["freq_times"] > goals["freq_days"]
+    for label in goals.index[often]:
+        failures.append({"row": label, "column": "freq_times", "value": _plain(goals.at[label, "freq_times"]),
+                         "expected": f"at most freq_days ({_plain(goals.at[label, 'freq_days'])}): "
+                                     "a goal counts at most once a day"})
+
+
+def _show(value):
+    if isinstance(value, pd.Timestamp):
+        return value.strftime("%Y-%m-%d")
+    return str(value)
+
+
+def _plain(value):
+    """A numpy scalar as the Python value people typed, for error messages."""
+    value = value.item() if isinstance(value, np.generic) else value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _pandera_failures(exc, frame):
+    cases = exc.failure_cases
+    out = []
+    for case in cases.itertuples(index=False):
+        label = case.index if pd.notna(case.index) else None
+        column = case.column if isinstance(case.column, str) and case.column in frame.columns else None
+        value = _plain(case.failure_case)
+        if isinstance(value, float) and np.isnan(value):
+            value = None
+        if column is None and label is not None:
+            value = "(row)"
+        expected = str(case.check)
+        out.append({"row": label, "column": column, "value": value, "expected": expected})
+    return out
+
+
+def empty(table: str) -> pd.DataFrame:
+    """An empty, correctly typed frame of ``table``."""
+    dtypes = {
+        "participants": {"participant_id": "str", "name": "str", "cohort": "str",
+                         "joined_on": "datetime64[ns]", "consent_share": bool,
+                         "access_code_hash": "str"},
+        "ratings": {"participant_id": "str", "date": "datetime64[ns]", "element": "str",
+                    "rating": "int64", "kind": "str", "note": "str", "source": "str",
+                    "recorded_at": "datetime64[ns, UTC]"},
+        "goals": {"goal_id": "str", "participant_id": "str", "title": "str", "element": "str",
+                  "freq_times": "int64", "freq_days": "int64", "start_date": "datetime64[ns]",
+                  "due_date": "datetime64[ns]", "target": "str", "archived": bool},
+        "actions": {"participant_id": "str", "date": "datetime64[ns]", "goal_id": "str",
+                    "count": "int64", "minutes": float, "note": "str", "source": "str",
+                    "recorded_at": "datetime64[ns, UTC]"},
+        "progress": {"participant_id": "str", "date": "datetime64[ns]", "goal_id": "str",
+                     "percent": float, "note": "str", "source": "str",
+                     "recorded_at": "datetime64[ns, UTC]"},
+        "responses": {"participant_id": "str", "date": "datetime64[ns]", "phase": "str",
+                      "instrument": "str", "item": "str", "value": float,
+                      "recorded_at": "datetime64[ns, UTC]"},
+    }[table]
+    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in dtypes.items()})
+
+
+def validate_participants(frame, **kw):
+    return validate("participants", frame, **kw)
+
+
+def validate_ratings(frame, **kw):
+    return validate("ratings", frame, **kw)
+
+
+def validate_goals(frame, **kw):
+    return validate("goals", frame, **kw)
+
+
+def validate_actions(frame, **kw):
+    return validate("actions", frame, **kw)
+
+
+def validate_progress(frame, **kw):
+    return validate("progress", frame, **kw)
+
+
+def validate_responses(frame, **kw):
+    return validate("responses", frame, **kw)

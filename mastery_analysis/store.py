@@ -1,0 +1,532 @@
+"""The append-only store over SQLAlchemy Core: SQLite by default, PostgreSQL for shared use.
+
+Saving a day again adds a row; readers (``ratings()``, ``actions()``, ...) see the latest
+row per key, and ``history(table)`` shows every version. Only ``forget(participant_id)``
+deletes, and then it deletes everything of that person. Every write is one transaction and
+is validated first, so a bad write leaves the store exactly as it was.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy import event
+
+from . import __version__
+from .errors import StoreError, StoreVersionError, UnknownParticipantError, ValidationError
+from .framework import Framework, load_framework
+from .schema import TABLES, empty, validate
+
+SCHEMA_VERSION = 1
+STORE_ENV = "MASTERY_STORE"
+DATA_TABLES = ("participants", "goals", "ratings", "actions", "progress", "responses")
+
+_metadata = sa.MetaData()
+_SQL_TYPES = {
+    "participant_id": sa.String(64), "goal_id": sa.String(64), "cohort": sa.String(64),
+    "element": sa.String(64), "kind": sa.String(16), "phase": sa.String(16),
+    "instrument": sa.String(64), "item": sa.String(64), "source": sa.String(100),
+    "name": sa.Text, "title": sa.Text, "note": sa.Text, "target": sa.Text,
+    "access_code_hash": sa.Text,
+    "date": sa.Date, "joined_on": sa.Date, "start_date": sa.Date, "due_date": sa.Date,
+    "rating": sa.Integer, "count": sa.Integer, "freq_times": sa.Integer, "freq_days": sa.Integer,
+    "minutes": sa.Float, "percent": sa.Float, "value": sa.Float,
+    "consent_share": sa.Boolean, "archived": sa.Boolean,
+    "recorded_at": sa.String(32),  # ISO 8601 UTC text: same on SQLite and PostgreSQL
+}
+SQL_TABLES: dict[str, sa.Table] = {}
+for _name in DATA_TABLES:
+    _spec = TABLES[_name]
+    _cols = [sa.Column("version_id", sa.Integer, primary_key=True, autoincrement=True)]
+    _cols += [sa.Column(c, _SQL_TYPES[c], nullable=c not in _spec.key) for c in _spec.columns]
+    if "recorded_at" not in _spec.columns:
+        _cols.append(sa.Column("recorded_at", _SQL_TYPES["recorded_at"]))
+    SQL_TABLES[_name] = sa.Table(
+        _name, _metadata, *_cols,
+        sa.Index(f"ix_{_name}_key", *_spec.key, "version_id"),
+        *([sa.Index(f"ix_{_name}_participant", "participant_id")] if "participant_id" not in _spec.key[:1] else []),
+    )
+META = sa.Table("meta", _metadata, sa.Column("key", sa.String(64), primary_key=True),
+                sa.Column("value", sa.Text))
+
+
+def project_root() -> Path | None:
+    """The source checkout this package runs from, if it runs from one."""
+    root = Path(__file__).resolve().parents[1]
+    return root if (root / "pyproject.toml").exists() and (root / "notebooks").exists() else None
+
+
+def default_url() -> str:
+    """``$MASTERY_STORE`` if set, else the SQLite file ``data/mastery.db`` of the project."""
+    if os.environ.get(STORE_ENV):
+        return os.environ[STORE_ENV]
+    base = project_root() or Path.cwd()
+    return f"sqlite:///{base / 'data' / 'mastery.db'}"
+
+
+def resolve_url(url: str | os.PathLike | None) -> str:
+    """A SQLAlchemy URL from a URL, a file path, or None (the default store)."""
+    if url is None:
+        return default_url()
+    url = str(url)
+    if "://" not in url:
+        return f"sqlite:///{Path(url).expanduser().resolve()}"
+    return url
+
+
+def open_store(url: str | os.PathLike | None = None, *, framework: Framework | str | None = None,
+               create: bool = True) -> "Store":
+    """Open (and create if needed) the store at ``url``.
+
+    Parameters
+    ----------
+    url : str, path or None
+        A SQLAlchemy URL (``sqlite:///path.db``, ``postgresql+psycopg://...``), a file path
+        (taken as SQLite), or None for ``$MASTERY_STORE`` or the default ``data/mastery.db``.
+    framework : Framework, str or None
+        The framework ratings are checked against; None uses the one recorded in the store
+        (``career_mastery`` for a new store).
+    create : bool
+        Create the file and tables when missing; with False a missing SQLite file is an error.
+    """
+    return Store(resolve_url(url), framework=framework, create=create)
+
+
+def _sqlite_pragmas(dbapi_connection, _record):
+    # Autocommit at the driver level so that our own BEGIN IMMEDIATE below is the only BEGIN.
+    dbapi_connection.isolation_level = None
+    cur = dbapi_connection.cursor()
+    cur.execute("PRAGMA busy_timeout = 30000")
+    cur.execute("PRAGMA foreign_keys = ON")
+    cur.execute("PRAGMA journal_mode = WAL")
+    cur.execute("PRAGMA synchronous = NORMAL")
+    cur.close()
+
+
+def _begin_immediate(conn):
+    # Take the write lock up front: a deferred transaction that upgrades to a writer can fail
+    # with "database is locked" at once instead of waiting out the busy timeout.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _begin_deferred(conn):
+    conn.exec_driver_sql("BEGIN")
+
+
+class Store:
+    """An append-only store of the tidy tables. Use :func:`open_store` to get one."""
+
+    def __init__(self, url: str, *, framework=None, create: bool = True):
+        self.url = url
+        self._sqlite = url.startswith("sqlite")
+        if self._sqlite:
+            path = sa.engine.make_url(url).database
+            if path and path != ":memory:":
+                p = Path(path)
+                if not p.exists():
+                    if not create:
+                        raise StoreError(f"no store at {p}; run `mastery init --store {url}` first")
+                    try:
+                        p.parent.mkdir(parents=True, exist_ok=True)
+                    except OSError as exc:
+                        raise StoreError(f"cannot create the folder {p.parent} for the store: "
+                                         f"{exc.strerror}") from None
+        try:
+            self._engine = sa.create_engine(url)
+            self._read_engine = sa.create_engine(url) if self._sqlite else self._engine
+        except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
+            raise StoreError(f"cannot use the store URL {url!r}: {exc}") from None
+        if self._sqlite:
+            for engine, begin in ((self._engine, _begin_immediate), (self._read_engine, _begin_deferred)):
+                event.listen(engine, "connect", _sqlite_pragmas)
+                event.listen(engine, "begin", begin)
+        try:
+            with self._engine.begin() as conn:
+                _metadata.create_all(conn, checkfirst=True)
+                stored = conn.execute(sa.select(META.c.value).where(META.c.key == "schema_version")).scalar()
+                if stored is None:
+                    fw_name = load_framework(framework).name if framework is not None else "career_mastery"
+                    conn.execute(META.insert(), [
+                        {"key": "schema_version", "value": str(SCHEMA_VERSION)},
+                        {"key": "framework", "value": fw_name},
+                        {"key": "created_by", "value": f"mastery-analysis {__version__}"},
+                    ])
+                elif int(stored) > SCHEMA_VERSION:
+                    raise StoreVersionError(
+                        f"the store at {url} has schema version {stored}, written by a newer "
+                        f"mastery-analysis; this version ({__version__}) reads up to schema version "
+                        f"{SCHEMA_VERSION}. Upgrade with `pip install -U mastery-analysis`."
+                    )
+                recorded_fw = conn.execute(sa.select(META.c.value).where(META.c.key == "framework")).scalar()
+        except sa.exc.OperationalError as exc:
+            raise StoreError(f"cannot open the store at {url}: {exc.orig}") from None
+        except sa.exc.DatabaseError as exc:
+            raise StoreError(f"{url} is not a mastery store: {exc.orig}") from None
+        self.framework = load_framework(framework if framework is not None else recorded_fw)
+
+    def __repr__(self):
+        return f"Store({self.url!r})"
+
+    def close(self):
+        self._engine.dispose()
+        if self._read_engine is not self._engine:
+            self._read_engine.dispose()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # ----------------------------------------------------------------- meta
+    @property
+    def schema_version(self) -> int:
+        with self._read_engine.connect() as conn:
+            return int(conn.execute(sa.select(META.c.value).where(META.c.key == "schema_version")).scalar())
+
+    # ----------------------------------------------------------------- reading
+    def _read(self, table: str, *, participant=None, cohort=None, start=None, end=None,
+              latest: bool = True) -> pd.DataFrame:
+        t = SQL_TABLES[table]
+        spec = TABLES[table]
+        conds = []
+        if participant is not None:
+            ids = [participant] if isinstance(participant, str) else list(participant)
+            conds.append(t.c.participant_id.in_(ids))
+        if cohort is not None:
+            members = self._latest_select("participants", ["participant_id", "cohort"]).subquery()
+            conds.append(t.c.participant_id.in_(
+                sa.select(members.c.participant_id).where(members.c.cohort == cohort)))
+        date_col = "date" if "date" in spec.columns else None
+        if date_col and start is not None:
+            conds.append(t.c[date_col] >= _as_date(start, "start"))
+        if date_col and end is not None:
+            conds.append(t.c[date_col] <= _as_date(end, "end"))
+        if latest:
+            key = [t.c[k] for k in spec.key]
+            newest = sa.select(sa.func.max(t.c.version_id).label("v")).where(*conds).group_by(*key).subquery()
+            query = sa.select(*[t.c[c] for c in spec.columns]).join(newest, t.c.version_id == newest.c.v)
+        else:
+            query = sa.select(t.c.version_id, *[t.c[c] for c in spec.columns]).where(*conds)
+        order = [t.c[k] for k in ("participant_id", "date", "goal_id", "element", "kind", "item")
+                 if k in spec.columns] + [t.c.version_id]
+        query = query.order_by(*order)
+        with self._read_engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        frame = _to_frame(table, rows, with_version=not latest)
+        return frame
+
+    def _latest_select(self, table, columns):
+        t = SQL_TABLES[table]
+        key = [t.c[k] for k in TABLES[table].key]
+        newest = sa.select(sa.func.max(t.c.version_id).label("v")).group_by(*key).subquery()
+        return sa.select(*[t.c[c] for c in columns]).join(newest, t.c.version_id == newest.c.v)
+
+    def participants(self, *, participant=None, cohort=None) -> pd.DataFrame:
+        """Participants (latest version of each): participant_id, name, cohort, joined_on,
+        consent_share, access_code_hash."""
+        return self._read("participants", participant=participant, cohort=cohort)
+
+    def ratings(self, *, participant=None, cohort=None, start=None, end=None) -> pd.DataFrame:
+        """Ratings, latest per (participant_id, date, element, kind)."""
+        return self._read("ratings", participant=participant, cohort=cohort, start=start, end=end)
+
+    def goals(self, *, participant=None, cohort=None, include_archived: bool = True) -> pd.DataFrame:
+        """Goals, latest version of each."""
+        goals = self._read("goals", participant=participant, cohort=cohort)
+        return goals if include_archived else goals.loc[~goals["archived"]].reset_index(drop=True)
+
+    def actions(self, *, participant=None, cohort=None, start=None, end=None) -> pd.DataFrame:
+        """Actions, latest per (participant_id, date, goal_id)."""
+        return self._read("actions", participant=participant, cohort=cohort, start=start, end=end)
+
+    def progress(self, *, participant=None, cohort=None, start=None, end=None) -> pd.DataFrame:
+        """Goal progress, latest per (participant_id, date, goal_id)."""
+        return self._read("progress", participant=participant, cohort=cohort, start=start, end=end)
+
+    def responses(self, *, participant=None, cohort=None, start=None, end=None) -> pd.DataFrame:
+        """Questionnaire responses, latest per (participant_id, date, instrument, item)."""
+        return self._read("responses", participant=participant, cohort=cohort, start=start, end=end)
+
+    def history(self, table: str, *, participant=None) -> pd.DataFrame:
+        """Every version of every row of ``table``, oldest first, with a ``version_id`` column."""
+        _check_table(table)
+        return self._read(table, participant=participant, latest=False)
+
+    def row_counts(self) -> dict[str, int]:
+        """Number of stored rows (all versions) per table."""
+        with self._read_engine.connect() as conn:
+            return {name: conn.execute(sa.select(sa.func.count()).select_from(SQL_TABLES[name])).scalar()
+                    for name in DATA_TABLES}
+
+    def has_participant(self, participant_id: str) -> bool:
+        t = SQL_TABLES["participants"]
+        with self._read_engine.connect() as conn:
+            return conn.execute(sa.select(t.c.participant_id).where(
+                t.c.participant_id == participant_id).limit(1)).first() is not None
+
+    def require_participant(self, participant_id: str) -> None:
+        """Raise :class:`UnknownParticipantError` unless the participant exists."""
+        if not self.has_participant(participant_id):
+            known = self.participants()["participant_id"].tolist()
+            hint = f"; known participants: {', '.join(known[:10])}{' ...' if len(known) > 10 else ''}" \
+                if known else "; the store has no participants yet (try `mastery participant add` or `mastery demo`)"
+            raise UnknownParticipantError(f"unknown participant '{participant_id}' in {self.url}{hint}")
+
+    # ----------------------------------------------------------------- writing
+    def write(self, table: str, frame: pd.DataFrame, *, where: str | None = None) -> int:
+        """Validate ``frame`` and append it to ``table`` in one transaction.
+
+        Returns the number of rows written. Raises :class:`ValidationError` (every bad row),
+        or :class:`UnknownParticipantError`; in either case nothing is written.
+        """
+        _check_table(table)
+        clean = validate(table, frame, framework=self.framework, where=where)
+        if clean.empty:
+            return 0
+        with self._engine.begin() as conn:
+            self._check_references(conn, table, clean, where)
+            return self._insert(conn, table, clean)
+
+    def write_many(self, frames: Mapping[str, pd.DataFrame], *, where: str | None = None) -> dict[str, int]:
+        """Write several tables in one transaction (participants and goals first)."""
+        order = [t for t in DATA_TABLES if t in frames]
+        clean, errors = {}, []
+        for t in order:
+            try:
+                clean[t] = validate(t, frames[t], framework=self.framework, where=where)
+            except ValidationError as exc:
+                errors.append(exc)
+        if len(errors) == 1:
+            raise errors[0]
+        if errors:  # one error for the whole write, naming each table's cells
+            raise ValidationError(
+                " and ".join(e.table for e in errors),
+                [{**f, "column": f"{e.table}.{f['column']}" if f.get("column") else e.table}
+                 for e in errors for f in e.failures], where=where)
+        counts = {}
+        with self._engine.begin() as conn:
+            for t in order:
+                if not clean[t].empty:
+                    self._check_references(conn, t, clean[t], where)
+                    counts[t] = self._insert(conn, t, clean[t])
+                else:
+                    counts[t] = 0
+        return counts
+
+    def add_participant(self, participant_id: str, *, name=None, cohort=None, joined_on=None,
+                        consent_share: bool = False, access_code_hash=None) -> None:
+        """Add a new participant; an id already in the store is an error."""
+        if self.has_participant(participant_id):
+            raise StoreError(f"participant '{participant_id}' already exists in {self.url}")
+        self.write("participants", pd.DataFrame([{
+            "participant_id": participant_id, "name": name, "cohort": cohort,
+            "joined_on": joined_on if joined_on is not None else dt.date.today(),
+            "consent_share": consent_share, "access_code_hash": access_code_hash}]))
+
+    def record_checkin(self, participant_id: str, day, *, ratings: Mapping[str, int],
+                       vision: Mapping[str, int] | None = None,
+                       actions: Mapping[str, int | Mapping] | None = None,
+                       progress: Mapping[str, float] | None = None,
+                       note: str | None = None, source: str = "checkin") -> dict[str, int]:
+        """Write one participant-day in one transaction.
+
+        Parameters
+        ----------
+        participant_id : str
+        day : date-like
+            The participant's calendar day. Days after tomorrow (UTC) are refused.
+        ratings, vision : dict of element -> int
+            Current and vision ratings on the framework's scale.
+        actions : dict of goal_id -> count, or goal_id -> {"count": int, "minutes": float}
+        progress : dict of goal_id -> percent (0 to 100)
+        note : str, optional
+            The day's note, kept on every row this check-in writes.
+
+        Returns
+        -------
+        dict of table -> rows written.
+        """
+        when = _as_date(day, "day")
+        if when > dt.date.today() + dt.timedelta(days=1):
+            raise ValidationError("ratings", [{"row": None, "column": "date", "value": str(when),
+                                               "expected": "today or an earlier day (not the future)"}])
+        frames = {}
+        rows = [{"participant_id": participant_id, "date": when, "element": e, "rating": v,
+                 "kind": "current", "note": note, "source": source} for e, v in (ratings or {}).items()]
+        rows += [{"participant_id": participant_id, "date": when, "element": e, "rating": v,
+                  "kind": "vision", "note": note, "source": source} for e, v in (vision or {}).items()]
+        if rows:
+            frames["ratings"] = pd.DataFrame(rows)
+        if actions:
+            arows = []
+            for goal_id, value in actions.items():
+                count, minutes = (value.get("count"), value.get("minutes")) if isinstance(value, Mapping) \
+                    else (value, None)
+                arows.append({"participant_id": participant_id, "date": when, "goal_id": goal_id,
+                              "count": count, "minutes": minutes, "note": note, "source": source})
+            frames["actions"] = pd.DataFrame(arows)
+        if progress:
+            frames["progress"] = pd.DataFrame([
+                {"participant_id": participant_id, "date": when, "goal_id": g, "percent": p,
+                 "note": note, "source": source} for g, p in progress.items()])
+        if not frames:
+            raise ValidationError("ratings", [{"row": None, "column": None, "value": "(nothing)",
+                                               "expected": "at least one rating, action or progress"}])
+        self.require_participant(participant_id)
+        return self.write_many(frames, where=f"check-in of {participant_id} on {when}")
+
+    def forget(self, participant_id: str) -> dict[str, int]:
+        """Delete every row of one participant from every table. Returns rows deleted per table."""
+        self.require_participant(participant_id)
+        deleted = {}
+        with self._engine.begin() as conn:
+            for name in reversed(DATA_TABLES):
+                t = SQL_TABLES[name]
+                deleted[name] = conn.execute(sa.delete(t).where(t.c.participant_id == participant_id)).rowcount
+        return deleted
+
+    # ----------------------------------------------------------------- internals
+    def _check_references(self, conn, table, clean, where):
+        if table == "participants":
+            return
+        failures = []
+        pt = SQL_TABLES["participants"]
+        ids = sorted(set(clean["participant_id"]))
+        known = {r[0] for r in conn.execute(sa.select(pt.c.participant_id).where(
+            pt.c.participant_id.in_(ids)).distinct())}
+        for label in clean.index[~clean["participant_id"].isin(known)]:
+            failures.append({"row": label, "column": "participant_id",
+                             "value": clean.at[label, "participant_id"],
+                             "expected": "a participant in the store (add them first)"})
+        if table in ("actions", "progress"):
+            gt = SQL_TABLES["goals"]
+            latest = self._latest_select("goals", ["goal_id", "participant_id"]).subquery()
+            owners = dict(conn.execute(sa.select(latest.c.goal_id, latest.c.participant_id).where(
+                latest.c.goal_id.in_(sorted(set(clean["goal_id"]))))).all())
+            del gt
+            for label, goal, who in zip(clean.index, clean["goal_id"], clean["participant_id"]):
+                owner = owners.get(goal)
+                if owner is None:
+                    failures.append({"row": label, "column": "goal_id", "value": goal,
+                                     "expected": f"a goal of participant '{who}' (no such goal)"})
+                elif owner != who:
+                    failures.append({"row": label, "column": "goal_id", "value": goal,
+                                     "expected": f"a goal of participant '{who}' (this goal belongs "
+                                                 f"to '{owner}')"})
+        if table == "goals":
+            gt = SQL_TABLES["goals"]
+            latest = self._latest_select("goals", ["goal_id", "participant_id"]).subquery()
+            owners = dict(conn.execute(sa.select(latest.c.goal_id, latest.c.participant_id).where(
+                latest.c.goal_id.in_(sorted(set(clean["goal_id"]))))).all())
+            for label, goal, who in zip(clean.index, clean["goal_id"], clean["participant_id"]):
+                if owners.get(goal, who) != who:
+                    failures.append({"row": label, "column": "goal_id", "value": goal,
+                                     "expected": f"a goal id not used by another participant "
+                                                 f"(it belongs to '{owners[goal]}')"})
+        if failures:
+            if all(f["column"] == "participant_id" for f in failures) and len(known) == 0 and len(ids) == 1:
+                raise UnknownParticipantError(
+                    f"unknown participant '{ids[0]}' in {self.url}: add them before writing {table}")
+            raise ValidationError(table, failures, where=where)
+
+    def _insert(self, conn, table, clean) -> int:
+        now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")
+        records = []
+        for rec in clean.to_dict("records"):
+            out = {}
+            for col, val in rec.items():
+                if col == "recorded_at":
+                    out[col] = now
+                elif val is None or (not isinstance(val, str) and pd.isna(val)):
+                    out[col] = None
+                elif isinstance(val, pd.Timestamp):
+                    out[col] = val.date()
+                elif hasattr(val, "item"):
+                    out[col] = val.item()
+                else:
+                    out[col] = val
+            if "recorded_at" not in out:
+                out["recorded_at"] = now
+            records.append(out)
+        conn.execute(SQL_TABLES[table].insert(), records)
+        return len(records)
+
+
+def _check_table(table):
+    if table not in DATA_TABLES:
+        raise StoreError(f"unknown table '{table}'; tables are {', '.join(DATA_TABLES)}")
+
+
+def _as_date(value, what) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return pd.Timestamp(value).date()
+    except (ValueError, TypeError):
+        raise ValidationError("ratings", [{"row": None, "column": what, "value": value,
+                                           "expected": "a date like 2024-05-31"}]) from None
+
+
+def _to_frame(table: str, rows, *, with_version: bool) -> pd.DataFrame:
+    base = empty(table)
+    if not rows:
+        frame = base
+    else:
+        frame = pd.DataFrame.from_records(rows, columns=(["version_id"] if with_version else []) + list(base.columns))
+        for col, dtype in base.dtypes.items():
+            if col == "recorded_at":
+                frame[col] = pd.to_datetime(frame[col], utc=True, format="ISO8601").astype(dtype)
+            elif str(dtype).startswith("datetime64"):
+                frame[col] = pd.to_datetime(frame[col]).astype(dtype)
+            elif dtype == bool:
+                frame[col] = frame[col].fillna(False).astype(bool)
+            else:
+                frame[col] = frame[col].astype(dtype)
+    if with_version and "version_id" not in frame:
+        frame.insert(0, "version_id", pd.Series(dtype="int64"))
+    return frame
+
+
+def export_tables(store: Store, directory: str | os.PathLike, *, format: str = "csv",
+                  tables: Iterable[str] = DATA_TABLES, history: bool = False) -> list[Path]:
+    """Write every table to ``directory`` as CSV or Parquet; all files or none.
+
+    Returns the paths written. Files are first written to a temporary folder beside the
+    target and moved into place only when all succeeded.
+    """
+    if format not in ("csv", "parquet"):
+        raise StoreError(f"unknown export format '{format}'; use csv or parquet")
+    target = Path(directory)
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".export-", dir=target))
+    except OSError as exc:
+        raise StoreError(f"cannot write to {target}: {exc.strerror}") from None
+    written = []
+    try:
+        for name in tables:
+            frame = store.history(name) if history else store._read(name)
+            path = staging / f"{name}.{format}"
+            if format == "csv":
+                frame.to_csv(path, index=False, date_format="%Y-%m-%d")
+            else:
+                frame.to_parquet(path, index=False)
+            written.append(path)
+        final = []
+        for path in written:
+            dest = target / path.name
+            os.replace(path, dest)
+            final.append(dest)
+        return final
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
