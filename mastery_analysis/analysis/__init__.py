@@ -1,0 +1,29 @@
+"""Pure computation on frames: frames in, tidy frames out. No plotting, no store.
+
+The public functions are re-exported here; each lives in the module of its concern.
+"""
+
+import importlib
+
+_WHERE = {
+    "element_trajectories": "trajectories",
+    "element_trends": "trajectories",
+    "habit_strength": "habits",
+    "streaks": "habits",
+    "goal_pace": "goals",
+    "action_progress_correlation": "correlation",
+    "rm_corr": "cohort",
+    "cohort_change": "cohort",
+    "score_responses": "cohort",
+    "reliability": "cohort",
+    "insights": "insights",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name):
+    # Lazy so that importing one analysis does not import them all (and scipy's stats tree).
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
