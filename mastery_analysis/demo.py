@@ -1,0 +1,343 @@
+"""Deterministic demo data with known ground truth.
+
+Two data sets, generated from one seed and committed as CSV under ``data/demo/``:
+
+- ``alex``: one person, two years of daily check-ins (2024-11-01 to 2026-10-31) with missed
+  days and two holidays, vision ratings every quarter, and three goals: one whose daily action
+  moves progress a little later (the *effect* goal), one whose progress is unrelated to the
+  action logged for it (the *null* goal), and one with a weak same-day effect. Element trends:
+  two improving, two flat, one declining.
+- ``spring-cohort``: a coach's workshop of 24 participants over 12 weeks (from 2026-03-02) with
+  baseline and post questionnaire responses, weekly check-ins, one goal each with daily
+  actions and weekly progress; five participants do not consent to sharing.
+
+``GROUND_TRUTH`` states what the analysis must find. Lags are in the terms of
+``action_progress_correlation``: actions on day t raise the progress change from day t+lag to
+the next progress entry.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import StoreError
+from .schema import TABLES
+
+SEED = 20241101
+ALEX_START = pd.Timestamp("2024-11-01")
+ALEX_END = pd.Timestamp("2026-10-31")
+COHORT = "spring-cohort"
+COHORT_START = pd.Timestamp("2026-03-02")  # a Monday
+COHORT_WEEKS = 12
+COHORT_SIZE = 24
+NON_CONSENTING = ("sc04", "sc09", "sc13", "sc18", "sc22")
+
+ALEX_TRENDS = {  # element: (level at start, level at end)
+    "proactive": (4.5, 7.5),
+    "connect": (6.0, 6.0),
+    "informed": (7.2, 4.6),
+    "focused": (5.0, 7.0),
+    "potential": (6.5, 6.5),
+}
+COHORT_GAIN = {"proactive": 1.6, "connect": 0.0, "informed": 0.0, "focused": 0.9, "potential": 0.0}
+
+GROUND_TRUTH = {
+    "alex": {
+        "effect_goal": "alex-portfolio",
+        "effect_lags": [1, 2],
+        "null_goal": "alex-promotion",
+        "weak_goal": "alex-coffee",
+        "weak_lags": [0],
+        "trends": {e: ("improving" if b > a else "declining" if b < a else "flat")
+                   for e, (a, b) in ALEX_TRENDS.items()},
+    },
+    COHORT: {
+        "participants": COHORT_SIZE,
+        "non_consenting": list(NON_CONSENTING),
+        "improved": [e for e, g in COHORT_GAIN.items() if g > 0],
+        "unchanged": [e for e, g in COHORT_GAIN.items() if g == 0],
+        # within each person, weeks with more actions have higher proactive ratings, while
+        # people who act more often start lower: the pooled correlation misleads, rmcorr does not
+        "rm_corr": {"x": "weekly action count", "y": "proactive rating", "direction": "positive"},
+    },
+}
+
+_NOTES = [
+    "Good conversation with my manager about next steps.",
+    "Tired today, kept it small.",
+    "Sent two applications & updated my CV.",
+    "Felt scattered; too many meetings.",
+    "Great coffee chat with a designer from the \"platform\" team.",
+    "Read an article on career ladders, <useful> ideas.",
+    "Blocked the morning for deep work.",
+    "Nothing much, but I showed up.",
+]
+_NAMES = [
+    "Amara Okafor", "Ben Carter", "Chloé Martin", "Dev Patel", "Elif Yılmaz", "Finn O'Brien",
+    "Grace Kim", "Hugo Silva", "Ines Moreau", "Jonas Berg", "Kavya Rao", "Liam Walsh",
+    "Mei Chen", "Noah Fischer", "Olivia Rossi", "Pablo Ruiz", "Quinn Taylor", "Rania Haddad",
+    "Sven Larsen", "Tara Singh", "Umar Farooq", "Vera Novak", "Wen Li", "Yara Costa",
+]
+_COHORT_GOALS = [
+    "Land an internship", "Finish the data course", "Build a portfolio site", "Find a mentor",
+    "Prepare for the promotion panel", "Publish three blog posts",
+]
+
+
+def _ar1(rng, n, phi, sd):
+    e = rng.normal(0, sd * np.sqrt(1 - phi**2), n)
+    out = np.empty(n)
+    out[0] = rng.normal(0, sd)
+    for i in range(1, n):
+        out[i] = phi * out[i - 1] + e[i]
+    return out
+
+
+def _alex(rng):
+    days = pd.date_range(ALEX_START, ALEX_END, freq="D")
+    n = len(days)
+    checked = rng.random(n) > 0.12
+    for start, end in (("2025-08-04", "2025-08-24"), ("2025-12-22", "2025-12-31")):
+        checked[(days >= start) & (days <= end)] = False
+    checked[0] = checked[-1] = True
+    t = np.arange(n) / (n - 1)
+
+    participants = pd.DataFrame([{
+        "participant_id": "alex", "name": "Alex Rivera", "cohort": None,
+        "joined_on": ALEX_START, "consent_share": True, "access_code_hash": None}])
+
+    rating_rows = []
+    note_day = rng.random(n) < 0.12
+    notes = rng.choice(_NOTES, n)
+    for element, (a, b) in ALEX_TRENDS.items():
+        level = a + (b - a) * t + _ar1(rng, n, 0.6, 0.9)
+        values = np.clip(np.rint(level), 1, 10).astype(int)
+        for i in np.flatnonzero(checked):
+            rating_rows.append((days[i], element, values[i], "current",
+                                notes[i] if note_day[i] else None))
+    vision = {"proactive": 9, "connect": 8, "informed": 8, "focused": 9, "potential": 8}
+    for q, i in enumerate(np.flatnonzero(checked)[::1][:1].tolist() + list(range(91, n, 91))):
+        while not checked[i]:
+            i += 1
+        for element, v in vision.items():
+            rating_rows.append((days[i], element, min(10, v + (q >= 4 and element == "connect")),
+                                "vision", None))
+    ratings = pd.DataFrame(rating_rows, columns=["date", "element", "rating", "kind", "note"])
+    ratings.insert(0, "participant_id", "alex")
+    ratings["source"] = "demo"
+
+    goals = pd.DataFrame([
+        {"goal_id": "alex-portfolio", "participant_id": "alex",
+         "title": "Publish a portfolio of 12 case studies", "element": "proactive",
+         "freq_times": 1, "freq_days": 1, "start_date": ALEX_START,
+         "due_date": pd.Timestamp("2026-12-31"), "target": "12 case studies", "archived": False},
+        {"goal_id": "alex-promotion", "participant_id": "alex",
+         "title": "Get promoted to senior designer", "element": "focused",
+         "freq_times": 5, "freq_days": 7, "start_date": ALEX_START,
+         "due_date": pd.Timestamp("2026-10-31"), "target": "promotion", "archived": False},
+        {"goal_id": "alex-coffee", "participant_id": "alex",
+         "title": "Have 60 coffee chats", "element": "connect",
+         "freq_times": 2, "freq_days": 7, "start_date": pd.Timestamp("2025-01-06"),
+         "due_date": pd.Timestamp("2026-12-31"), "target": "60 chats", "archived": False},
+    ])
+
+    # Daily action counts exist only on check-in days (the form writes every active goal,
+    # zero included); progress moves every day and is recorded on check-in days.
+    portfolio = np.where(rng.random(n) < 0.55, rng.integers(1, 4, n), 0)
+    promotion = np.where(rng.random(n) < 0.6, 1, 0)
+    coffee = np.where(rng.random(n) < 0.3, rng.integers(1, 3, n), 0)
+    coffee_start = int((pd.Timestamp("2025-01-06") - ALEX_START).days)
+    coffee[:coffee_start] = 0
+    lagged = lambda x, k: np.concatenate([np.zeros(k), x[:-k]])  # noqa: E731
+    inc_portfolio = 0.05 * lagged(portfolio, 2) + 0.05 * lagged(portfolio, 3) + rng.normal(0, 0.1, n)
+    inc_promotion = 0.11 + rng.normal(0, 0.2, n)
+    inc_coffee = 0.02 * lagged(coffee, 1) + 0.07 + rng.normal(0, 0.12, n)
+    inc_coffee[:coffee_start] = 0
+    level = {g: np.clip(np.cumsum(inc), 0, 100) for g, inc in
+             (("alex-portfolio", inc_portfolio), ("alex-promotion", inc_promotion),
+              ("alex-coffee", inc_coffee))}
+    counts = {"alex-portfolio": portfolio, "alex-promotion": promotion, "alex-coffee": coffee}
+    minutes = {"alex-portfolio": 45.0, "alex-promotion": 30.0, "alex-coffee": 40.0}
+    action_rows, progress_rows = [], []
+    for i in np.flatnonzero(checked):
+        for goal, count in counts.items():
+            if goal == "alex-coffee" and i < coffee_start:
+                continue
+            c = int(count[i])
+            action_rows.append((days[i], goal, c, round(c * minutes[goal] * rng.uniform(0.6, 1.4)) if c else None))
+            progress_rows.append((days[i], goal, round(float(level[goal][i]), 1)))
+    actions = pd.DataFrame(action_rows, columns=["date", "goal_id", "count", "minutes"])
+    actions.insert(0, "participant_id", "alex")
+    actions["note"] = None
+    actions["source"] = "demo"
+    progress = pd.DataFrame(progress_rows, columns=["date", "goal_id", "percent"])
+    progress.insert(0, "participant_id", "alex")
+    progress["note"] = None
+    progress["source"] = "demo"
+    return {"participants": participants, "goals": goals, "ratings": ratings,
+            "actions": actions, "progress": progress}
+
+
+def _cohort(rng, framework_items):
+    ids = [f"sc{i:02d}" for i in range(1, COHORT_SIZE + 1)]
+    participants = pd.DataFrame({
+        "participant_id": ids, "name": _NAMES[:COHORT_SIZE], "cohort": COHORT,
+        "joined_on": COHORT_START, "consent_share": [pid not in NON_CONSENTING for pid in ids],
+        "access_code_hash": None})
+    elements = list(COHORT_GAIN)
+    days = pd.date_range(COHORT_START, periods=COHORT_WEEKS * 7, freq="D")
+    post_day = COHORT_START + pd.Timedelta(weeks=COHORT_WEEKS)
+    goal_rows, rating_rows, action_rows, progress_rows, response_rows = [], [], [], [], []
+    for k, pid in enumerate(ids):
+        baseline = {e: rng.normal(5.5, 1.2) for e in elements}
+        propensity = float(np.clip(rng.normal(0.5, 0.18), 0.1, 0.9))
+        baseline["proactive"] -= 2.5 * (propensity - 0.5)  # busier people start lower
+        gain = {e: COHORT_GAIN[e] + rng.normal(0, 0.5) for e in elements}
+        goal_id = f"{pid}-goal"
+        goal_rows.append({"goal_id": goal_id, "participant_id": pid,
+                          "title": _COHORT_GOALS[k % len(_COHORT_GOALS)], "element": elements[k % 5],
+                          "freq_times": 3, "freq_days": 7, "start_date": COHORT_START,
+                          "due_date": post_day, "target": None, "archived": False})
+        did = rng.random(len(days)) < propensity
+        counts = np.where(did, rng.integers(1, 3, len(days)), 0)
+        active = rng.random(len(days)) > 0.15  # days the person opened the app
+        percent = 0.0
+        for w in range(COHORT_WEEKS):
+            week = slice(7 * w, 7 * w + 7)
+            for i in np.flatnonzero(active[week]) + 7 * w:
+                action_rows.append((pid, days[i], goal_id, int(counts[i])))
+            if rng.random() < 0.1 and 0 < w < COHORT_WEEKS - 1:
+                continue  # a missed weekly check-in
+            day = days[7 * w + int(rng.integers(0, 3))]
+            weekly = counts[week][active[week]].sum()
+            centred = weekly - 7 * propensity * 1.5
+            frac = w / (COHORT_WEEKS - 1)
+            for e in elements:
+                level = baseline[e] + gain[e] * frac + rng.normal(0, 0.7)
+                if e == "proactive":
+                    level += 0.25 * centred
+                rating_rows.append((pid, day, e, int(np.clip(np.rint(level), 1, 10))))
+            percent = min(100.0, percent + max(0.0, rng.normal(2.0 + 0.8 * weekly, 2.0)))
+            progress_rows.append((pid, day, goal_id, round(percent, 1)))
+        for phase, day, shift in (("baseline", COHORT_START, 0.0), ("post", post_day, 1.0)):
+            for item in framework_items:
+                latent = baseline[item.element] + gain[item.element] * shift
+                agree = 1 + (latent - 1) / 9 * 4 + rng.normal(0, 0.55)
+                value = int(np.clip(np.rint(agree), 1, 5))
+                if item.reverse:
+                    value = 6 - value
+                response_rows.append((pid, day, phase, item.id, value))
+    ratings = pd.DataFrame(rating_rows, columns=["participant_id", "date", "element", "rating"])
+    ratings["kind"] = "current"
+    ratings["note"] = None
+    ratings["source"] = "demo"
+    actions = pd.DataFrame(action_rows, columns=["participant_id", "date", "goal_id", "count"])
+    actions["minutes"] = None
+    actions["note"] = None
+    actions["source"] = "demo"
+    progress = pd.DataFrame(progress_rows, columns=["participant_id", "date", "goal_id", "percent"])
+    progress["note"] = None
+    progress["source"] = "demo"
+    responses = pd.DataFrame(response_rows, columns=["participant_id", "date", "phase", "item", "value"])
+    responses.insert(3, "instrument", "career_mastery_q")
+    return {"participants": participants, "goals": pd.DataFrame(goal_rows), "ratings": ratings,
+            "actions": actions, "progress": progress, "responses": responses}
+
+
+def demo_frames(seed: int = SEED) -> dict[str, pd.DataFrame]:
+    """Generate the demo tables (deterministic for a given seed).
+
+    Returns
+    -------
+    dict of table name -> DataFrame
+        ``participants``, ``goals``, ``ratings``, ``actions``, ``progress``, ``responses``,
+        each with the columns of its table in :data:`mastery_analysis.schema.TABLES` (less
+        ``recorded_at``, which the store sets), alex first, then the cohort.
+    """
+    from .framework import load_framework
+
+    rng = np.random.default_rng(seed)
+    alex = _alex(rng)
+    cohort = _cohort(rng, load_framework().questionnaire.items)
+    out = {}
+    for table in ("participants", "goals", "ratings", "actions", "progress", "responses"):
+        parts = [f for f in (alex.get(table), cohort.get(table)) if f is not None]
+        frame = pd.concat(parts, ignore_index=True)
+        cols = [c for c in TABLES[table].columns if c != "recorded_at"]
+        out[table] = _canonical(table, frame.reindex(columns=cols))
+    return out
+
+
+def _canonical(table, frame):
+    """Sorted, typed the way the CSV round trip gives them back."""
+    spec = TABLES[table]
+    frame = frame.copy()
+    for col in spec.dates:
+        frame[col] = pd.to_datetime(frame[col]).astype("datetime64[ns]")
+    for col in ("minutes", "percent", "value"):
+        if col in frame:
+            frame[col] = frame[col].astype(float)
+    for col in ("rating", "count", "freq_times", "freq_days"):
+        if col in frame:
+            frame[col] = frame[col].astype("int64")
+    for col in ("consent_share", "archived"):
+        if col in frame:
+            frame[col] = frame[col].astype(bool)
+    typed = set(spec.dates) | {"minutes", "percent", "value", "rating", "count", "freq_times",
+                                "freq_days", "consent_share", "archived"}
+    for col in frame.columns:
+        if col not in typed:
+            frame[col] = frame[col].astype("str")
+    return frame.sort_values(list(spec.key), kind="stable").reset_index(drop=True)
+
+
+def demo_dir() -> Path:
+    """Where the committed demo CSVs live (``data/demo`` of the source checkout)."""
+    return Path(__file__).resolve().parents[1] / "data" / "demo"
+
+
+def write_demo_csv(directory: str | Path | None = None, *, seed: int = SEED) -> list[Path]:
+    """Regenerate the demo CSVs (a maintainer's step; the committed files are the raw data)."""
+    directory = Path(directory) if directory else demo_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for table, frame in demo_frames(seed).items():
+        path = directory / f"{table}.csv"
+        frame.to_csv(path, index=False, date_format="%Y-%m-%d", lineterminator="\n")
+        paths.append(path)
+    return paths
+
+
+def read_demo_csv(directory: str | Path | None = None) -> dict[str, pd.DataFrame]:
+    """Read the committed demo CSVs; falls back to generating them when not shipped."""
+    directory = Path(directory) if directory else demo_dir()
+    if not (directory / "ratings.csv").exists():
+        return demo_frames()
+    out = {}
+    for table in ("participants", "goals", "ratings", "actions", "progress", "responses"):
+        frame = pd.read_csv(directory / f"{table}.csv", keep_default_na=True)
+        out[table] = _canonical(table, frame)
+    return out
+
+
+def load_demo(store, *, if_empty: bool = False) -> dict[str, int]:
+    """Load the demo data into ``store`` in one transaction; returns rows written per table.
+
+    With ``if_empty=True`` a store that already holds the demo participants is left as it is
+    (and an empty dict returned); otherwise that is an error, since loading twice would add a
+    second version of every row.
+    """
+    frames = read_demo_csv()
+    ids = frames["participants"]["participant_id"].tolist()
+    present = [pid for pid in ids if store.has_participant(pid)]
+    if present:
+        if if_empty:
+            return {}
+        raise StoreError(
+            f"the demo participants are already in {store.url} ({', '.join(present[:3])}"
+            f"{' ...' if len(present) > 3 else ''}); use a new store, or `mastery participant "
+            f"forget` them first")
+    return store.write_many(frames, where="the demo data")
