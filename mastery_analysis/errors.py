@@ -53,3 +53,7 @@ class StoreVersionError(StoreError):
 
 class UnknownParticipantError(MasteryError):
     """A participant id that the store does not know."""
+
+
+class AnalysisInputError(MasteryError):
+    """A frame given to an analysis function lacks a column it needs, or an option is invalid."""
