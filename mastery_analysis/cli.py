@@ -1,0 +1,205 @@
+"""The ``mastery`` command. Thin: it parses arguments and calls the package.
+
+Every subcommand takes ``--store URL`` (default: ``$MASTERY_STORE`` or ``data/mastery.db``).
+A :class:`~mastery_analysis.errors.MasteryError` prints one clear message and exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import pandas as pd
+
+from . import __version__
+from .errors import MasteryError
+
+STORE_HELP = ("store URL or SQLite file path (default: $MASTERY_STORE, else data/mastery.db "
+              "in the project)")
+
+
+def _store(args, *, create: bool = False):
+    """The store named by ``--store``; only commands that write may create a new one."""
+    from .store import open_store
+
+    return open_store(args.store, create=create)
+
+
+def print_frame(frame: pd.DataFrame, fmt: str = "table", *, file=None) -> None:
+    """Print a frame as an aligned table, CSV or JSON records (for every command's output)."""
+    file = file or sys.stdout
+    if fmt == "csv":
+        frame.to_csv(file, index=False, date_format="%Y-%m-%d", lineterminator="\n")
+    elif fmt == "json":
+        file.write(frame.to_json(orient="records", date_format="iso", indent=2) + "\n")
+    elif frame.empty:
+        file.write("(no rows)\n")
+    else:
+        shown = frame.copy()
+        for col in shown.columns:
+            if pd.api.types.is_datetime64_any_dtype(shown[col]) and getattr(shown[col].dt, "tz", None) is None:
+                shown[col] = shown[col].dt.strftime("%Y-%m-%d")
+        file.write(shown.to_string(index=False, na_rep="-", float_format=lambda v: f"{v:.3g}") + "\n")
+
+
+def _add_format(parser):
+    parser.add_argument("--format", choices=("table", "csv", "json"), default="table",
+                        help="output format (default: table)")
+
+
+# ----------------------------------------------------------------------------- init / demo
+def _add_init_command(sub):
+    p = sub.add_parser("init", help="create an empty store",
+                       description="Create the store (tables and schema version) if it does not exist.")
+    p.add_argument("--store", help=STORE_HELP)
+    p.add_argument("--framework", default=None,
+                   help="framework name (career_mastery, wheel_of_life) or YAML path, recorded in "
+                        "a new store (default: career_mastery)")
+    p.set_defaults(func=_run_init)
+
+
+def _run_init(args):
+    from .store import open_store
+
+    with open_store(args.store, framework=args.framework) as s:
+        print(f"store ready: {s.url} (schema version {s.schema_version}, framework {s.framework.name})")
+
+
+def _add_demo_command(sub):
+    p = sub.add_parser("demo", help="load the demo data into a store",
+                       description="Load the embedded demo data (alex: two years daily; "
+                                   "spring-cohort: 24 people, 12 weeks) into the store.")
+    p.add_argument("--store", help=STORE_HELP)
+    p.add_argument("--if-empty", action="store_true",
+                   help="do nothing when the demo participants are already in the store")
+    p.set_defaults(func=_run_demo)
+
+
+def _run_demo(args):
+    from .demo import load_demo
+
+    with _store(args, create=True) as s:
+        written = load_demo(s, if_empty=args.if_empty)
+        if not written:
+            print(f"demo data already in {s.url}; nothing to do")
+        else:
+            counts = ", ".join(f"{n} {t}" for t, n in written.items())
+            print(f"loaded the demo data into {s.url}: {counts}")
+
+
+# ----------------------------------------------------------------------------- export
+def _add_export_command(sub):
+    p = sub.add_parser("export", help="export every table as CSV or Parquet",
+                       description="Write every table (latest version of each row, or --history "
+                                   "for every version) to a folder; all files or none.")
+    p.add_argument("--store", help=STORE_HELP)
+    p.add_argument("--out", required=True, help="folder to write <table>.csv or <table>.parquet into")
+    p.add_argument("--format", choices=("csv", "parquet"), default="csv", help="file format (default: csv)")
+    p.add_argument("--history", action="store_true", help="export every version, not only the latest")
+    p.set_defaults(func=_run_export)
+
+
+def _run_export(args):
+    from .store import export_tables
+
+    with _store(args) as s:
+        for path in export_tables(s, args.out, format=args.format, history=args.history):
+            print(path)
+
+
+# ----------------------------------------------------------------------------- participant
+def _add_participant_command(sub):
+    p = sub.add_parser("participant", help="add, list or forget participants",
+                       description="Manage participants. `forget` deletes every row of one person.")
+    psub = p.add_subparsers(dest="action", required=True, metavar="{add,list,forget}")
+
+    add = psub.add_parser("add", help="add a participant", description="Add a new participant.")
+    add.add_argument("participant_id", help="short id: letters, digits, '_', '.', '@', '-'")
+    add.add_argument("--name", help="display name")
+    add.add_argument("--cohort", help="cohort id, for workshops")
+    add.add_argument("--joined-on", help="date joined, YYYY-MM-DD (default: today)")
+    add.add_argument("--consent-share", action="store_true",
+                     help="the participant agrees that a coach's cohort views show their own rows")
+    add.add_argument("--store", help=STORE_HELP)
+    add.set_defaults(func=_run_participant_add)
+
+    ls = psub.add_parser("list", help="list participants", description="List participants.")
+    ls.add_argument("--cohort", help="only this cohort")
+    ls.add_argument("--store", help=STORE_HELP)
+    _add_format(ls)
+    ls.set_defaults(func=_run_participant_list)
+
+    forget = psub.add_parser("forget", help="delete everything of one participant",
+                             description="Delete every row of one participant from every table. "
+                                         "This cannot be undone.")
+    forget.add_argument("participant_id")
+    forget.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    forget.add_argument("--store", help=STORE_HELP)
+    forget.set_defaults(func=_run_participant_forget)
+
+
+def _run_participant_add(args):
+    with _store(args, create=True) as s:
+        s.add_participant(args.participant_id, name=args.name, cohort=args.cohort,
+                          joined_on=args.joined_on, consent_share=args.consent_share)
+        print(f"added participant '{args.participant_id}' to {s.url}")
+
+
+def _run_participant_list(args):
+    with _store(args) as s:
+        frame = s.participants(cohort=args.cohort).drop(columns=["access_code_hash"])
+        print_frame(frame, args.format)
+
+
+def _run_participant_forget(args):
+    with _store(args) as s:
+        s.require_participant(args.participant_id)
+        if not args.yes:
+            if not sys.stdin.isatty():
+                raise MasteryError("forget deletes everything of a participant: add --yes to confirm")
+            answer = input(f"Delete every row of '{args.participant_id}' from {s.url}? [y/N] ")
+            if answer.strip().lower() not in ("y", "yes"):
+                print("nothing deleted")
+                return
+        deleted = s.forget(args.participant_id)
+        total = sum(deleted.values())
+        detail = ", ".join(f"{n} {t}" for t, n in deleted.items() if n)
+        print(f"forgot '{args.participant_id}': {total} rows deleted ({detail})")
+
+
+# ----------------------------------------------------------------------------- main
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mastery",
+        description="Mastery notebooks: track career mastery (self-ratings on five elements, "
+                    "daily actions, goal progress) and see, with honest statistics, whether your "
+                    "daily action moves your goals.",
+        epilog="Run `mastery COMMAND --help` for the options of a command.")
+    parser.add_argument("--version", action="version", version=f"mastery-analysis {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in COMMANDS:
+        add(sub)
+    return parser
+
+
+COMMANDS = [_add_init_command, _add_demo_command, _add_export_command, _add_participant_command]
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        args.func(args)
+    except MasteryError as exc:
+        print(f"mastery: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("mastery: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
