@@ -1,0 +1,96 @@
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from mastery_analysis.cli import main
+from mastery_analysis.store import open_store
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_init_demo_list_export_forget(tmp_path, capsys):
+    db = str(tmp_path / "m.db")
+    code, out, _ = run(capsys, "init", "--store", db)
+    assert code == 0 and "schema version 1" in out
+    code, out, _ = run(capsys, "demo", "--store", db)
+    assert code == 0 and "4390 ratings" in out
+    code, _, err = run(capsys, "demo", "--store", db)
+    assert code == 1 and "already in" in err and "Traceback" not in err
+    code, out, _ = run(capsys, "demo", "--store", db, "--if-empty")
+    assert code == 0 and "nothing to do" in out
+
+    code, out, _ = run(capsys, "participant", "list", "--store", db, "--cohort", "spring-cohort",
+                       "--format", "json")
+    rows = json.loads(out)
+    assert code == 0 and len(rows) == 24 and {r["cohort"] for r in rows} == {"spring-cohort"}
+
+    code, out, _ = run(capsys, "export", "--store", db, "--out", str(tmp_path / "csv"))
+    assert code == 0
+    ratings = pd.read_csv(tmp_path / "csv" / "ratings.csv")
+    assert len(ratings) == 4390
+    code, out, _ = run(capsys, "export", "--store", db, "--out", str(tmp_path / "pq"), "--format", "parquet")
+    assert pd.read_parquet(tmp_path / "pq" / "responses.parquet").shape[0] == 720
+
+    code, out, _ = run(capsys, "participant", "forget", "sc01", "--yes", "--store", db)
+    assert code == 0 and "rows deleted" in out
+    with open_store(db) as s:
+        assert not s.has_participant("sc01")
+        assert s.has_participant("sc02")
+
+
+def test_participant_add_and_errors(tmp_path, capsys):
+    db = str(tmp_path / "m.db")
+    code, out, _ = run(capsys, "participant", "add", "kim", "--name", "Kim", "--cohort", "c1",
+                       "--consent-share", "--store", db)
+    assert code == 0
+    with open_store(db) as s:
+        p = s.participants()
+        assert p[["participant_id", "name", "cohort", "consent_share"]].values.tolist() == [
+            ["kim", "Kim", "c1", True]]
+    code, _, err = run(capsys, "participant", "add", "kim", "--store", db)
+    assert code == 1 and "already exists" in err
+    code, _, err = run(capsys, "participant", "add", "bad id", "--store", db)
+    assert code == 1 and "'participant_id': got 'bad id'" in err
+    code, _, err = run(capsys, "participant", "add", "lee", "--joined-on", "yesterday-ish", "--store", db)
+    assert code == 1 and "joined_on" in err
+    code, _, err = run(capsys, "participant", "forget", "nobody", "--yes", "--store", db)
+    assert code == 1 and "unknown participant 'nobody'" in err
+    code, _, err = run(capsys, "participant", "list", "--store", str(tmp_path / "none.db"))
+    assert code == 1 and "no store at" in err
+    assert not (tmp_path / "none.db").exists()
+
+
+def test_forget_without_yes_and_no_terminal_refuses(tmp_path):
+    db = str(tmp_path / "m.db")
+    with open_store(db) as s:
+        s.add_participant("kim")
+    proc = subprocess.run([sys.executable, "-m", "mastery_analysis.cli", "participant", "forget", "kim",
+                           "--store", db], stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert "add --yes" in proc.stderr and "Traceback" not in proc.stderr
+    with open_store(db) as s:
+        assert s.has_participant("kim")
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["init", "--help"], ["demo", "--help"],
+                                  ["export", "--help"], ["participant", "--help"],
+                                  ["participant", "add", "--help"], ["participant", "forget", "--help"]])
+def test_every_command_has_help(argv, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert "usage: mastery" in out and len(out.splitlines()) > 3
+
+
+def test_console_script_is_installed():
+    proc = subprocess.run([sys.executable, "-m", "mastery_analysis.cli", "--version"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout.startswith("mastery-analysis ")

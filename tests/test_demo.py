@@ -1,0 +1,57 @@
+import pandas as pd
+
+from mastery_analysis import demo
+from mastery_analysis.schema import validate
+
+
+def test_same_seed_same_frames_and_committed_csv_matches():
+    first, second = demo.demo_frames(), demo.demo_frames()
+    committed = demo.read_demo_csv()
+    for table in first:
+        pd.testing.assert_frame_equal(first[table], second[table])
+        pd.testing.assert_frame_equal(first[table], committed[table], obj=f"data/demo/{table}.csv")
+    other = demo.demo_frames(seed=1)
+    assert not other["ratings"].equals(first["ratings"])
+
+
+def test_every_frame_passes_its_schema():
+    for table, frame in demo.read_demo_csv().items():
+        assert len(validate(table, frame)) == len(frame)
+
+
+def test_alex_has_two_years_with_gaps_vision_and_three_goals():
+    f = demo.read_demo_csv()
+    r = f["ratings"][f["ratings"]["participant_id"] == "alex"]
+    current = r[r["kind"] == "current"]
+    days = current["date"].drop_duplicates()
+    assert days.min() == pd.Timestamp("2024-11-01") and days.max() == pd.Timestamp("2026-10-31")
+    span = (days.max() - days.min()).days + 1
+    assert 0.75 * span < len(days) < 0.95 * span  # missed days, as real people have them
+    assert days.diff().max() >= pd.Timedelta(days=14)  # a holiday
+    assert set(current["element"]) == set(demo.ALEX_TRENDS)
+    assert (r["kind"] == "vision").sum() >= 5 * 8
+    goals = f["goals"][f["goals"]["participant_id"] == "alex"]
+    truth = demo.GROUND_TRUTH["alex"]
+    assert {truth["effect_goal"], truth["null_goal"], truth["weak_goal"]} == set(goals["goal_id"])
+    assert set(truth["trends"].values()) == {"improving", "flat", "declining"}
+
+
+def test_cohort_shape():
+    f = demo.read_demo_csv()
+    p = f["participants"][f["participants"]["cohort"] == demo.COHORT]
+    assert len(p) == 24
+    assert sorted(p.loc[~p["consent_share"], "participant_id"]) == sorted(demo.NON_CONSENTING)
+    resp = f["responses"]
+    assert set(resp["phase"]) == {"baseline", "post"}
+    per_person = resp.groupby(["participant_id", "phase"]).size()
+    assert (per_person == 15).all() and len(per_person) == 48
+    weekly = f["ratings"][f["ratings"]["participant_id"].isin(p["participant_id"])]
+    weeks = weekly.groupby("participant_id")["date"].nunique()
+    assert weeks.between(9, 12).all()
+
+
+def test_load_demo_into_a_store(store):
+    written = demo.load_demo(store)
+    assert written["ratings"] == len(demo.read_demo_csv()["ratings"])
+    assert demo.load_demo(store, if_empty=True) == {}
+    assert len(store.participants(cohort=demo.COHORT)) == 24
