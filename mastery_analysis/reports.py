@@ -1,0 +1,770 @@
+"""Reproducible reports: papermill runs a report notebook, nbconvert turns it into one HTML file.
+
+A report is a parameterised notebook in ``notebooks/reports/`` (``personal_report.ipynb``,
+``cohort_report.ipynb``). :func:`render_report` checks the parameters against the store,
+executes the notebook with them injected, and writes HTML that
+
+- shows outputs only (no code cells),
+- opens offline and references no outside URL (plotly.js is inlined once, no require.js, no
+  MathJax, our own small stylesheet),
+- is byte-identical for the same data and package version (fixed figure div ids, cell ids set
+  from their position, papermill's and nbclient's volatile metadata cleared, no timestamp),
+- states its parameters, the package version and a sha256 fingerprint of the rows it used.
+
+The display helpers (:func:`show`, :func:`show_table`, :func:`show_text`, ...) are what the
+report notebooks call; every piece of text a person typed goes through HTML escaping there.
+
+Files are written atomically (a temporary file in the target folder, then ``os.replace``), so
+a failed or interrupted render never leaves a partial report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import io
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+
+import pandas as pd
+
+from . import __version__
+from .errors import MasteryError, UnknownParticipantError
+
+KINDS = ("personal", "cohort")
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync"]
+MIN_GROUP_SIZE = 5
+"""Default smallest group a cohort report shows an aggregate of (DESIGN.md, Privacy)."""
+
+# The parameters each kind accepts, with their defaults (mirrors the notebooks' parameters cell).
+PARAMETERS: dict[str, dict[str, object]] = {
+    "personal": {"participant": None, "start": None, "end": None},
+    "cohort": {"cohort": None, "min_group_size": MIN_GROUP_SIZE},
+}
+_VOLATILE_COLUMNS = ("recorded_at", "version_id")
+
+
+class ReportError(MasteryError):
+    """A report cannot be rendered: bad parameters, an unwritable output or a failed render."""
+
+
+class ReportParameterError(ReportError):
+    """A report parameter is unknown, malformed, or selects no data."""
+
+
+class UnknownCohortError(ReportParameterError):
+    """A cohort name that no participant in the store belongs to."""
+
+
+class ReportOutputError(ReportError):
+    """The report's output file cannot be written where it was asked for."""
+
+
+# ============================================================================ data
+def data_fingerprint(frames: Mapping[str, pd.DataFrame]) -> str:
+    """A sha256 fingerprint of the rows of several frames, stable across reloads of the data.
+
+    Each frame becomes a canonical CSV: the columns sorted by name, ``recorded_at`` and
+    ``version_id`` left out (loading the same data again gives them new values), dates as
+    ``YYYY-MM-DD``, missing values empty, and the data lines sorted. The frames are hashed in
+    the order of their names, each preceded by its name, so the fingerprint depends on the
+    rows and their values only, not on the order of rows or columns.
+
+    Parameters
+    ----------
+    frames : mapping of str -> DataFrame
+        The frames a report used, by table name.
+
+    Returns
+    -------
+    str
+        ``"sha256:"`` followed by 64 hex digits.
+    """
+    digest = hashlib.sha256()
+    for name in sorted(frames):
+        frame = frames[name]
+        cols = sorted(c for c in frame.columns if c not in _VOLATILE_COLUMNS)
+        buf = io.StringIO()
+        frame[cols].to_csv(buf, index=False, header=False, date_format="%Y-%m-%d",
+                           lineterminator="\n", na_rep="")
+        lines = sorted(buf.getvalue().splitlines())
+        digest.update(f"[{name}]\n{','.join(cols)}\n{len(lines)}\n".encode())
+        for line in lines:
+            digest.update(line.encode())
+            digest.update(b"\n")
+    return "sha256:" + digest.hexdigest()
+
+
+def _parse_day(value, what: str) -> pd.Timestamp | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        day = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        raise ReportParameterError(
+            f"{what} must be a date like 2025-01-31; got {value!r}") from None
+    if day is pd.NaT or pd.isna(day):
+        raise ReportParameterError(f"{what} must be a date like 2025-01-31; got {value!r}")
+    return day.normalize()
+
+
+def _day_text(value) -> str | None:
+    return None if value is None else pd.Timestamp(value).strftime("%Y-%m-%d")
+
+
+def personal_frames(store, participant: str, *, start=None, end=None) -> dict[str, pd.DataFrame]:
+    """The rows a personal report uses: one participant, ratings/actions/progress in a range.
+
+    Parameters
+    ----------
+    store : Store
+        An open store.
+    participant : str
+        The participant's id; an unknown id raises :class:`UnknownParticipantError`.
+    start, end : date-like or None
+        First and last day (inclusive); None means from the first / to the last day of data.
+
+    Returns
+    -------
+    dict of str -> DataFrame
+        ``participants`` (their one row), ``goals`` (all of theirs), and ``ratings``,
+        ``actions``, ``progress`` within the range, each with its table's columns.
+    """
+    store.require_participant(participant)
+    start_day, end_day = _parse_day(start, "start"), _parse_day(end, "end")
+    if start_day is not None and end_day is not None and start_day > end_day:
+        raise ReportParameterError(
+            f"the date range is empty: start {_day_text(start_day)} is after end {_day_text(end_day)}")
+    kw = {"participant": participant, "start": start_day, "end": end_day}
+    return {
+        "participants": store.participants(participant=participant),
+        "goals": store.goals(participant=participant),
+        "ratings": store.ratings(**kw),
+        "actions": store.actions(**kw),
+        "progress": store.progress(**kw),
+    }
+
+
+def cohort_frames(store, cohort: str) -> dict[str, pd.DataFrame]:
+    """The rows a cohort report uses: every table, for the members of one cohort.
+
+    Parameters
+    ----------
+    store : Store
+        An open store.
+    cohort : str
+        The cohort's name; a cohort without members raises :class:`UnknownCohortError`.
+
+    Returns
+    -------
+    dict of str -> DataFrame
+        ``participants``, ``goals``, ``ratings``, ``actions``, ``progress``, ``responses`` of
+        the cohort's members, each with its table's columns (all rows, consenting or not:
+        the privacy rules are applied by the report when it shows them).
+    """
+    members = store.participants(cohort=cohort)
+    if members.empty:
+        known = sorted(c for c in store.participants()["cohort"].dropna().unique() if c)
+        hint = f"; known cohorts: {', '.join(known)}" if known else "; the store has no cohorts"
+        raise UnknownCohortError(f"unknown cohort '{cohort}' in {store.url}{hint}")
+    return {
+        "participants": members,
+        "goals": store.goals(cohort=cohort),
+        "ratings": store.ratings(cohort=cohort),
+        "actions": store.actions(cohort=cohort),
+        "progress": store.progress(cohort=cohort),
+        "responses": store.responses(cohort=cohort),
+    }
+
+
+def _data_span(store, participant) -> str:
+    days = pd.concat([t["date"] for t in (store.ratings(participant=participant),
+                                          store.actions(participant=participant),
+                                          store.progress(participant=participant))])
+    if days.empty:
+        return f"'{participant}' has no ratings, actions or progress yet"
+    return (f"the data of '{participant}' runs from {_day_text(days.min())} "
+            f"to {_day_text(days.max())}")
+
+
+def check_parameters(kind: str, store, **params) -> dict[str, object]:
+    """Check a report's parameters against the store; return them complete and normalised.
+
+    Parameters
+    ----------
+    kind : {"personal", "cohort"}
+    store : Store
+        An open store.
+    **params
+        ``participant``, ``start``, ``end`` for a personal report; ``cohort`` and
+        ``min_group_size`` for a cohort report.
+
+    Returns
+    -------
+    dict
+        Every parameter of the kind (defaults filled in), dates as ``YYYY-MM-DD`` text.
+
+    Raises
+    ------
+    ReportParameterError
+        Unknown kind or parameter name, missing participant/cohort, malformed or empty date
+        range, a range with no data, a bad ``min_group_size``.
+    UnknownParticipantError, UnknownCohortError
+        The participant or cohort is not in the store.
+    """
+    if kind not in PARAMETERS:
+        raise ReportParameterError(f"unknown report kind {kind!r}; use one of {', '.join(KINDS)}")
+    allowed = PARAMETERS[kind]
+    unknown = sorted(set(params) - set(allowed))
+    if unknown:
+        raise ReportParameterError(
+            f"unknown parameter{'s' if len(unknown) > 1 else ''} for a {kind} report: "
+            f"{', '.join(unknown)}; it takes {', '.join(allowed)}")
+    full = {**allowed, **{k: v for k, v in params.items() if v is not None}}
+    if kind == "personal":
+        if not full["participant"]:
+            raise ReportParameterError("a personal report needs a participant (--participant ID)")
+        frames = personal_frames(store, str(full["participant"]), start=full["start"], end=full["end"])
+        if all(frames[t].empty for t in ("ratings", "actions", "progress")):
+            where = (f"between {_day_text(_parse_day(full['start'], 'start')) or 'the beginning'} and "
+                     f"{_day_text(_parse_day(full['end'], 'end')) or 'the end'}")
+            raise ReportParameterError(
+                f"no ratings, actions or progress of '{full['participant']}' {where}; "
+                f"{_data_span(store, full['participant'])}")
+        full["participant"] = str(full["participant"])
+        full["start"] = _day_text(_parse_day(full["start"], "start"))
+        full["end"] = _day_text(_parse_day(full["end"], "end"))
+    else:
+        if not full["cohort"]:
+            raise ReportParameterError("a cohort report needs a cohort (--cohort NAME)")
+        size = full["min_group_size"]
+        if isinstance(size, bool) or not isinstance(size, int) or size < 2:
+            raise ReportParameterError(
+                f"min_group_size must be a whole number of at least 2; got {size!r}")
+        cohort_frames(store, str(full["cohort"]))
+        full["cohort"] = str(full["cohort"])
+    return full
+
+
+# ============================================================================ display helpers
+_figures_shown: set[str] = set()  # div ids displayed in this kernel; plotly.js goes with the first
+
+
+def figure_id(name: str) -> str:
+    """The fixed div id of a report figure: ``fig-`` and ``name`` reduced to ``[a-z0-9-]``."""
+    slug = re.sub(r"[^a-z0-9]+", "-", str(name).lower()).strip("-")
+    if not slug:
+        raise ReportError(f"a figure needs a name with letters or digits; got {name!r}")
+    return f"fig-{slug}"
+
+
+def figure_html(fig, name: str, *, include_plotlyjs: bool) -> str:
+    """A figure as an HTML fragment with a fixed div id and, optionally, plotly.js inlined.
+
+    Parameters
+    ----------
+    fig : plotly.graph_objects.Figure
+    name : str
+        Names the figure; its div id is :func:`figure_id` of it.
+    include_plotlyjs : bool
+        Inline the plotly.js bundle (do it for the first figure of a page only).
+
+    Returns
+    -------
+    str
+        ``<div class="mastery-figure" data-figure="...">`` around plotly's ``to_html`` div.
+    """
+    height = fig.layout.height or 480
+    div = fig.to_html(full_html=False, include_plotlyjs=bool(include_plotlyjs),
+                      div_id=figure_id(name), default_width="100%", default_height=f"{height}px",
+                      config={"displaylogo": False, "responsive": True})
+    return (f'<div class="mastery-figure" data-figure="{html.escape(figure_id(name))}">'
+            f"{div}</div>")
+
+
+def _display_html(fragment: str) -> None:
+    from IPython.display import HTML, display
+
+    display(HTML(fragment))
+
+
+def show(fig, name: str) -> None:
+    """Display a plotly figure in a report: fixed div id, plotly.js inlined with the first one.
+
+    Parameters
+    ----------
+    fig : plotly.graph_objects.Figure
+    name : str
+        A name unique within the report (``"wheel"``, ``"trajectories"``); it fixes the div id,
+        so two renders of the same data give the same bytes.
+    """
+    div_id = figure_id(name)
+    first = not _figures_shown
+    _figures_shown.add(div_id)
+    _display_html(figure_html(fig, name, include_plotlyjs=first))
+
+
+def table_html(frame: pd.DataFrame, *, caption: str | None = None, index: bool = False,
+               digits: int = 3, max_rows: int | None = None) -> str:
+    """A frame as an escaped HTML table (cell text a person typed cannot inject markup).
+
+    Parameters
+    ----------
+    frame : DataFrame
+    caption : str, optional
+        Shown above the table (escaped).
+    index : bool
+        Show the index.
+    digits : int
+        Significant digits of floats.
+    max_rows : int, optional
+        Show at most this many rows and say how many were left out.
+
+    Returns
+    -------
+    str
+    """
+    shown = frame
+    more = 0
+    if max_rows is not None and len(frame) > max_rows:
+        shown, more = frame.head(max_rows), len(frame) - max_rows
+    shown = shown.copy()
+    for col in shown.columns:
+        if pd.api.types.is_datetime64_any_dtype(shown[col]):
+            shown[col] = shown[col].dt.strftime("%Y-%m-%d")
+    body = shown.to_html(escape=True, index=index, na_rep="–", border=0, classes="mastery-table",
+                         float_format=lambda v: f"{v:.{digits}g}")
+    cap = f'<p class="caption">{html.escape(caption)}</p>' if caption else ""
+    tail = f'<p class="more">… and {more} more rows</p>' if more else ""
+    return f"{cap}{body}{tail}"
+
+
+def show_table(frame: pd.DataFrame, *, caption: str | None = None, index: bool = False,
+               digits: int = 3, max_rows: int | None = None) -> None:
+    """Display :func:`table_html` of ``frame``."""
+    _display_html(table_html(frame, caption=caption, index=index, digits=digits, max_rows=max_rows))
+
+
+def show_text(*paragraphs: str, kind: str = "text") -> None:
+    """Display paragraphs of plain text, escaped.
+
+    Parameters
+    ----------
+    *paragraphs : str
+    kind : {"text", "notice"}
+        ``"notice"`` draws a box (for empty states and privacy suppressions).
+    """
+    css = "notice" if kind == "notice" else "text"
+    _display_html("".join(f'<p class="{css}">{html.escape(str(p))}</p>' for p in paragraphs))
+
+
+def show_items(items: Iterable[str], *, empty: str | None = None) -> None:
+    """Display a bulleted list of plain-text items, escaped (``empty`` is shown when none)."""
+    items = [str(i) for i in items]
+    if not items:
+        if empty:
+            show_text(empty, kind="notice")
+        return
+    _display_html("<ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in items) + "</ul>")
+
+
+def header_html(title: str, parameters: Mapping[str, object],
+                frames: Mapping[str, pd.DataFrame]) -> str:
+    """The report's header: title, parameters, package version and data fingerprint."""
+    rows = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape('–' if v is None else str(v))}</td></tr>"
+                   for k, v in parameters.items())
+    counts = ", ".join(f"{html.escape(name)} {len(frames[name])}" for name in sorted(frames))
+    return (f'<header class="report-header"><h1>{html.escape(title)}</h1>'
+            f'<table class="parameters">{rows}'
+            f"<tr><th>mastery-analysis</th><td>{html.escape(__version__)}</td></tr>"
+            f"<tr><th>data fingerprint</th><td><code>{data_fingerprint(frames)}</code></td></tr>"
+            f"<tr><th>rows used</th><td>{counts}</td></tr></table></header>")
+
+
+def show_header(title: str, parameters: Mapping[str, object],
+                frames: Mapping[str, pd.DataFrame]) -> None:
+    """Display :func:`header_html`: what the report is of, and how to reproduce it."""
+    _display_html(header_html(title, parameters, frames))
+
+
+# ============================================================================ rendering
+_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1f2328;margin:0;
+line-height:1.45}
+main{max-width:1100px;margin:0 auto;padding:1.5rem}
+h1{font-size:1.7rem;margin:.2rem 0 .8rem}h2{font-size:1.3rem;margin-top:2rem;
+border-bottom:1px solid #d0d7de;padding-bottom:.2rem}h3{font-size:1.1rem}
+a.anchor-link{display:none}
+table{border-collapse:collapse;margin:.5rem 0;font-size:.9rem}
+th,td{border:1px solid #d0d7de;padding:.25rem .5rem;text-align:left;vertical-align:top}
+thead th{background:#f6f8fa}
+table.parameters th{background:#f6f8fa;font-weight:600}
+.notice{border-left:4px solid #bf8700;background:#fff8c5;padding:.5rem .8rem}
+.caption{font-weight:600;margin-bottom:.2rem}.more{color:#59636e;font-size:.85rem}
+.mastery-figure{margin:1rem 0}
+pre{white-space:pre-wrap}
+@media print{.mastery-figure{break-inside:avoid}}
+"""
+
+_HTML_TEMPLATE = """{%- extends 'classic/base.html.j2' -%}
+{%- block header -%}
+<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="mastery-analysis {{ resources.mastery_version | e }}">
+<title>{{ nb.metadata.get('title', 'Mastery report') | e }}</title>
+<style>{{ resources.mastery_css }}</style>
+</head>
+{%- endblock header -%}
+{%- block body_header -%}
+<body>
+<main class="mastery-report">
+{%- endblock body_header -%}
+{%- block body_footer -%}
+</main>
+</body>
+{%- endblock body_footer -%}
+{%- block footer -%}
+</html>
+{% endblock footer -%}
+"""
+
+
+def template_dir() -> Path:
+    """The folder of the report notebooks (``notebooks/reports`` of the source checkout)."""
+    folder = Path(__file__).resolve().parents[1] / "notebooks" / "reports"
+    if not folder.is_dir():
+        raise ReportError(f"the report notebooks are not at {folder}; reports need the source "
+                          "checkout (pip install -e .)")
+    return folder
+
+
+def template_path(kind: str) -> Path:
+    """The notebook of a report kind: ``<template_dir>/<kind>_report.ipynb``."""
+    if kind not in KINDS:
+        raise ReportParameterError(f"unknown report kind {kind!r}; use one of {', '.join(KINDS)}")
+    path = template_dir() / f"{kind}_report.ipynb"
+    if not path.is_file():
+        raise ReportError(f"the {kind} report notebook is missing: {path}")
+    return path
+
+
+def _title(kind: str, params: Mapping[str, object]) -> str:
+    if kind == "personal":
+        return f"Personal report: {params['participant']}"
+    return f"Cohort report: {params['cohort']}"
+
+
+def _reserve(path: Path) -> Path:
+    """Check that ``path`` can be written and reserve a temporary file beside it."""
+    if path.is_dir():
+        raise ReportOutputError(f"cannot write the report to {path}: it is a folder; give a file name")
+    blocker = next((p for p in path.parents if p.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        raise ReportOutputError(f"cannot write the report to {path}: {blocker} is a file, not a folder")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ReportOutputError(f"cannot create the folder {path.parent} for the report: "
+                                f"{exc.strerror or exc}") from None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise ReportOutputError(f"cannot write the report to {path}: {exc.strerror or exc}") from None
+    os.close(fd)
+    return Path(tmp)
+
+
+def _publish(tmp: Path, path: Path) -> None:
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a report is an ordinary file
+    os.replace(tmp, path)
+
+
+def _store_url(store) -> tuple[str, object | None]:
+    """(URL for the kernel, Store to close or None) from a Store, a URL, a path or None."""
+    from sqlalchemy.engine import make_url
+
+    from .store import Store, open_store, resolve_url
+
+    if isinstance(store, Store):
+        url, owned = store.url, None
+        opened = store
+    else:
+        url = resolve_url(store)
+        opened = owned = open_store(url, create=False)
+    if url.startswith("sqlite") and make_url(url).database in (None, "", ":memory:"):
+        if owned is not None:
+            owned.close()
+        raise ReportParameterError("an in-memory store cannot be reported on; use a file or a URL")
+    return url, opened if owned is None else owned
+
+
+def _quiet_kernel_manager():
+    """A kernel manager whose kernel does not write its own log lines to our stderr."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class QuietKernelManager(AsyncKernelManager):
+        async def _async_launch_kernel(self, kernel_cmd, **kw):
+            kw["stderr"] = subprocess.DEVNULL  # "running over TCP without encryption", ...
+            return await super()._async_launch_kernel(kernel_cmd, **kw)
+
+    return QuietKernelManager
+
+
+def execute_notebook(kind: str, parameters: Mapping[str, object], *, store_url: str):
+    """Run a report notebook with papermill; return the executed, normalised notebook.
+
+    Normalised means: stderr streams dropped, cell ids set from their position, and every
+    metadata field cleared except cell tags, so two runs on the same data are equal.
+
+    Raises
+    ------
+    ReportError
+        A cell of the notebook failed (the message names the cell and the error).
+    """
+    import nbformat
+    import papermill as pm
+    from nbconvert.preprocessors import ClearMetadataPreprocessor
+
+    source = template_path(kind)
+    tmp_dir = tempfile.mkdtemp(prefix="mastery-report-")
+    executed = Path(tmp_dir) / source.name
+    try:
+        try:
+            pm.execute_notebook(str(source), str(executed),
+                                parameters={"store": store_url, **parameters},
+                                kernel_name="python3", progress_bar=False, log_output=False,
+                                cwd=str(source.parent),
+                                kernel_manager_class=_quiet_kernel_manager())
+        except pm.PapermillExecutionError as exc:
+            raise ReportError(f"the {kind} report failed in cell {exc.exec_count}: "
+                              f"{exc.ename}: {exc.evalue}") from None
+        nb = nbformat.read(executed, as_version=4)
+    finally:
+        for p in Path(tmp_dir).iterdir():
+            p.unlink()
+        os.rmdir(tmp_dir)
+    for i, cell in enumerate(nb.cells):
+        cell.id = f"cell-{i}"
+        if cell.cell_type == "code":
+            cell.outputs = [o for o in cell.outputs
+                            if not (o.output_type == "stream" and o.get("name") == "stderr")]
+    clear = ClearMetadataPreprocessor(clear_cell_metadata=True, clear_notebook_metadata=True,
+                                      preserve_cell_metadata_mask={"tags"},
+                                      preserve_nb_metadata_mask={("language_info", "name")})
+    nb, _ = clear.preprocess(nb, {})
+    nb.metadata["title"] = _title(kind, parameters)
+    return nb
+
+
+def notebook_to_html(nb) -> str:
+    """Convert an executed report notebook to self-contained HTML without code cells."""
+    from jinja2 import DictLoader
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(
+        template_name="classic",
+        extra_loaders=[DictLoader({"mastery_report.html.j2": _HTML_TEMPLATE})],
+        template_file="mastery_report.html.j2",
+        exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
+        anchor_link_text="",
+    )
+    body, _ = exporter.from_notebook_node(
+        nb, resources={"mastery_css": _CSS.strip(), "mastery_version": __version__,
+                       "metadata": {"name": nb.metadata.get("title", "report")}})
+    return body
+
+
+def pdf_path_for(out: str | os.PathLike) -> Path:
+    """Where ``--pdf`` writes the PDF of the report at ``out``: same name, ``.pdf``."""
+    return Path(out).with_suffix(".pdf")
+
+
+def render_report(kind: str, *, out: str | os.PathLike, store=None, pdf: bool = False,
+                  **params) -> Path:
+    """Render a report to one self-contained HTML file (and optionally a PDF beside it).
+
+    Parameters are checked, and the output is checked to be writable, before anything runs;
+    on any error nothing is written.
+
+    Parameters
+    ----------
+    kind : {"personal", "cohort"}
+    out : path
+        The HTML file to write (its folder is created if needed).
+    store : Store, str, path or None
+        The store to report on: an open :class:`~mastery_analysis.store.Store`, a URL, a
+        SQLite path, or None for ``$MASTERY_STORE`` / the default store.
+    pdf : bool
+        Also write a PDF (:func:`pdf_path_for` ``out``) through headless Chromium.
+    **params
+        Personal: ``participant`` (required), ``start``, ``end`` (``YYYY-MM-DD``, inclusive).
+        Cohort: ``cohort`` (required), ``min_group_size`` (default 5).
+
+    Returns
+    -------
+    Path
+        The HTML file written.
+
+    Raises
+    ------
+    ReportParameterError, UnknownParticipantError, UnknownCohortError
+        Bad parameters (nothing was run or written).
+    ReportOutputError
+        The output cannot be written there (nothing was run or written).
+    ReportError
+        The notebook failed or the PDF could not be made (nothing was written).
+    """
+    if kind not in KINDS:
+        raise ReportParameterError(f"unknown report kind {kind!r}; use one of {', '.join(KINDS)}")
+    out = Path(out)
+    url, opened = _store_url(store)
+    try:
+        full = check_parameters(kind, opened, **params)
+    finally:
+        if opened is not store:
+            opened.close()
+    template_path(kind)
+    if pdf and not os.path.exists(CHROMIUM):
+        raise ReportError(f"--pdf needs Chromium at {CHROMIUM} (apt-get install chromium)")
+    tmp = _reserve(out)
+    tmp_pdf = None
+    try:
+        if pdf:
+            tmp_pdf = _reserve(pdf_path_for(out))
+        nb = execute_notebook(kind, full, store_url=url)
+        tmp.write_text(notebook_to_html(nb), encoding="utf-8")
+        if pdf:
+            write_pdf(tmp, tmp_pdf)
+        _publish(tmp, out)
+        if pdf:
+            _publish(tmp_pdf, pdf_path_for(out))
+    finally:
+        for t in (tmp, tmp_pdf):
+            if t is not None and t.exists():
+                t.unlink()
+    return out
+
+
+def write_pdf(html_path: str | os.PathLike, pdf_path: str | os.PathLike, *,
+              timeout_ms: int = 60000) -> Path:
+    """Print a report's HTML to PDF with headless Chromium, offline, once every chart drew.
+
+    Parameters
+    ----------
+    html_path : path
+        A report written by :func:`render_report`.
+    pdf_path : path
+        The PDF to write (overwritten).
+    timeout_ms : int
+        How long to wait for the charts to draw.
+
+    Returns
+    -------
+    Path
+        ``pdf_path``.
+    """
+    try:
+        from playwright.sync_api import Error as PlaywrightError
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        raise ReportError("--pdf needs playwright (pip install playwright); "
+                          "Chromium itself comes from apt-get install chromium") from None
+    html_path, pdf_path = Path(html_path).resolve(), Path(pdf_path)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page()
+                page.route("**/*", lambda route: route.continue_()
+                           if route.request.url.startswith(("file:", "data:")) else route.abort())
+                page.goto(html_path.as_uri(), wait_until="load")
+                page.wait_for_function(
+                    "() => [...document.querySelectorAll('.mastery-figure')].every("
+                    "d => d.querySelector('.js-plotly-plot .main-svg'))", timeout=timeout_ms)
+                page.emulate_media(media="screen")
+                page.pdf(path=str(pdf_path), format="A4", print_background=True,
+                         margin={"top": "12mm", "bottom": "12mm", "left": "10mm", "right": "10mm"})
+            finally:
+                browser.close()
+    except PlaywrightError as exc:
+        raise ReportError(f"Chromium could not print {html_path} to PDF: {exc}") from None
+    return pdf_path
+
+
+def render_personal_reports(cohort: str, *, out_dir: str | os.PathLike, store=None,
+                            pdf: bool = False, progress: bool = True,
+                            log: Callable[[str], None] | None = None) -> list[Path]:
+    """One personal report per consenting member of a cohort, ``personal-<id>.html`` each.
+
+    Participants without consent to share get no report; members with no data yet are
+    skipped with a message. The cohort and the folder are checked before anything runs.
+
+    Parameters
+    ----------
+    cohort : str
+    out_dir : path
+        Folder for the reports (created if needed).
+    store : Store, str, path or None
+        As for :func:`render_report`.
+    pdf : bool
+        Also write a PDF of each.
+    progress : bool
+        Show a tqdm progress bar (on stderr).
+    log : callable, optional
+        Receives one line per skipped participant (default: print to stderr).
+
+    Returns
+    -------
+    list of Path
+        The HTML files written, in participant order.
+    """
+    from tqdm import tqdm
+
+    log = log or (lambda line: print(line, file=sys.stderr))
+    url, opened = _store_url(store)
+    try:
+        members = cohort_frames(opened, cohort)["participants"]
+        consenting = members.loc[members["consent_share"], "participant_id"].tolist()
+        with_data = {pid for pid in consenting
+                     if not all(getattr(opened, t)(participant=pid).empty
+                                for t in ("ratings", "actions", "progress"))}
+    finally:
+        if opened is not store:
+            opened.close()
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ReportOutputError(f"cannot write reports into {out_dir}: it is a file, not a folder")
+    _reserve(out_dir / ".probe").unlink()
+    for pid in members["participant_id"]:
+        if pid not in consenting:
+            continue
+        if pid not in with_data:
+            log(f"skipped {pid}: no ratings, actions or progress yet")
+    written = []
+    todo = [pid for pid in consenting if pid in with_data]
+    for pid in tqdm(todo, desc=f"personal reports of {cohort}", unit="report", disable=not progress):
+        written.append(render_report("personal", out=out_dir / f"personal-{pid}.html", store=url,
+                                     pdf=pdf, participant=pid))
+    return written
+
+
+__all__ = [
+    "KINDS", "PARAMETERS", "MIN_GROUP_SIZE", "ReportError", "ReportParameterError",
+    "UnknownCohortError", "ReportOutputError", "UnknownParticipantError",
+    "data_fingerprint", "personal_frames", "cohort_frames", "check_parameters",
+    "figure_id", "figure_html", "show", "table_html", "show_table", "show_text", "show_items",
+    "header_html", "show_header", "template_dir", "template_path", "execute_notebook",
+    "notebook_to_html", "render_report", "write_pdf", "pdf_path_for", "render_personal_reports",
+]
