@@ -138,7 +138,8 @@ def _grid(keys, a, p, days_seen, max_lag):
     gid = np.repeat(np.arange(G), length)
 
     # y: the rate of each interval [d_i, d_(i+1)), carried forward over the grid
-    same_next = np.r_[pg[1:] == pg[:-1], False]
+    same_next = np.zeros(len(p), dtype=bool)
+    same_next[:-1] = pg[1:] == pg[:-1]
     rate = np.full(len(p), np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
         rate[same_next] = (pct[1:][same_next[:-1]] - pct[:-1][same_next[:-1]]) / (
