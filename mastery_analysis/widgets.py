@@ -1,0 +1,1027 @@
+"""ipywidgets forms that collect check-ins, goals and assessments into the store.
+
+This is the only module of the package that imports ipywidgets. Each form is a plain
+object holding its widgets; ``form.widget`` is the top-level container and the form
+displays itself when it is the last expression of a cell.
+
+Three forms:
+
+- :class:`CheckInForm`: one participant-day (ratings, vision ratings, actions, goal
+  progress, a note).
+- :class:`GoalForm`: add, edit, archive and restore goals.
+- :class:`AssessmentForm`: the framework's questionnaire for one phase.
+
+Keyboard use
+------------
+Tab moves through the fields in the order they are shown (the forms never reorder their
+children with CSS). Sliders move with the arrow keys (Home/End jump to the ends). In the
+check-in and goal forms, Enter in any one-line text field saves the form, the same as the
+Save button; it works through the ``{"event": "submit"}`` message that the front end of
+``ipywidgets.Text`` sends on Enter, received with the public ``Widget.on_msg`` (the
+deprecated ``Text.on_submit`` is not used; ``continuous_update=False`` plus an observer
+would also fire on leaving the field, which must not save). Buttons take Enter or Space
+when focused. In the assessment form each item is one radio group: Tab reaches the group,
+the arrow keys choose the answer.
+
+Validation
+----------
+Nothing is written until every field is valid; each bad field gets a message next to it
+and the status line says how many need fixing. A write the store refuses (or a database
+error) is reported in the status line and every value typed stays in the form.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import re
+import unicodedata
+from dataclasses import dataclass
+
+import ipywidgets as W
+import pandas as pd
+import plotly.graph_objects as go
+
+from .errors import ValidationError
+from .framework import Framework, load_framework
+from .schema import PHASES
+
+__all__ = ["CheckInForm", "GoalForm", "AssessmentForm", "GoalInputs", "goal_id_for",
+           "current_streak"]
+
+FORM_MAX_WIDTH = "1000px"  # fits the notebook area of JupyterLab on a 1366x768 laptop
+NOTE_MAX = 2000
+TEXT_MAX = 200
+ERROR_COLOR = "#b00020"
+OK_COLOR = "#1b5e20"
+
+
+# --------------------------------------------------------------------------- helpers
+def _as_day(value) -> dt.date | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return pd.Timestamp(value).date()
+    except (TypeError, ValueError):
+        raise ValidationError("ratings", [{"row": None, "column": "date", "value": value,
+                                           "expected": "a date like 2024-05-31"}]) from None
+
+
+def _error_html(text: str) -> str:
+    return f'<span style="color:{ERROR_COLOR}">&#9888; {html.escape(text)}</span>'
+
+
+def _ok_html(text: str) -> str:
+    return f'<span style="color:{OK_COLOR}">&#10003; {html.escape(text)}</span>'
+
+
+def _info_html(text: str) -> str:
+    return f'<span style="color:#444">{html.escape(text)}</span>'
+
+
+def _say(widget: W.HTML, text: str | None, kind: str = "error") -> None:
+    """Show ``text`` in a message widget (``kind`` error, ok or info); None clears it."""
+    if not text:
+        widget.value = ""
+        return
+    widget.value = {"error": _error_html, "ok": _ok_html, "info": _info_html}[kind](text)
+
+
+def _message() -> W.HTML:
+    return W.HTML(value="", layout=W.Layout(margin="0 0 0 6px"))
+
+
+def _on_enter(text: W.Text, callback) -> None:
+    """Call ``callback()`` when Enter is pressed in ``text`` (the front end's submit event)."""
+    def handle(_widget, content, _buffers):
+        if isinstance(content, dict) and content.get("event") == "submit":
+            callback()
+    text.on_msg(handle)
+
+
+def _parse_number(raw: str, *, lo: float, hi: float, whole: bool, what: str):
+    """Parse one typed number. Returns (value or None if empty, error message or None)."""
+    s = (raw or "").strip().rstrip("%").strip()
+    if not s:
+        return None, None
+    try:
+        value = float(s.replace(",", "."))
+    except ValueError:
+        return None, f"'{raw.strip()}' is not a number; {what}"
+    if value != value or value in (float("inf"), float("-inf")):
+        return None, f"'{raw.strip()}' is not a number; {what}"
+    if whole and not value.is_integer():
+        return None, f"'{raw.strip()}' is not a whole number; {what}"
+    if not lo <= value <= hi:
+        return None, f"{raw.strip()} is out of range; {what}"
+    return (int(value) if whole else value), None
+
+
+def _fmt_number(value) -> str:
+    if value is None or pd.isna(value):
+        return ""
+    value = float(value)
+    return str(int(value)) if value.is_integer() else f"{value:g}"
+
+
+def _unknown_participant_message(store, participant_id) -> str:
+    known = store.participants()["participant_id"].tolist()
+    listing = (f" Participants in this store: {', '.join(known[:10])}{' ...' if len(known) > 10 else ''}."
+               if known else " This store has no participants yet.")
+    return (f"No participant '{participant_id}' in the store {store.url}.{listing} "
+            f"Add one first, in Python with store.add_participant('{participant_id}', name='...') "
+            f"or in a terminal with `mastery participant add {participant_id}` (or load the demo "
+            f"data with `mastery demo`), then run this cell again; or set `participant` in the "
+            f"parameters cell to one of the participants above.")
+
+
+def _check_day(day, today) -> str | None:
+    if day is None:
+        return "pick a day"
+    if day > today:
+        return f"{day.isoformat()} is in the future; pick today ({today.isoformat()}) or an earlier day"
+    return None
+
+
+def current_streak(actions: pd.DataFrame, day) -> int:
+    """Days in a row, ending on ``day``, with at least one action.
+
+    Parameters
+    ----------
+    actions : DataFrame
+        Rows of the actions table (needs ``date`` and ``count``); one participant.
+    day : date-like
+        The last day of the run.
+
+    Returns
+    -------
+    int
+        0 when ``day`` itself has no action (a count above zero).
+    """
+    day = _as_day(day)
+    if actions.empty:
+        return 0
+    done = actions.loc[pd.to_numeric(actions["count"], errors="coerce") > 0, "date"]
+    days = set(pd.to_datetime(done).dt.date)
+    streak = 0
+    while day in days:
+        streak += 1
+        day -= dt.timedelta(days=1)
+    return streak
+
+
+def goal_id_for(title: str, taken) -> str:
+    """A stable, readable goal id for ``title`` that is not in ``taken``.
+
+    The id is the ASCII slug of the title (at most 40 characters; ``goal`` when the title
+    has no letters or digits), followed by ``-2``, ``-3``, ... when the slug is already
+    used. The same title and the same set of ids in the store always give the same id.
+
+    Parameters
+    ----------
+    title : str
+    taken : collection of str
+        Goal ids already in the store (of every participant: goal ids are global).
+
+    Returns
+    -------
+    str
+        An id matching the schema's id pattern.
+    """
+    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")[:40].strip("-") or "goal"
+    taken = set(taken)
+    if slug not in taken:
+        return slug
+    n = 2
+    while f"{slug}-{n}" in taken:
+        n += 1
+    return f"{slug}-{n}"
+
+
+def _recent_figure(ratings: pd.DataFrame, actions: pd.DataFrame, day: dt.date,
+                   framework: Framework, days: int = 14) -> go.Figure:
+    """Actions per day (bars) and the mean current rating (line) over the last ``days`` days."""
+    start = day - dt.timedelta(days=days - 1)
+    index = pd.date_range(start, day, freq="D")
+    acts = actions.assign(date=pd.to_datetime(actions["date"]))
+    per_day = acts.groupby("date")["count"].sum().reindex(index, fill_value=0)
+    cur = ratings.loc[ratings["kind"] == "current"].assign(date=lambda f: pd.to_datetime(f["date"]))
+    mean = cur.groupby("date")["rating"].mean().reindex(index)
+    fig = go.Figure()
+    fig.add_bar(x=index, y=per_day.to_numpy(), name="actions", marker_color="#56B4E9",
+                hovertemplate="%{x|%a %d %b}: %{y} actions<extra></extra>")
+    fig.add_scatter(x=index, y=mean.to_numpy(), name="mean rating", yaxis="y2",
+                    mode="lines+markers", connectgaps=False, line_color="#D55E00",
+                    hovertemplate="%{x|%a %d %b}: mean rating %{y:.1f}<extra></extra>")
+    fig.update_layout(
+        title={"text": "Last two weeks", "font": {"size": 13}}, height=220, width=460,
+        margin={"l": 40, "r": 40, "t": 30, "b": 30}, bargap=0.2, showlegend=True,
+        legend={"orientation": "h", "y": -0.25, "font": {"size": 10}},
+        yaxis={"title": {"text": "actions"}, "rangemode": "tozero"},
+        yaxis2={"title": {"text": "rating"}, "overlaying": "y", "side": "right",
+                "range": [framework.scale.min - 0.5, framework.scale.max + 0.5]},
+        xaxis={"tickformat": "%d %b"},
+    )
+    return fig
+
+
+class _Form:
+    """Display delegation shared by the forms: ``form`` last in a cell shows ``form.widget``."""
+
+    widget: W.Widget
+
+    def _repr_mimebundle_(self, **kwargs):
+        bundle = self.widget._repr_mimebundle_(**kwargs)
+        if isinstance(bundle, dict):  # what a front end without widgets (or a log) shows
+            bundle["text/plain"] = self.summary()
+        return bundle
+
+    def summary(self) -> str:
+        """One line of plain text: the form and its status (what a terminal shows)."""
+        status = re.sub(r"<[^>]+>", " ", self.status.value)
+        status = " ".join(html.unescape(status).split())
+        return f"{type(self).__name__} for '{self.participant_id}'" + (f": {status}" if status else "")
+
+    def _ipython_display_(self):
+        from IPython.display import display
+
+        display(self.widget)
+
+
+# --------------------------------------------------------------------------- check-in
+@dataclass
+class GoalInputs:
+    """The inputs of one active goal in a :class:`CheckInForm`.
+
+    Attributes
+    ----------
+    goal_id : str
+    title : str
+    count : ipywidgets.Text
+        Number of actions that day (a whole number from 0 to 10000); empty: not recorded.
+    minutes : ipywidgets.Text
+        Optional minutes spent (0 to 1440); needs a count.
+    progress : ipywidgets.Text
+        How far the goal is, in percent (0 to 100; a trailing ``%`` is accepted); empty:
+        not recorded. The placeholder shows the last percent recorded before that day.
+    message : ipywidgets.HTML
+        The validation message shown next to the inputs.
+    box : ipywidgets.VBox
+        The row holding all of the above (CSS class ``mastery-goal-<goal_id>``).
+    """
+
+    goal_id: str
+    title: str
+    count: W.Text
+    minutes: W.Text
+    progress: W.Text
+    message: W.HTML
+    box: W.VBox
+
+
+class CheckInForm(_Form):
+    """The daily check-in of one participant: ratings, vision, actions, progress and a note.
+
+    Parameters
+    ----------
+    store : Store
+        An open store (:func:`mastery_analysis.store.open_store`).
+    participant_id : str
+        Who is checking in. An unknown id gives a form that only shows how to add them.
+    day : date-like, optional
+        The day to open; defaults to ``today``. Earlier days may be back-filled.
+    framework : Framework or str, optional
+        Defaults to the store's framework; the sliders span its scale.
+    today : date-like, optional
+        Today's date, for the picker's default and the refusal of future days; defaults
+        to ``datetime.date.today()`` (tests fix it).
+
+    Attributes
+    ----------
+    widget : ipywidgets.Box
+        The top-level container (the form displays it).
+    date_picker : ipywidgets.DatePicker
+        The day. Picking a day that already has entries loads them for editing; picking
+        a day replaces what was typed with what that day holds.
+    date_message : ipywidgets.HTML
+    rate_toggle : ipywidgets.Checkbox
+        "Rate the elements for this day". Sliders have no "unset" state, so ratings are
+        written for every element when this is checked and for none when it is not (a day
+        of actions only). It is unchecked when the day opened holds entries but no ratings.
+    sliders : dict of element key -> ipywidgets.IntSlider
+        Current ratings. They start at the day's saved rating, else the person's latest
+        earlier rating, else the middle of the scale.
+    vision_toggle : ipywidgets.Checkbox
+        "Also set my vision"; shows :attr:`vision_sliders` and writes vision ratings.
+    vision_sliders : dict of element key -> ipywidgets.IntSlider
+        Vision ratings; start at the day's saved vision, else the latest, else the scale's top.
+    goal_inputs : dict of goal_id -> GoalInputs
+        One entry per active (not archived) goal; see :class:`GoalInputs`.
+    note : ipywidgets.Text
+        The day's note (at most 2000 characters), kept on every row written.
+    note_message : ipywidgets.HTML
+    save_button : ipywidgets.Button
+    status : ipywidgets.HTML
+        Confirmation, streak, or what went wrong.
+    streak : int or None
+        The current streak after the last successful save.
+    chart : plotly.graph_objects.FigureWidget or None
+        The last two weeks, shown after a save.
+    participant_known : bool
+    """
+
+    def __init__(self, store, participant_id: str, *, day=None, framework=None, today=None):
+        self.store = store
+        self.participant_id = participant_id
+        self.framework = load_framework(framework) if framework is not None else store.framework
+        self.today = _as_day(today) if today is not None else dt.date.today()
+        self.participant_known = store.has_participant(participant_id)
+        self.streak = None
+        self.chart = None
+        self._loading = False
+        scale = self.framework.scale
+        wide = W.Layout(width="98%")
+
+        self.date_picker = W.DatePicker(value=_as_day(day) if day is not None else self.today,
+                                        description="Day", layout=W.Layout(width="230px"))
+        self.date_message = _message()
+        self.rate_toggle = W.Checkbox(value=True, description="Rate the elements for this day",
+                                      indent=False, layout=W.Layout(width="auto"))
+        self.sliders, self.vision_sliders = {}, {}
+        rating_rows, vision_rows = [], []
+        for e in self.framework.elements:
+            self.sliders[e.key] = W.IntSlider(value=(scale.min + scale.max) // 2, min=scale.min,
+                                              max=scale.max, step=1, layout=wide,
+                                              tooltip=e.description)
+            self.sliders[e.key].add_class(f"mastery-rating-{e.key}")
+            self.vision_sliders[e.key] = W.IntSlider(value=scale.max, min=scale.min, max=scale.max,
+                                                     step=1, layout=wide, tooltip=e.description)
+            self.vision_sliders[e.key].add_class(f"mastery-vision-{e.key}")
+            label = W.HTML(
+                f'<div style="line-height:1.25"><b>{html.escape(e.label)}</b> '
+                f'<span style="font-size:11px;color:#555">&middot; {html.escape(e.description)}</span>'
+                f'<br><span style="font-size:12px"><i>{html.escape(e.prompt)}</i></span></div>',
+                layout=W.Layout(margin="4px 0 0 0"))
+            rating_rows += [label, self.sliders[e.key]]
+            vision_rows += [W.HTML(f"<b>{html.escape(e.label)}</b>: where I want to be",
+                                   layout=W.Layout(margin="2px 0 0 0")), self.vision_sliders[e.key]]
+        self._ratings_box = W.VBox(rating_rows)
+        self.vision_toggle = W.Checkbox(value=False, indent=False, layout=W.Layout(width="auto"),
+                                        description="Also set my vision (where I want to be)")
+        self._vision_box = W.VBox(vision_rows, layout=W.Layout(display="none"))
+
+        goals = (store.goals(participant=participant_id, include_archived=False)
+                 if self.participant_known else pd.DataFrame(columns=["goal_id", "title"]))
+        self.goals = goals
+        self.goal_inputs: dict[str, GoalInputs] = {}
+        goal_rows = []
+        for g in goals.itertuples(index=False):
+            self.goal_inputs[g.goal_id] = inputs = self._goal_row(g)
+            goal_rows.append(inputs.box)
+        if not goal_rows:
+            goal_rows = [W.HTML(_info_html("No active goals yet: add goals with the goal form "
+                                           "(notebooks/01_goals.ipynb)."))]
+
+        self.note = W.Text(placeholder="A note about the day (Enter saves)", description="Note",
+                           continuous_update=True, layout=W.Layout(width="98%"))
+        self.note.add_class("mastery-note")
+        self.note_message = _message()
+        self.save_button = W.Button(description="Save", button_style="primary", icon="check",
+                                    tooltip="Save this day (Enter in a text field saves too)",
+                                    layout=W.Layout(width="120px"))
+        self.status = W.HTML(layout=W.Layout(width="98%"))
+        self._chart_box = W.Box(layout=W.Layout(width="98%"))
+
+        for text in [self.note] + [t for gi in self.goal_inputs.values()
+                                   for t in (gi.count, gi.minutes, gi.progress)]:
+            _on_enter(text, self.save)
+        self.save_button.on_click(lambda _b: self.save())
+        self.date_picker.observe(self._on_day, names="value")
+        self.rate_toggle.observe(self._on_rate_toggle, names="value")
+        self.vision_toggle.observe(self._on_vision_toggle, names="value")
+
+        if not self.participant_known:
+            self.save_button.disabled = True
+            _say(self.status, _unknown_participant_message(store, participant_id))
+            self.widget = W.VBox([W.HTML(f"<h3>Daily check-in</h3>"), self.status],
+                                 layout=W.Layout(max_width=FORM_MAX_WIDTH))
+            return
+
+        left = W.VBox([self.rate_toggle, self._ratings_box, self.vision_toggle, self._vision_box])
+        right = W.VBox([W.HTML("<b>Today's actions and goal progress</b>"), *goal_rows,
+                        self.note, self.note_message,
+                        W.HBox([self.save_button], layout=W.Layout(margin="6px 0")),
+                        self.status, self._chart_box])
+        header = W.HBox([self.date_picker, self.date_message],
+                        layout=W.Layout(align_items="center"))
+        body = W.GridBox([left, right], layout=W.Layout(
+            grid_template_columns="minmax(280px, 1fr) minmax(300px, 1fr)", grid_gap="4px 16px",
+            width="100%"))
+        self.widget = W.VBox([W.HTML(f"<b>Daily check-in: {html.escape(participant_id)}</b>"),
+                              header, body], layout=W.Layout(max_width=FORM_MAX_WIDTH, width="100%"))
+        self.widget.add_class("mastery-checkin")
+        self._on_day({"new": self.date_picker.value})
+
+    # ------------------------------------------------------------------ building
+    def _goal_row(self, g) -> GoalInputs:
+        small = {"description_width": "initial"}
+        count = W.Text(description="Actions", placeholder="0", style=small,
+                       layout=W.Layout(width="125px"))
+        minutes = W.Text(description="Minutes", placeholder="optional", style=small,
+                         layout=W.Layout(width="140px"))
+        progress = W.Text(description="Progress %", placeholder="", style=small,
+                          layout=W.Layout(width="150px"))
+        count.add_class("mastery-count")
+        minutes.add_class("mastery-minutes")
+        progress.add_class("mastery-progress")
+        freq = f"{g.freq_times}x per {g.freq_days} day{'s' if g.freq_days != 1 else ''}"
+        due = f", due {pd.Timestamp(g.due_date).date().isoformat()}" if pd.notna(g.due_date) else ""
+        title = W.HTML(f'<div style="line-height:1.2"><b>{html.escape(g.title)}</b> '
+                       f'<span style="font-size:11px;color:#555">{html.escape(freq + due)}</span></div>')
+        message = _message()
+        box = W.VBox([title, W.HBox([count, minutes, progress], layout=W.Layout(flex_flow="row wrap")),
+                      message], layout=W.Layout(margin="2px 0 4px 0"))
+        box.add_class(f"mastery-goal-{g.goal_id}")
+        return GoalInputs(g.goal_id, g.title, count, minutes, progress, message, box)
+
+    # ------------------------------------------------------------------ events
+    def _on_rate_toggle(self, change):
+        self._ratings_box.layout.display = None if change["new"] else "none"
+
+    def _on_vision_toggle(self, change):
+        self._vision_box.layout.display = None if change["new"] else "none"
+
+    def _on_day(self, change):
+        day = change["new"]
+        problem = _check_day(day, self.today)
+        _say(self.date_message, problem)
+        if problem is None:
+            self.load_day(day)
+
+    def load_day(self, day) -> None:
+        """Fill the form with what ``day`` holds (or the defaults) and say which it is.
+
+        Parameters
+        ----------
+        day : date-like
+        """
+        day = _as_day(day)
+        pid, scale = self.participant_id, self.framework.scale
+        ratings = self.store.ratings(participant=pid, end=day)
+        actions = self.store.actions(participant=pid, start=day, end=day)
+        progress = self.store.progress(participant=pid, end=day)
+        on_day = ratings.loc[ratings["date"].dt.date == day]
+        before = ratings.loc[ratings["date"].dt.date < day]
+
+        def clamp(v):
+            return int(min(max(int(v), scale.min), scale.max))
+
+        for kind, sliders, fallback in (("current", self.sliders, (scale.min + scale.max) // 2),
+                                        ("vision", self.vision_sliders, scale.max)):
+            today_vals = on_day.loc[on_day["kind"] == kind].set_index("element")["rating"]
+            earlier = before.loc[before["kind"] == kind].groupby("element")["rating"].last()
+            for key, slider in sliders.items():
+                if key in today_vals.index:
+                    slider.value = clamp(today_vals[key])
+                elif key in earlier.index:
+                    slider.value = clamp(earlier[key])
+                else:
+                    slider.value = fallback
+        has_current = (on_day["kind"] == "current").any()
+        prog_day = progress.loc[progress["date"].dt.date == day].set_index("goal_id")
+        prog_before = progress.loc[progress["date"].dt.date < day].groupby("goal_id")["percent"].last()
+        acts = actions.set_index("goal_id")
+        for gid, gi in self.goal_inputs.items():
+            gi.count.value = _fmt_number(acts.at[gid, "count"]) if gid in acts.index else ""
+            gi.minutes.value = _fmt_number(acts.at[gid, "minutes"]) if gid in acts.index else ""
+            gi.progress.value = _fmt_number(prog_day.at[gid, "percent"]) if gid in prog_day.index else ""
+            gi.progress.placeholder = (f"last {_fmt_number(prog_before[gid])}"
+                                       if gid in prog_before.index else "0-100")
+            _say(gi.message, None)
+        notes = pd.concat([on_day["note"], actions["note"], prog_day["note"]]).dropna()
+        self.note.value = str(notes.iloc[0]) if len(notes) else ""
+        _say(self.note_message, None)
+        saved_any = len(on_day) > 0 or len(actions) > 0 or len(prog_day) > 0
+        self.rate_toggle.value = bool(has_current or not saved_any)
+        self.vision_toggle.value = bool((on_day["kind"] == "vision").any())
+        if saved_any:
+            _say(self.status, f"{day:%a %d %b %Y} already has entries, loaded for editing; "
+                              "saving adds a new version (the earlier one stays in the history).",
+                 "info")
+        else:
+            _say(self.status, f"New check-in for {day:%a %d %b %Y}.", "info")
+
+    # ------------------------------------------------------------------ saving
+    def _collect(self):
+        """Validate every field; return the check-in as keyword arguments, or None."""
+        problems = 0
+        day = self.date_picker.value
+        day_problem = _check_day(day, self.today)
+        _say(self.date_message, day_problem)
+        problems += day_problem is not None
+        actions, progress = {}, {}
+        for gid, gi in self.goal_inputs.items():
+            msgs = []
+            count, err = _parse_number(gi.count.value, lo=0, hi=10_000, whole=True,
+                                       what="actions are a whole number from 0 to 10000")
+            msgs += [err] if err else []
+            minutes, err = _parse_number(gi.minutes.value, lo=0, hi=1440, whole=False,
+                                         what="minutes are a number from 0 to 1440")
+            msgs += [err] if err else []
+            if minutes is not None and count is None and not err and not msgs:
+                msgs.append("minutes need a number of actions too")
+            percent, err = _parse_number(gi.progress.value, lo=0, hi=100, whole=False,
+                                         what="progress is a percent from 0 to 100")
+            msgs += [err] if err else []
+            _say(gi.message, "; ".join(msgs) if msgs else None)
+            problems += len(msgs)
+            if not msgs:
+                if count is not None:
+                    actions[gid] = {"count": count, "minutes": minutes}
+                if percent is not None:
+                    progress[gid] = percent
+        note = self.note.value.strip()
+        note_problem = (f"the note has {len(note)} characters; at most {NOTE_MAX}"
+                        if len(note) > NOTE_MAX else None)
+        _say(self.note_message, note_problem)
+        problems += note_problem is not None
+        if problems:
+            _say(self.status, f"Not saved: {problems} field{'s' if problems > 1 else ''} "
+                              "to fix (see the messages next to them). Nothing was written.")
+            return None
+        ratings = {k: int(s.value) for k, s in self.sliders.items()} if self.rate_toggle.value else {}
+        vision = ({k: int(s.value) for k, s in self.vision_sliders.items()}
+                  if self.vision_toggle.value else {})
+        if not (ratings or vision or actions or progress):
+            _say(self.status, "Nothing to save: check 'Rate the elements', or enter an action "
+                              "or a progress percent.")
+            return None
+        return {"day": day, "ratings": ratings, "vision": vision or None,
+                "actions": actions or None, "progress": progress or None, "note": note or None}
+
+    def save(self) -> bool:
+        """Validate and write the check-in in one transaction.
+
+        Returns
+        -------
+        bool
+            True when written. Otherwise the messages say why, nothing was written and the
+            form keeps every value typed.
+        """
+        if not self.participant_known:
+            _say(self.status, _unknown_participant_message(self.store, self.participant_id))
+            return False
+        entry = self._collect()
+        if entry is None:
+            return False
+        day = entry.pop("day")
+        try:
+            written = self.store.record_checkin(self.participant_id, day, **entry)
+        except Exception as exc:  # a refused write or a database error: say it, keep the form
+            _say(self.status, f"Could not save {day.isoformat()}: {exc} Nothing was written; "
+                              "what you typed is still here, fix it or try again.")
+            return False
+        self._after_save(day, written)
+        return True
+
+    def _after_save(self, day, written) -> None:
+        pid = self.participant_id
+        start = day - dt.timedelta(days=13)
+        actions = self.store.actions(participant=pid, end=day)
+        self.streak = current_streak(actions, day)
+        parts = [f"{n} {t if n != 1 else t.rstrip('s')}" for t, n in
+                 (("ratings", written.get("ratings", 0)), ("actions", written.get("actions", 0)),
+                  ("progress values", written.get("progress", 0))) if n]
+        streak = (f"Streak: {self.streak} day{'s' if self.streak != 1 else ''} in a row with an action."
+                  if self.streak else "No action recorded on this day, so no streak running.")
+        self.status.value = (_ok_html(f"Saved {day:%a %d %b %Y}: {', '.join(parts)}.")
+                             + "<br>" + _info_html(streak))
+        fig = _recent_figure(self.store.ratings(participant=pid, start=start, end=day),
+                             actions.loc[actions["date"].dt.date >= start], day, self.framework)
+        old, self.chart = self.chart, go.FigureWidget(fig)
+        self._chart_box.children = [self.chart]
+        if old is not None:
+            old.close()
+
+
+# --------------------------------------------------------------------------- goals
+class GoalForm(_Form):
+    """Add, edit, archive and restore the goals of one participant.
+
+    Parameters
+    ----------
+    store : Store
+    participant_id : str
+    framework : Framework or str, optional
+        For the list of elements a goal can be linked to; defaults to the store's.
+    today : date-like, optional
+        The default start date of a new goal; defaults to ``datetime.date.today()``.
+
+    Attributes
+    ----------
+    widget : ipywidgets.Box
+    goal_picker : ipywidgets.Dropdown
+        ``None`` (a new goal) or the goal_id being edited; archived goals are listed too.
+    title, target : ipywidgets.Text
+        Enter in either saves.
+    element : ipywidgets.Dropdown
+        ``None`` or an element key.
+    freq_times, freq_days : ipywidgets.BoundedIntText
+        The frequency: ``freq_times`` times every ``freq_days`` days (1 to 366 each).
+    start_date, due_date : ipywidgets.DatePicker
+        ``due_date`` may be empty.
+    messages : dict of field name -> ipywidgets.HTML
+        Validation messages next to ``title``, ``freq_times``, ``start_date``,
+        ``due_date`` and ``target``.
+    save_button, archive_button : ipywidgets.Button
+        ``archive_button`` archives the picked goal, or restores it when it is archived.
+    status : ipywidgets.HTML
+    last_goal_id : str or None
+        The id of the goal last saved.
+
+    Notes
+    -----
+    New goal ids come from :func:`goal_id_for`. After a save the form returns to a blank
+    new goal; pick a goal in ``goal_picker`` to edit it (saving adds a new version).
+    """
+
+    def __init__(self, store, participant_id: str, *, framework=None, today=None):
+        self.store = store
+        self.participant_id = participant_id
+        self.framework = load_framework(framework) if framework is not None else store.framework
+        self.today = _as_day(today) if today is not None else dt.date.today()
+        self.participant_known = store.has_participant(participant_id)
+        self.last_goal_id = None
+        self._loading = False
+        label = {"description_width": "90px"}
+        self.goal_picker = W.Dropdown(description="Goal", style=label, layout=W.Layout(width="460px"))
+        self.title = W.Text(description="Title", placeholder="e.g. Talk to someone in my target field",
+                            style=label, layout=W.Layout(width="460px"))
+        self.element = W.Dropdown(options=[("(none)", None)] + [(e.label, e.key)
+                                                                 for e in self.framework.elements],
+                                  value=None, description="Element", style=label,
+                                  layout=W.Layout(width="460px"))
+        self.freq_times = W.BoundedIntText(value=1, min=1, max=366, description="Times",
+                                           style=label, layout=W.Layout(width="170px"))
+        self.freq_days = W.BoundedIntText(value=1, min=1, max=366, description="every (days)",
+                                          style={"description_width": "initial"},
+                                          layout=W.Layout(width="160px"))
+        self.start_date = W.DatePicker(value=self.today, description="Start", style=label,
+                                       layout=W.Layout(width="280px"))
+        self.due_date = W.DatePicker(value=None, description="Due (optional)", style=label,
+                                     layout=W.Layout(width="280px"))
+        self.target = W.Text(description="Target", placeholder="optional, e.g. 3 interviews by June",
+                             style=label, layout=W.Layout(width="460px"))
+        self.messages = {k: _message() for k in ("title", "freq_times", "start_date", "due_date",
+                                                 "target")}
+        self.save_button = W.Button(description="Save goal", button_style="primary", icon="check",
+                                    layout=W.Layout(width="130px"))
+        self.archive_button = W.Button(description="Archive", icon="archive", disabled=True,
+                                       layout=W.Layout(width="130px"))
+        self.status = W.HTML()
+        self.goal_list = W.HTML()
+        _on_enter(self.title, self.save)
+        _on_enter(self.target, self.save)
+        self.save_button.on_click(lambda _b: self.save())
+        self.archive_button.on_click(lambda _b: self.toggle_archived())
+        self.goal_picker.observe(self._on_pick, names="value")
+        if not self.participant_known:
+            self.save_button.disabled = True
+            _say(self.status, _unknown_participant_message(store, participant_id))
+            self.widget = W.VBox([W.HTML("<h3>Goals</h3>"), self.status],
+                                 layout=W.Layout(max_width=FORM_MAX_WIDTH))
+            return
+        row = lambda *ws: W.HBox(list(ws), layout=W.Layout(align_items="center"))  # noqa: E731
+        self.widget = W.VBox([
+            W.HTML(f"<b>Goals: {html.escape(participant_id)}</b>"),
+            self.goal_picker,
+            row(self.title, self.messages["title"]),
+            self.element,
+            row(self.freq_times, self.freq_days, self.messages["freq_times"]),
+            row(self.start_date, self.messages["start_date"]),
+            row(self.due_date, self.messages["due_date"]),
+            row(self.target, self.messages["target"]),
+            W.HBox([self.save_button, self.archive_button], layout=W.Layout(margin="6px 0")),
+            self.status, self.goal_list,
+        ], layout=W.Layout(max_width=FORM_MAX_WIDTH, width="100%"))
+        self.widget.add_class("mastery-goals")
+        self._refresh()
+
+    def _goals(self) -> pd.DataFrame:
+        return self.store.goals(participant=self.participant_id, include_archived=True)
+
+    def _refresh(self, keep=None):
+        goals = self._goals()
+        options = [("(new goal)", None)] + [
+            (f"{g.title}{' [archived]' if g.archived else ''} ({g.goal_id})", g.goal_id)
+            for g in goals.itertuples(index=False)]
+        self._loading = True
+        try:
+            self.goal_picker.options = options
+            self.goal_picker.value = keep if keep in set(goals["goal_id"]) else None
+        finally:
+            self._loading = False
+        self._on_pick({"new": self.goal_picker.value})
+        rows = "".join(
+            f"<tr><td>{html.escape(g.title)}</td><td>{html.escape(self.framework.labels.get(g.element, '') if isinstance(g.element, str) else '')}</td>"
+            f"<td>{g.freq_times}x / {g.freq_days} d</td>"
+            f"<td>{pd.Timestamp(g.start_date).date().isoformat()}</td>"
+            f"<td>{pd.Timestamp(g.due_date).date().isoformat() if pd.notna(g.due_date) else ''}</td>"
+            f"<td>{'archived' if g.archived else 'active'}</td></tr>"
+            for g in goals.itertuples(index=False))
+        self.goal_list.value = (
+            '<table style="font-size:12px"><tr><th>goal</th><th>element</th><th>frequency</th>'
+            f"<th>start</th><th>due</th><th></th></tr>{rows}</table>" if rows
+            else _info_html("No goals yet: fill in a title and save to add the first one."))
+
+    def _on_pick(self, change):
+        if self._loading:
+            return
+        for m in self.messages.values():
+            _say(m, None)
+        gid = change["new"]
+        goals = self._goals().set_index("goal_id")
+        if gid is None or gid not in goals.index:
+            self.title.value, self.target.value = "", ""
+            self.element.value = None
+            self.freq_days.value, self.freq_times.value = 1, 1
+            self.start_date.value, self.due_date.value = self.today, None
+            self.archive_button.disabled = True
+            self.archive_button.description = "Archive"
+            return
+        g = goals.loc[gid]
+        self.title.value = g["title"]
+        self.target.value = g["target"] if isinstance(g["target"], str) else ""
+        self.element.value = g["element"] if g["element"] in self.framework.keys else None
+        self.freq_days.value = int(g["freq_days"])
+        self.freq_times.value = int(g["freq_times"])
+        self.start_date.value = pd.Timestamp(g["start_date"]).date()
+        self.due_date.value = pd.Timestamp(g["due_date"]).date() if pd.notna(g["due_date"]) else None
+        self.archive_button.disabled = False
+        self.archive_button.description = "Restore" if bool(g["archived"]) else "Archive"
+
+    def _collect(self):
+        msgs = {k: None for k in self.messages}
+        title = self.title.value.strip()
+        if not title:
+            msgs["title"] = "give the goal a title"
+        elif len(title) > TEXT_MAX:
+            msgs["title"] = f"the title has {len(title)} characters; at most {TEXT_MAX}"
+        if self.freq_times.value > self.freq_days.value:
+            msgs["freq_times"] = (f"at most {self.freq_days.value} times every {self.freq_days.value} "
+                                  "days (a goal counts at most once a day)")
+        start, due = self.start_date.value, self.due_date.value
+        if start is None:
+            msgs["start_date"] = "pick a start date"
+        if due is not None and start is not None and due < start:
+            msgs["due_date"] = f"the due date is before the start ({start.isoformat()})"
+        target = self.target.value.strip()
+        if len(target) > TEXT_MAX:
+            msgs["target"] = f"the target has {len(target)} characters; at most {TEXT_MAX}"
+        for k, m in msgs.items():
+            _say(self.messages[k], m)
+        bad = sum(m is not None for m in msgs.values())
+        if bad:
+            _say(self.status, f"Not saved: {bad} field{'s' if bad > 1 else ''} to fix. Nothing was written.")
+            return None
+        return {"title": title, "element": self.element.value, "freq_times": self.freq_times.value,
+                "freq_days": self.freq_days.value, "start_date": start, "due_date": due,
+                "target": target or None}
+
+    def _write(self, row: dict) -> bool:
+        try:
+            self.store.write("goals", pd.DataFrame([row]),
+                             where=f"goal '{row['title']}' of {self.participant_id}")
+        except Exception as exc:  # a refused write or a database error: say it, keep the form
+            _say(self.status, f"Could not save the goal: {exc} Nothing was written; what you "
+                              "typed is still here.")
+            return False
+        return True
+
+    def save(self) -> bool:
+        """Validate and write the goal in the form (a new goal, or a new version of the picked one).
+
+        Returns
+        -------
+        bool
+            True when written; otherwise the messages say why and the form keeps its values.
+        """
+        if not self.participant_known:
+            _say(self.status, _unknown_participant_message(self.store, self.participant_id))
+            return False
+        fields = self._collect()
+        if fields is None:
+            return False
+        gid = self.goal_picker.value
+        goals = self._goals().set_index("goal_id")
+        if gid is None:
+            taken = self.store.history("goals")["goal_id"].unique()
+            gid, archived, verb = goal_id_for(fields["title"], taken), False, "Added"
+        else:
+            archived, verb = bool(goals.at[gid, "archived"]), "Updated"
+        if not self._write({"goal_id": gid, "participant_id": self.participant_id, **fields,
+                            "archived": archived}):
+            return False
+        self.last_goal_id = gid
+        self._refresh(keep=None)
+        _say(self.status, f"{verb} goal '{fields['title']}' (id {gid}).", "ok")
+        return True
+
+    def toggle_archived(self) -> bool:
+        """Archive the picked goal, or restore it when it is archived (its saved fields unchanged).
+
+        Returns
+        -------
+        bool
+            True when written.
+        """
+        gid = self.goal_picker.value
+        if gid is None:
+            _say(self.status, "Pick a goal to archive first.")
+            return False
+        g = self._goals().set_index("goal_id").loc[gid]
+        row = {"goal_id": gid, "participant_id": self.participant_id, "title": g["title"],
+               "element": g["element"], "freq_times": int(g["freq_times"]),
+               "freq_days": int(g["freq_days"]), "start_date": g["start_date"],
+               "due_date": g["due_date"], "target": g["target"], "archived": not bool(g["archived"])}
+        if not self._write(row):
+            return False
+        self.last_goal_id = gid
+        self._refresh(keep=None)
+        _say(self.status, f"{'Archived' if row['archived'] else 'Restored'} goal '{g['title']}'.", "ok")
+        return True
+
+
+# --------------------------------------------------------------------------- assessment
+_LIKERT_CSS = """<style>
+.mastery-likert .widget-radio-box {flex-direction: row !important; flex-wrap: nowrap;}
+.mastery-likert .widget-radio-box label {margin-right: 10px; width: auto !important;}
+</style>"""
+
+
+class AssessmentForm(_Form):
+    """The framework's questionnaire for one phase, saved as responses.
+
+    Parameters
+    ----------
+    store : Store
+    participant_id : str
+    phase : {'baseline', 'mid', 'post'}
+    framework : Framework or str, optional
+        Defaults to the store's framework; it must have a questionnaire.
+    day : date-like, optional
+        The day of the assessment; defaults to ``today``.
+    today : date-like, optional
+        Defaults to ``datetime.date.today()``; later days are refused.
+
+    Attributes
+    ----------
+    widget : ipywidgets.Box
+    items : dict of item id -> ipywidgets.RadioButtons
+        One radio group per item, in the questionnaire's order; value ``None`` until
+        answered, else an integer on the questionnaire's scale. Reverse-coded items are
+        shown and stored like the others (raw answers; scoring reverses them).
+    item_messages : dict of item id -> ipywidgets.HTML
+    date_picker : ipywidgets.DatePicker
+        Picking a day that holds answers of this phase loads them for editing.
+    date_message : ipywidgets.HTML
+    save_button : ipywidgets.Button
+    status : ipywidgets.HTML
+
+    Raises
+    ------
+    ValidationError
+        When ``phase`` is not one of the phases.
+    """
+
+    def __init__(self, store, participant_id: str, *, phase: str, framework=None, day=None,
+                 today=None):
+        if phase not in PHASES:
+            raise ValidationError("responses", [{"row": None, "column": "phase", "value": phase,
+                                                 "expected": "'baseline', 'mid' or 'post'"}])
+        self.store = store
+        self.participant_id = participant_id
+        self.phase = phase
+        self.framework = load_framework(framework) if framework is not None else store.framework
+        self.today = _as_day(today) if today is not None else dt.date.today()
+        self.participant_known = store.has_participant(participant_id)
+        self.questionnaire = q = self.framework.questionnaire
+        self.date_picker = W.DatePicker(value=_as_day(day) if day is not None else self.today,
+                                        description="Day", layout=W.Layout(width="230px"))
+        self.date_message = _message()
+        self.save_button = W.Button(description="Save answers", button_style="primary",
+                                    icon="check", layout=W.Layout(width="140px"))
+        self.status = W.HTML()
+        self.items, self.item_messages = {}, {}
+        self.save_button.on_click(lambda _b: self.save())
+        problem = None
+        if not self.participant_known:
+            problem = _unknown_participant_message(store, participant_id)
+        elif q is None:
+            problem = (f"The framework '{self.framework.name}' has no questionnaire, so there is "
+                       "nothing to assess; use a framework with one (career_mastery has one).")
+        if problem:
+            self.save_button.disabled = True
+            _say(self.status, problem)
+            self.widget = W.VBox([W.HTML("<h3>Assessment</h3>"), self.status],
+                                 layout=W.Layout(max_width=FORM_MAX_WIDTH))
+            return
+        options = list(range(q.scale.min, q.scale.max + 1))
+        legend = ", ".join(f"{v} = {q.scale.labels[v]}" for v in options if v in q.scale.labels)
+        rows = []
+        for n, item in enumerate(q.items, 1):
+            radios = W.RadioButtons(options=options, index=None, orientation="horizontal",
+                                    layout=W.Layout(width="auto"))
+            radios.add_class("mastery-likert")
+            radios.add_class(f"mastery-item-{item.id}")
+            self.items[item.id] = radios
+            self.item_messages[item.id] = _message()
+            text = W.HTML(f'<div style="line-height:1.25">{n}. {html.escape(item.text)}</div>')
+            rows.append(W.GridBox([text, radios, self.item_messages[item.id]], layout=W.Layout(
+                grid_template_columns="minmax(260px, 1fr) auto minmax(0, 180px)",
+                align_items="center", grid_gap="0 8px")))
+        self.date_picker.observe(self._on_day, names="value")
+        self.widget = W.VBox([
+            W.HTML(_LIKERT_CSS + f"<b>{html.escape(q.title)}: {html.escape(participant_id)}, "
+                                 f"{phase}</b><br><span style='font-size:12px'>How much do you "
+                                 f"agree? {html.escape(legend)}</span>"),
+            W.HBox([self.date_picker, self.date_message], layout=W.Layout(align_items="center")),
+            *rows,
+            W.HBox([self.save_button], layout=W.Layout(margin="6px 0")),
+            self.status,
+        ], layout=W.Layout(max_width=FORM_MAX_WIDTH, width="100%"))
+        self.widget.add_class("mastery-assessment")
+        self._on_day({"new": self.date_picker.value})
+
+    def _on_day(self, change):
+        day = change["new"]
+        problem = _check_day(day, self.today)
+        _say(self.date_message, problem)
+        if problem is None:
+            self.load_day(day)
+
+    def load_day(self, day) -> None:
+        """Fill the answers saved on ``day`` for this phase (or clear them).
+
+        Parameters
+        ----------
+        day : date-like
+        """
+        day = _as_day(day)
+        saved = self.store.responses(participant=self.participant_id, start=day, end=day)
+        saved = saved.loc[saved["instrument"] == self.questionnaire.instrument]
+        mine = saved.loc[saved["phase"] == self.phase].set_index("item")["value"]
+        for item_id, radios in self.items.items():
+            value = int(mine[item_id]) if item_id in mine.index else None
+            radios.value = value if value in radios.options else None
+            _say(self.item_messages[item_id], None)
+        other = sorted(set(saved["phase"]) - {self.phase})
+        if other:
+            _say(self.status, f"{day.isoformat()} already holds {' and '.join(other)} answers; "
+                              f"saving these {self.phase} answers on the same day replaces them. "
+                              "Pick another day to keep both.")
+        elif len(mine):
+            _say(self.status, f"Loaded the {self.phase} answers of {day.isoformat()} for editing; "
+                              "saving adds a new version.", "info")
+        else:
+            _say(self.status, None)
+
+    def save(self) -> bool:
+        """Validate (every item answered, a day not in the future) and write the responses.
+
+        Returns
+        -------
+        bool
+            True when written; otherwise the messages say why and the answers stay.
+        """
+        if not self.participant_known or self.questionnaire is None:
+            return False
+        day = self.date_picker.value
+        day_problem = _check_day(day, self.today)
+        _say(self.date_message, day_problem)
+        missing = [i for i, r in self.items.items() if r.value is None]
+        for item_id in self.items:
+            _say(self.item_messages[item_id], "please answer" if item_id in missing else None)
+        if day_problem or missing:
+            what = [f"{len(missing)} item{'s' if len(missing) != 1 else ''} unanswered"] if missing else []
+            what += ["the day"] if day_problem else []
+            _say(self.status, f"Not saved: {' and '.join(what)} (see the messages next to them). "
+                              "Nothing was written.")
+            return False
+        frame = pd.DataFrame([{"participant_id": self.participant_id, "date": day,
+                               "phase": self.phase, "instrument": self.questionnaire.instrument,
+                               "item": item_id, "value": float(r.value)}
+                              for item_id, r in self.items.items()])
+        try:
+            n = self.store.write("responses", frame,
+                                 where=f"{self.phase} assessment of {self.participant_id} on {day}")
+        except Exception as exc:  # a refused write or a database error: say it, keep the answers
+            _say(self.status, f"Could not save: {exc} Nothing was written; your answers are still here.")
+            return False
+        _say(self.status, f"Saved {n} {self.phase} answers for {day.isoformat()}.", "ok")
+        return True
