@@ -167,6 +167,71 @@ def _run_participant_forget(args):
         print(f"forgot '{args.participant_id}': {total} rows deleted ({detail})")
 
 
+# ----------------------------------------------------------------------------- report
+def _add_report_command(sub):
+    p = sub.add_parser(
+        "report", help="render a personal or cohort report to self-contained HTML",
+        description="Run a report notebook on the store's data and write one HTML file that opens "
+                    "offline (no code, plotly inlined). The same data and version give the same "
+                    "bytes. --pdf also prints it to PDF with headless Chromium.")
+    rsub = p.add_subparsers(dest="kind", required=True, metavar="{personal,cohort}")
+
+    personal = rsub.add_parser(
+        "personal", help="one person's report (or one per consenting member of a cohort)",
+        description="One participant's report: wheel, trajectories, trends, habits, action and "
+                    "progress, goal pace. With --cohort and --out-dir: one report per consenting "
+                    "member of the cohort.")
+    who = personal.add_mutually_exclusive_group(required=True)
+    who.add_argument("--participant", help="participant id")
+    who.add_argument("--cohort", help="render one report per consenting member of this cohort")
+    personal.add_argument("--start", help="first day, YYYY-MM-DD (default: first day of data)")
+    personal.add_argument("--end", help="last day, YYYY-MM-DD (default: last day of data)")
+    where = personal.add_mutually_exclusive_group(required=True)
+    where.add_argument("--out", help="HTML file to write (with --participant)")
+    where.add_argument("--out-dir", help="folder for personal-<id>.html files (with --cohort)")
+    personal.add_argument("--pdf", action="store_true", help="also write a PDF beside the HTML")
+    personal.add_argument("--store", help=STORE_HELP)
+    personal.set_defaults(func=_run_report)
+
+    cohort = rsub.add_parser(
+        "cohort", help="a cohort's report, privacy rules applied",
+        description="A cohort's report: participation, pre/post change with effect sizes, "
+                    "distributions, rmcorr and forest plot. Individual data only of consenting "
+                    "participants; no aggregate over fewer than --min-group-size people.")
+    cohort.add_argument("--cohort", required=True, help="cohort name")
+    cohort.add_argument("--out", required=True, help="HTML file to write")
+    cohort.add_argument("--min-group-size", type=int, default=None,
+                        help="smallest group an aggregate is shown for (default: 5)")
+    cohort.add_argument("--pdf", action="store_true", help="also write a PDF beside the HTML")
+    cohort.add_argument("--store", help=STORE_HELP)
+    cohort.set_defaults(func=_run_report)
+
+
+def _run_report(args):
+    from . import reports
+
+    if args.kind == "cohort":
+        written = [reports.render_report("cohort", out=args.out, store=args.store, pdf=args.pdf,
+                                         cohort=args.cohort, min_group_size=args.min_group_size)]
+    elif args.participant is not None:
+        if args.out is None:
+            raise reports.ReportParameterError("--participant writes one file: give --out FILE")
+        written = [reports.render_report("personal", out=args.out, store=args.store, pdf=args.pdf,
+                                         participant=args.participant, start=args.start, end=args.end)]
+    else:
+        if args.out_dir is None:
+            raise reports.ReportParameterError(
+                "--cohort writes one report per consenting participant: give --out-dir DIR")
+        if args.start or args.end:
+            raise reports.ReportParameterError("--start/--end go with --participant, not --cohort")
+        written = reports.render_personal_reports(args.cohort, out_dir=args.out_dir,
+                                                  store=args.store, pdf=args.pdf)
+    for path in written:
+        print(path)
+        if args.pdf:
+            print(reports.pdf_path_for(path))
+
+
 # ----------------------------------------------------------------------------- main
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -182,7 +247,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-COMMANDS = [_add_init_command, _add_demo_command, _add_export_command, _add_participant_command]
+COMMANDS = [_add_init_command, _add_demo_command, _add_export_command, _add_participant_command,
+            _add_report_command]
 
 
 def main(argv=None) -> int:
