@@ -1,0 +1,349 @@
+"""How each element's rating moves over time: smoothed trajectories and robust trends.
+
+Both functions run over every participant and element at once (no per-group Python code):
+rolling means come from cumulative sums and ``np.searchsorted`` over whole columns, the
+time-aware exponentially weighted mean from one ``scipy.signal.lfilter`` pass on a daily grid,
+and the Theil-Sen slope and Mann-Kendall test from pairwise arrays built for all groups of the
+same size together (see :mod:`mastery_analysis.analysis._grouped`). The tests check each
+result against pandas' and SciPy's per-group results.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..errors import AnalysisInputError
+from ._grouped import (
+    as_days,
+    as_ids,
+    as_numbers,
+    days_to_timestamps,
+    group_bounds,
+    grouped_theilslopes,
+    require_frame,
+    segmented_ewma,
+)
+
+DIRECTIONS = ("improving", "declining", "flat", "insufficient")
+
+_TRAJECTORY_COLUMNS = ["participant_id", "element", "date", "rating", "rolling_mean", "ewm",
+                       "vision", "gap"]
+_TREND_COLUMNS = ["participant_id", "element", "n_periods", "slope", "slope_low", "slope_high",
+                  "tau", "p_value", "direction"]
+
+
+def _days_option(value, name: str, function: str, *, whole: bool) -> float:
+    try:
+        td = pd.Timedelta(value) if not isinstance(value, (int, float, np.number)) else \
+            pd.Timedelta(days=float(value))
+    except (ValueError, TypeError) as exc:
+        raise AnalysisInputError(
+            f"{function}: {name}={value!r} is not a duration like '7D' ({exc})") from None
+    days = td / pd.Timedelta(days=1)
+    if not days > 0 or (whole and days != int(days)):
+        raise AnalysisInputError(
+            f"{function}: {name}={value!r} must be a positive "
+            f"{'whole number of days' if whole else 'duration'}, like '7D'")
+    return float(days)
+
+
+def _current_and_vision(ratings: pd.DataFrame, function: str):
+    """Masks of the rows that are current ratings and vision ratings."""
+    if "kind" in ratings.columns:
+        kind = ratings["kind"].astype("str")
+        return ((kind == "current").to_numpy(dtype=bool, copy=True),
+                (kind == "vision").to_numpy(dtype=bool, copy=True))
+    n = len(ratings)
+    return np.ones(n, dtype=bool), np.zeros(n, dtype=bool)
+
+
+def _pair_codes(a: pd.Series, b: pd.Series) -> tuple[np.ndarray, int]:
+    """Dense codes of (a, b) pairs, numbered in sorted (a, b) order."""
+    ca, ua = pd.factorize(a, sort=True)
+    cb, ub = pd.factorize(b, sort=True)
+    combined = ca.astype(np.int64) * max(len(ub), 1) + cb
+    codes, uniques = pd.factorize(combined, sort=True)
+    return codes.astype(np.int64), len(uniques)
+
+
+def _check_dates(days: np.ndarray, mask: np.ndarray, function: str) -> None:
+    bad = np.flatnonzero(mask & np.isnat(days))
+    if len(bad):
+        raise AnalysisInputError(
+            f"{function}: column 'date' is missing in {len(bad)} row(s) (first at position "
+            f"{bad[0]}); every rating needs a date")
+
+
+def element_trajectories(ratings: pd.DataFrame, *, window="7D", halflife=None) -> pd.DataFrame:
+    """Each element's ratings with a rolling mean, an exponential mean and the vision gap.
+
+    Parameters
+    ----------
+    ratings : DataFrame
+        Needs ``participant_id``, ``element``, ``date`` and ``rating``; ``kind`` is optional
+        (``"current"`` or ``"vision"``; without it every row is a current rating). Other
+        columns are ignored. Only current ratings form the series; vision ratings feed
+        ``vision``. Rows whose ``kind`` is neither are ignored.
+    window : str or Timedelta, default "7D"
+        Width of the rolling window, a whole number of days. The window is time-based: the
+        mean on day t is over the ratings dated in (t - window, t], so days without a rating
+        are simply absent (never counted as zeros) and a window may hold fewer ratings than
+        days. Ratings of the same day are all in that day's window.
+    halflife : str or Timedelta, optional
+        Half-life of the exponentially weighted mean; defaults to ``window``. The weights
+        decay with calendar time, not with the number of ratings: a rating d days old has
+        weight 0.5 ** (d / halflife). This equals pandas'
+        ``Series.ewm(halflife=..., times=dates).mean()`` (``adjust=True``).
+
+    Returns
+    -------
+    DataFrame
+        One row per current rating, sorted by participant_id, element and date:
+
+        - ``participant_id`` (str)
+        - ``element`` (str)
+        - ``date`` (datetime64[ns]): the calendar day of the rating
+        - ``rating`` (float): the rating as given (NaN ratings are kept and skipped in means)
+        - ``rolling_mean`` (float): mean of the ratings in the time window ending that day
+        - ``ewm`` (float): time-aware exponentially weighted mean up to that day
+        - ``vision`` (float): the latest vision rating for the element dated on or before
+          that day, NaN if there is none yet
+        - ``gap`` (float): ``vision - rolling_mean`` (Senge's creative tension)
+
+    Raises
+    ------
+    AnalysisInputError
+        If a required column is missing, a date is missing or an option is invalid.
+    """
+    fn = "element_trajectories"
+    require_frame(ratings, ["participant_id", "element", "date", "rating"], name="ratings",
+                  function=fn)
+    w = int(_days_option(window, "window", fn, whole=True))
+    h = w if halflife is None else _days_option(halflife, "halflife", fn, whole=False)
+    is_cur, is_vis = _current_and_vision(ratings, fn)
+    days_all = as_days(ratings["date"], column="date", function=fn)
+    _check_dates(days_all, is_cur | is_vis, fn)
+    values_all = as_numbers(ratings["rating"], column="rating", function=fn)
+    is_vis = is_vis & np.isfinite(values_all)
+    rows = np.flatnonzero(is_cur | is_vis)
+    pid_all = as_ids(ratings["participant_id"]).reset_index(drop=True)
+    el_all = as_ids(ratings["element"]).reset_index(drop=True)
+    if len(rows) == 0 or not is_cur.any():
+        return _empty_trajectories()
+
+    codes_all = np.full(len(ratings), -1, dtype=np.int64)
+    codes_all[rows], n_groups = _pair_codes(pid_all.iloc[rows], el_all.iloc[rows])
+    day0 = days_all[rows].min()
+    dnum_all = np.zeros(len(ratings), dtype=np.int64)
+    dnum_all[rows] = (days_all[rows] - day0).astype(np.int64) + w + 1  # >= w + 1
+    span = int(dnum_all[rows].max()) + 1
+    key_all = codes_all * span + dnum_all
+
+    cur = np.flatnonzero(is_cur)
+    cur = cur[np.argsort(key_all[cur], kind="stable")]
+    ckey, ccode, cday = key_all[cur], codes_all[cur], dnum_all[cur]
+    x = values_all[cur]
+    finite = np.isfinite(x)
+    xz = np.where(finite, x, 0.0)
+
+    # rolling mean: ratings with day in (t - w, t], via per-group cumulative sums
+    sizes, starts = group_bounds(ccode, n_groups)
+    csum = pd.Series(xz).groupby(ccode, sort=False).cumsum().to_numpy()
+    ccnt = np.cumsum(finite.astype(np.int64))
+    left = np.searchsorted(ckey, ckey - (w - 1), side="left")
+    right = np.searchsorted(ckey, ckey, side="right") - 1
+    before = left - 1
+    in_group = left > starts[ccode]
+    wsum = csum[right] - np.where(in_group, csum[np.maximum(before, 0)], 0.0)
+    wcnt = ccnt[right] - np.where(before >= 0, ccnt[np.maximum(before, 0)], 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rolling = np.where(wcnt > 0, wsum / np.maximum(wcnt, 1), np.nan)
+
+    # time-aware EWM on a daily grid per group (missing days carry no weight)
+    first_day = np.full(n_groups, 0, dtype=np.int64)
+    last_day = np.zeros(n_groups, dtype=np.int64)
+    has_rows = sizes > 0
+    first_day[has_rows] = cday[starts[has_rows]]
+    last_day[has_rows] = cday[starts[has_rows] + sizes[has_rows] - 1]
+    glen = np.where(has_rows, last_day - first_day + 1, 0)
+    gstart = np.concatenate(([0], np.cumsum(glen)[:-1]))
+    cell = gstart[ccode] + (cday - first_day[ccode])
+    n_cells = int(glen.sum())
+    grid_code = np.repeat(np.arange(n_groups, dtype=np.int64), glen)
+    sx = np.bincount(cell, weights=xz, minlength=n_cells)
+    sw = np.bincount(cell, weights=finite.astype(float), minlength=n_cells)
+    decay = np.full(n_cells, 0.5 ** (1.0 / h))
+    one = np.ones(n_cells)
+    S = segmented_ewma(sx, grid_code, decay, gain=one)
+    W = segmented_ewma(sw, grid_code, decay, gain=one)
+    Sc, Wc = S[cell], W[cell]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ewm = np.where(Wc > 0, Sc / np.where(Wc > 0, Wc, 1.0), np.nan)
+
+    # vision: the latest vision rating on or before the day (same group)
+    vis = np.flatnonzero(is_vis)
+    vis = vis[np.argsort(key_all[vis], kind="stable")]
+    vision = np.full(len(cur), np.nan)
+    if len(vis):
+        vkey, vcode = key_all[vis], codes_all[vis]
+        j = np.searchsorted(vkey, ckey, side="right") - 1
+        ok = (j >= 0) & (vcode[np.maximum(j, 0)] == ccode)
+        vision[ok] = values_all[vis][j[ok]]
+
+    out = pd.DataFrame({
+        "participant_id": pid_all.take(cur).reset_index(drop=True),
+        "element": el_all.take(cur).reset_index(drop=True),
+        "date": days_to_timestamps(days_all[cur]),
+        "rating": x,
+        "rolling_mean": rolling,
+        "ewm": ewm,
+        "vision": vision,
+        "gap": vision - rolling,
+    })
+    return out
+
+
+def _empty_trajectories() -> pd.DataFrame:
+    return pd.DataFrame({
+        "participant_id": pd.Series(dtype="str"), "element": pd.Series(dtype="str"),
+        "date": pd.Series(dtype="datetime64[ns]"),
+        **{c: pd.Series(dtype=float) for c in _TRAJECTORY_COLUMNS[3:]}})
+
+
+def _period_labels(days: np.ndarray, freq, function: str) -> np.ndarray:
+    """The label (a day) of the ``freq`` period of each day, as pandas' resampling bins them."""
+    unique, inverse = np.unique(days, return_inverse=True)
+    s = pd.Series(np.arange(len(unique)), index=pd.DatetimeIndex(days_to_timestamps(unique)))
+    try:
+        grouped = s.groupby(pd.Grouper(freq=freq))
+        labels = grouped.size().index.to_numpy(dtype="datetime64[ns]")
+        number = grouped.ngroup().to_numpy()
+    except (ValueError, TypeError) as exc:
+        raise AnalysisInputError(
+            f"{function}: freq={freq!r} is not a pandas frequency like 'W' or 'MS' ({exc})") from None
+    return labels[number][inverse]
+
+
+def element_trends(ratings: pd.DataFrame, *, freq="W", alpha: float = 0.05,
+                   min_periods: int = 5) -> pd.DataFrame:
+    """Is each element improving, declining or flat? Theil-Sen and Mann-Kendall on period means.
+
+    Daily integer ratings tie so often that a Theil-Sen slope on them is usually exactly 0, so
+    the current ratings are first averaged per period (``freq``, weekly by default) and the
+    trend is fitted to the period means. Periods without a rating are absent, not zero.
+
+    Parameters
+    ----------
+    ratings : DataFrame
+        Needs ``participant_id``, ``element``, ``date`` and ``rating``; ``kind`` is optional
+        (only ``"current"`` rows are used; without it every row is current). Missing ratings
+        (NaN) are skipped.
+    freq : str, default "W"
+        A pandas frequency for the periods (``"W"``: weeks ending on Sunday, ``"MS"``:
+        calendar months, ``"14D"``...). Each period is placed in time at pandas' label of
+        its bin. Whatever ``freq`` is, the slope is expressed per week.
+    alpha : float, default 0.05
+        Significance level of the Mann-Kendall test. ``slope_low``/``slope_high`` are the
+        ``1 - alpha`` confidence interval of the slope.
+    min_periods : int, default 5
+        Fewer period means than this give a row with NaN statistics and direction
+        ``"insufficient"``. The default is 5 because with 4 points even a perfectly
+        monotone series has an exact two-sided p of 2/4! = 0.083: the test cannot reach
+        0.05, and "flat" would be a claim the data cannot support.
+
+    Returns
+    -------
+    DataFrame
+        One row per participant and element that has at least one current rating, sorted by
+        participant_id and element:
+
+        - ``participant_id`` (str)
+        - ``element`` (str)
+        - ``n_periods`` (int): number of periods with at least one rating
+        - ``slope`` (float): Theil-Sen slope of the period means, rating points per week
+          (``scipy.stats.theilslopes``)
+        - ``slope_low``, ``slope_high`` (float): Sen's ``1 - alpha`` confidence interval of
+          the slope, per week
+        - ``tau`` (float): Kendall's tau-b of the period means against time (the
+          Mann-Kendall statistic); NaN when every period mean is equal
+        - ``p_value`` (float): two-sided p-value of the Mann-Kendall test, as
+          ``scipy.stats.kendalltau`` gives it (exact for up to 33 periods without ties,
+          otherwise the normal approximation with the tie-corrected variance); NaN when
+          every period mean is equal
+        - ``direction`` (str): ``"improving"`` (p_value < alpha and tau > 0),
+          ``"declining"`` (p_value < alpha and tau < 0), ``"flat"`` (otherwise, including a
+          constant series), or ``"insufficient"`` (fewer than ``min_periods`` periods; the
+          statistics are then NaN)
+
+    Raises
+    ------
+    AnalysisInputError
+        If a required column is missing, a date is missing or an option is invalid.
+    """
+    fn = "element_trends"
+    require_frame(ratings, ["participant_id", "element", "date", "rating"], name="ratings",
+                  function=fn)
+    if not 0 < alpha < 1:
+        raise AnalysisInputError(f"{fn}: alpha={alpha!r} must be between 0 and 1")
+    if int(min_periods) != min_periods or min_periods < 3:
+        raise AnalysisInputError(f"{fn}: min_periods={min_periods!r} must be a whole number >= 3")
+    is_cur, _ = _current_and_vision(ratings, fn)
+    days_all = as_days(ratings["date"], column="date", function=fn)
+    _check_dates(days_all, is_cur, fn)
+    rows = np.flatnonzero(is_cur)
+    if len(rows) == 0:
+        return _empty_trends()
+    pid = as_ids(ratings["participant_id"]).reset_index(drop=True).take(rows).reset_index(drop=True)
+    el = as_ids(ratings["element"]).reset_index(drop=True).take(rows).reset_index(drop=True)
+    values = as_numbers(ratings["rating"], column="rating", function=fn)[rows]
+    days = days_all[rows]
+    codes, n_groups = _pair_codes(pid, el)
+    first_row = np.zeros(n_groups, dtype=np.int64)
+    first_row[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)  # a row of each group
+
+    finite = np.isfinite(values)
+    if finite.any():
+        labels = _period_labels(days[finite], freq, fn)
+        lab_num = (labels - labels.min()).astype("timedelta64[D]").astype(np.int64)
+        span = int(lab_num.max()) + 1
+        pkey, key_index = pd.factorize(codes[finite] * span + lab_num, sort=True)
+        means = np.bincount(pkey, weights=values[finite]) / np.bincount(pkey)
+        key_index = np.asarray(key_index)
+        period_group = key_index // span
+        weeks = (key_index % span).astype(float) / 7.0  # time of each period, in weeks
+    else:
+        _period_labels(days[:1], freq, fn)  # still reject a bad freq
+        period_group = np.zeros(0, dtype=np.int64)
+        weeks = means = np.zeros(0)
+    n_periods = np.bincount(period_group, minlength=n_groups)
+    res = grouped_theilslopes(period_group, weeks, means, n_groups, confidence=1.0 - alpha,
+                              kendall=True)
+
+    enough = n_periods >= min_periods
+    for k in res:
+        res[k] = np.where(enough, res[k], np.nan)
+    p, tau = res["p_value"], res["tau"]
+    significant = enough & (p < alpha)
+    direction = np.where(~enough, "insufficient",
+                         np.where(significant & (tau > 0), "improving",
+                                  np.where(significant & (tau < 0), "declining", "flat")))
+    return pd.DataFrame({
+        "participant_id": pid.take(first_row).reset_index(drop=True),
+        "element": el.take(first_row).reset_index(drop=True),
+        "n_periods": n_periods.astype(np.int64),
+        "slope": res["slope"],
+        "slope_low": res["slope_low"],
+        "slope_high": res["slope_high"],
+        "tau": tau,
+        "p_value": p,
+        "direction": pd.Series(direction, dtype="str"),
+    })
+
+
+def _empty_trends() -> pd.DataFrame:
+    return pd.DataFrame({
+        "participant_id": pd.Series(dtype="str"), "element": pd.Series(dtype="str"),
+        "n_periods": pd.Series(dtype=np.int64),
+        **{c: pd.Series(dtype=float) for c in _TREND_COLUMNS[3:8]},
+        "direction": pd.Series(dtype="str")})

@@ -1,0 +1,225 @@
+"""element_trajectories and element_trends against pandas' and SciPy's per-group results."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from mastery_analysis.analysis import element_trajectories, element_trends
+from mastery_analysis.errors import AnalysisInputError, MasteryError
+
+pytestmark = pytest.mark.filterwarnings("error")
+
+ELEMENTS = ["proactive", "connect", "informed", "focused", "potential"]
+
+
+def gappy_ratings(seed=7, people=6, days=120):
+    """Current ratings on random days (about 60% of days), plus a few vision ratings."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    start = pd.Timestamp("2025-01-01")
+    for p in range(people):
+        for e, element in enumerate(ELEMENTS[: 3 + p % 3]):  # some people skip elements
+            drift = rng.normal(0, 0.03)
+            for d in range(days):
+                if rng.random() < 0.6:
+                    level = 5 + drift * d + rng.normal(0, 1.2)
+                    rows.append((f"p{p}", start + pd.Timedelta(days=d), element,
+                                 int(np.clip(round(level), 1, 10)), "current"))
+            for d in sorted(rng.choice(days, 2, replace=False)):
+                rows.append((f"p{p}", start + pd.Timedelta(days=int(d) + 5), element,
+                             int(rng.integers(6, 11)), "vision"))
+    frame = pd.DataFrame(rows, columns=["participant_id", "date", "element", "rating", "kind"])
+    return frame.sample(frac=1, random_state=seed).reset_index(drop=True)  # unsorted input
+
+
+def test_rolling_ewm_and_vision_equal_pandas_per_group():
+    ratings = gappy_ratings()
+    before = ratings.copy(deep=True)
+    out = element_trajectories(ratings, window="7D")
+    pd.testing.assert_frame_equal(ratings, before)  # input untouched
+    assert list(out.columns) == ["participant_id", "element", "date", "rating",
+                                 "rolling_mean", "ewm", "vision", "gap"]
+    assert out["date"].dtype == "datetime64[ns]"
+    cur = ratings[ratings["kind"] == "current"]
+    assert len(out) == len(cur)
+    vision = ratings[ratings["kind"] == "vision"].sort_values("date")
+    n_groups = 0
+    for (pid, element), g in cur.groupby(["participant_id", "element"]):
+        n_groups += 1
+        g = g.sort_values("date")
+        s = g.set_index("date")["rating"].astype(float)
+        got = out[(out["participant_id"] == pid) & (out["element"] == element)]
+        np.testing.assert_array_equal(got["date"].to_numpy(), g["date"].to_numpy())
+        np.testing.assert_allclose(got["rolling_mean"], s.rolling("7D").mean(), rtol=1e-12)
+        np.testing.assert_allclose(
+            got["ewm"], s.ewm(halflife=pd.Timedelta("7D"), times=s.index).mean(), rtol=1e-12)
+        v = vision[(vision["participant_id"] == pid) & (vision["element"] == element)]
+        expected_vision = pd.merge_asof(g[["date"]], v[["date", "rating"]], on="date",
+                                        direction="backward")["rating"].astype(float)
+        np.testing.assert_allclose(got["vision"], expected_vision, equal_nan=True)
+        np.testing.assert_allclose(got["gap"], expected_vision - s.rolling("7D").mean().to_numpy(),
+                                   equal_nan=True)
+    assert n_groups == out.groupby(["participant_id", "element"]).ngroups
+    # vision is NaN before the first vision rating and set after it
+    assert out["vision"].isna().any() and out["vision"].notna().any()
+
+
+def test_other_window_and_halflife_equal_pandas():
+    ratings = gappy_ratings(seed=3, people=2)
+    out = element_trajectories(ratings, window="14D", halflife="3D")
+    g = ratings[(ratings["participant_id"] == "p1") & (ratings["element"] == "connect")
+                & (ratings["kind"] == "current")].sort_values("date")
+    s = g.set_index("date")["rating"].astype(float)
+    got = out[(out["participant_id"] == "p1") & (out["element"] == "connect")]
+    np.testing.assert_allclose(got["rolling_mean"], s.rolling("14D").mean(), rtol=1e-12)
+    np.testing.assert_allclose(got["ewm"], s.ewm(halflife=pd.Timedelta("3D"), times=s.index).mean(),
+                               rtol=1e-12)
+
+
+def test_missing_days_are_not_zeros():
+    # one rating every 10 days: each 7-day window holds only that day's rating
+    dates = pd.date_range("2025-01-01", periods=8, freq="10D")
+    ratings = pd.DataFrame({"participant_id": "a", "element": "focused", "date": dates,
+                            "rating": [2, 9, 4, 7, 3, 8, 5, 6]})
+    out = element_trajectories(ratings)  # no kind column: every row is current
+    np.testing.assert_array_equal(out["rolling_mean"], ratings["rating"].astype(float))
+    assert out["vision"].isna().all() and out["gap"].isna().all()
+
+
+def test_same_day_ratings_share_their_window():
+    ratings = pd.DataFrame({"participant_id": "a", "element": "focused",
+                            "date": pd.to_datetime(["2025-01-01", "2025-01-02", "2025-01-02"]),
+                            "rating": [4, 6, 8]})
+    out = element_trajectories(ratings)
+    np.testing.assert_allclose(out["rolling_mean"], [4, 6, 6])
+
+
+def test_one_day_and_all_equal():
+    one = pd.DataFrame({"participant_id": ["a", "a"], "element": ["connect", "connect"],
+                        "date": pd.to_datetime(["2025-03-01"] * 2), "rating": [6, 9],
+                        "kind": ["current", "vision"]})
+    out = element_trajectories(one)
+    assert len(out) == 1
+    assert out.loc[0, "rolling_mean"] == 6 and out.loc[0, "ewm"] == 6
+    assert out.loc[0, "vision"] == 9 and out.loc[0, "gap"] == 3  # vision of the same day counts
+    trends = element_trends(one)
+    assert len(trends) == 1 and trends.loc[0, "direction"] == "insufficient"
+    assert trends.loc[0, "n_periods"] == 1
+    assert trends[["slope", "slope_low", "slope_high", "tau", "p_value"]].isna().all(axis=None)
+
+    equal = pd.DataFrame({"participant_id": "a", "element": "connect",
+                          "date": pd.date_range("2025-01-01", periods=70), "rating": 7})
+    out = element_trajectories(equal)
+    assert (out["rolling_mean"] == 7).all()
+    np.testing.assert_allclose(out["ewm"], 7)
+    t = element_trends(equal).iloc[0]
+    assert t["direction"] == "flat" and t["slope"] == 0
+    assert t["slope_low"] == 0 and t["slope_high"] == 0
+    assert np.isnan(t["tau"]) and np.isnan(t["p_value"])  # the test is undefined, honestly NaN
+
+
+def test_trends_equal_scipy_per_group_on_weekly_means():
+    ratings = gappy_ratings(seed=11, people=8, days=200)
+    before = ratings.copy(deep=True)
+    out = element_trends(ratings)
+    pd.testing.assert_frame_equal(ratings, before)
+    assert list(out.columns) == ["participant_id", "element", "n_periods", "slope", "slope_low",
+                                 "slope_high", "tau", "p_value", "direction"]
+    cur = ratings[ratings["kind"] == "current"]
+    checked = 0
+    for (pid, element), g in cur.groupby(["participant_id", "element"]):
+        weekly = g.set_index("date")["rating"].astype(float).resample("W").mean().dropna()
+        weeks = (weekly.index - pd.Timestamp("1970-01-01")).days.to_numpy() / 7.0
+        row = out[(out["participant_id"] == pid) & (out["element"] == element)].iloc[0]
+        assert row["n_periods"] == len(weekly)
+        ts = stats.theilslopes(weekly.to_numpy(), weeks)
+        kt = stats.kendalltau(weeks, weekly.to_numpy())
+        np.testing.assert_allclose(
+            [row["slope"], row["slope_low"], row["slope_high"], row["tau"], row["p_value"]],
+            [ts.slope, ts.low_slope, ts.high_slope, kt.statistic, kt.pvalue], rtol=1e-9)
+        want = ("improving" if kt.pvalue < 0.05 and kt.statistic > 0 else
+                "declining" if kt.pvalue < 0.05 and kt.statistic < 0 else "flat")
+        assert row["direction"] == want
+        checked += 1
+    assert checked == len(out) == sum(3 + p % 3 for p in range(8))  # 3, 4 or 5 elements each
+
+
+def test_trend_directions_on_planted_series():
+    rng = np.random.default_rng(5)
+    days = pd.date_range("2025-01-01", periods=26 * 7)
+    t = np.arange(len(days)) / 7.0
+    frames = []
+    for element, slope in (("proactive", 0.1), ("informed", -0.1), ("connect", 0.0)):
+        r = np.clip(np.rint(5 + slope * t + rng.normal(0, 0.7, len(t))), 1, 10)
+        frames.append(pd.DataFrame({"participant_id": "a", "element": element, "date": days,
+                                    "rating": r.astype(int), "kind": "current"}))
+    out = element_trends(pd.concat(frames)).set_index("element")
+    assert out.loc["proactive", "direction"] == "improving"
+    assert out.loc["informed", "direction"] == "declining"
+    assert out.loc["connect", "direction"] == "flat"
+    assert 0.07 < out.loc["proactive", "slope"] < 0.13  # points per week
+    assert out.loc["proactive", "slope_low"] < out.loc["proactive", "slope"] < \
+        out.loc["proactive", "slope_high"]
+
+
+@pytest.mark.parametrize("freq", ["D", "W", "2W", "MS"])
+def test_slope_is_per_week_whatever_the_period(freq):
+    days = pd.date_range("2025-01-01", periods=300)
+    ratings = pd.DataFrame({"participant_id": "a", "element": "focused", "date": days,
+                            "rating": 1 + (days - days[0]).days / 70.0})  # 0.1 per week
+    out = element_trends(ratings, freq=freq).iloc[0]
+    assert out["slope"] == pytest.approx(0.1, rel=0.03)
+    assert out["direction"] == "improving"
+
+
+def test_min_periods_and_missing_elements():
+    days = pd.date_range("2025-01-06", periods=4 * 7)  # four weeks
+    ratings = pd.DataFrame({"participant_id": "a", "element": "focused", "date": days,
+                            "rating": np.arange(len(days)) // 7 + 3})
+    out = element_trends(ratings)
+    assert out["element"].tolist() == ["focused"]  # elements never rated get no row
+    assert out.loc[0, "n_periods"] == 4 and out.loc[0, "direction"] == "insufficient"
+    out = element_trends(ratings, min_periods=4)
+    assert out.loc[0, "direction"] == "flat"  # perfectly monotone, but p = 2/4! > 0.05
+    assert out.loc[0, "p_value"] == pytest.approx(2 / 24)
+
+
+def test_nan_ratings_are_skipped_and_empty_input():
+    ratings = pd.DataFrame({"participant_id": "a", "element": "focused",
+                            "date": pd.date_range("2025-01-01", periods=3),
+                            "rating": [4.0, np.nan, 6.0]})
+    out = element_trajectories(ratings)
+    np.testing.assert_allclose(out["rolling_mean"], [4, 4, 5])
+    empty = ratings.iloc[0:0]
+    assert element_trajectories(empty).empty
+    assert list(element_trends(empty).columns)[-1] == "direction"
+    only_nan = ratings.assign(rating=np.nan)
+    t = element_trends(only_nan)
+    assert t.loc[0, "n_periods"] == 0 and t.loc[0, "direction"] == "insufficient"
+
+
+def test_missing_columns_and_bad_options_raise_mastery_errors():
+    ratings = pd.DataFrame({"participant_id": ["a"], "date": ["2025-01-01"], "rating": [3]})
+    with pytest.raises(AnalysisInputError, match="'element'"):
+        element_trajectories(ratings)
+    with pytest.raises(MasteryError, match="'element'"):
+        element_trends(ratings)
+    ok = ratings.assign(element="focused")
+    assert element_trajectories(ok)["date"].iloc[0] == pd.Timestamp("2025-01-01")  # str dates
+    with pytest.raises(AnalysisInputError, match="window"):
+        element_trajectories(ok, window="36h")
+    with pytest.raises(AnalysisInputError, match="freq"):
+        element_trends(ok, freq="fortnightly")
+
+
+def test_demo_ground_truth_trends_for_alex():
+    demo = pytest.importorskip("mastery_analysis.demo")
+    ratings = demo.demo_frames()["ratings"]
+    alex = ratings[ratings["participant_id"] == "alex"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = element_trends(alex).set_index("element")["direction"].to_dict()
+    assert got == demo.GROUND_TRUTH["alex"]["trends"]
