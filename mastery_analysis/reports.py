@@ -375,6 +375,48 @@ def show_items(items: Iterable[str], *, empty: str | None = None) -> None:
     _display_html("<ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in items) + "</ul>")
 
 
+def suppression_notice(n: int, min_n: int, what: str = "this") -> str:
+    """The sentence a report shows where the privacy rule withholds an aggregate."""
+    people = "person" if n == 1 else "people"
+    return (f"Not shown: {what} would summarise {n} {people}, fewer than {min_n} "
+            f"(privacy rule: no aggregate over fewer than {min_n} people).")
+
+
+def show_aggregate(frame: pd.DataFrame, *, n_col: str = "n", min_n: int = MIN_GROUP_SIZE,
+                   caption: str | None = None, columns: Iterable[str] | None = None,
+                   digits: int = 3) -> None:
+    """Display an aggregate table with the privacy rule applied.
+
+    Every number of a row summarising fewer than ``min_n`` people is blanked
+    (:func:`~mastery_analysis.analysis.privacy.suppress_small`) and a notice says how many
+    rows were withheld and why.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        An aggregate with the number of people of each row in ``n_col``.
+    n_col : str
+        The column counting people.
+    min_n : int
+        The smallest group shown.
+    caption : str, optional
+    columns : iterable of str, optional
+        The columns to show (default: all but ``suppressed``).
+    digits : int
+        Significant digits of floats.
+    """
+    from .analysis.privacy import suppress_small
+
+    shown = suppress_small(frame, n_col=n_col, min_n=min_n)
+    hidden = shown.loc[shown["suppressed"], n_col]
+    cols = list(columns) if columns is not None else [c for c in frame.columns if c != "suppressed"]
+    show_table(shown[cols], caption=caption, digits=digits)
+    if len(hidden):
+        show_text(f"{len(hidden)} of {len(shown)} rows withheld: they summarise fewer than "
+                  f"{min_n} people (privacy rule: no aggregate over fewer than {min_n} people).",
+                  kind="notice")
+
+
 def header_html(title: str, parameters: Mapping[str, object],
                 frames: Mapping[str, pd.DataFrame]) -> str:
     """The report's header: title, parameters, package version and data fingerprint."""
@@ -765,6 +807,6 @@ __all__ = [
     "UnknownCohortError", "ReportOutputError", "UnknownParticipantError",
     "data_fingerprint", "personal_frames", "cohort_frames", "check_parameters",
     "figure_id", "figure_html", "show", "table_html", "show_table", "show_text", "show_items",
-    "header_html", "show_header", "template_dir", "template_path", "execute_notebook",
+    "header_html", "show_header", "suppression_notice", "show_aggregate", "template_dir", "template_path", "execute_notebook",
     "notebook_to_html", "render_report", "write_pdf", "pdf_path_for", "render_personal_reports",
 ]
