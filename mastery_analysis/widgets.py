@@ -250,7 +250,7 @@ class _Form:
     def _ipython_display_(self):
         from IPython.display import display
 
-        display(self.widget)
+        display(self._repr_mimebundle_(), raw=True)
 
 
 # --------------------------------------------------------------------------- check-in
@@ -849,6 +849,8 @@ class GoalForm(_Form):
                "element": g["element"], "freq_times": int(g["freq_times"]),
                "freq_days": int(g["freq_days"]), "start_date": g["start_date"],
                "due_date": g["due_date"], "target": g["target"], "archived": not bool(g["archived"])}
+        row = {k: (None if not isinstance(v, (str, bool)) and pd.isna(v) else v)  # NaN -> None
+               for k, v in row.items()}
         if not self._write(row):
             return False
         self.last_goal_id = gid
