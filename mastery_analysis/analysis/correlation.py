@@ -82,32 +82,94 @@ def required_days(autocorrelation_product, *, r=TARGET_R, power=TARGET_POWER, al
     return np.ceil(n_iid * inflation)
 
 
+def _sorted_unique(values):
+    """Sorted distinct values (a sort and a mask: faster here than np.unique's hash path)."""
+    v = np.sort(values, kind="stable")
+    return v[np.r_[True, v[1:] != v[:-1]]] if len(v) else v
+
+
+def _ragged_arange(counts):
+    """0..c-1 for each count c, concatenated."""
+    counts = np.asarray(counts, dtype=np.int64)
+    total = int(counts.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    starts = np.r_[0, np.cumsum(counts)[:-1]]
+    return np.arange(total, dtype=np.int64) - np.repeat(starts, counts)
+
+
 def _groups(actions, progress, checkins, measure):
-    """Integer-coded participants and goals, and the day-level rows of each input."""
-    a = pd.DataFrame({"participant_id": actions["participant_id"].astype(str).to_numpy(),
-                      "goal_id": actions["goal_id"].astype(str).to_numpy(),
-                      "day": _days(actions["date"]),
-                      "x": pd.to_numeric(actions[measure], errors="coerce").astype(float).to_numpy()})
-    p = pd.DataFrame({"participant_id": progress["participant_id"].astype(str).to_numpy(),
-                      "goal_id": progress["goal_id"].astype(str).to_numpy(),
-                      "day": _days(progress["date"]),
-                      "percent": pd.to_numeric(progress["percent"], errors="coerce").astype(float).to_numpy()})
-    # repeated keys in a hand-built frame: actions add up, the last progress row wins
-    a = a.groupby(["participant_id", "goal_id", "day"], sort=False, as_index=False)["x"].sum(min_count=1)
-    p = p.drop_duplicates(["participant_id", "goal_id", "day"], keep="last")
-    p = p.loc[np.isfinite(p["percent"].to_numpy())]
-    keys = pd.concat([a[["participant_id", "goal_id"]], p[["participant_id", "goal_id"]]],
-                     ignore_index=True).drop_duplicates().sort_values(["participant_id", "goal_id"])
-    keys = keys.reset_index(drop=True)
-    seen = [a[["participant_id", "day"]], p[["participant_id", "day"]]]
+    """Integer codes for participants and goals, and the day-level rows of each input.
+
+    Returns a dict of numpy arrays: ``pid_labels``/``goal_labels`` (the ids), per group
+    ``g_pid``/``g_goal`` (codes), and the rows: actions ``a_g, a_day, a_x``; progress
+    ``p_g, p_day, p_pct`` (sorted by group and day, one row per day, last one kept); days seen
+    ``s_pid, s_day`` (unique, sorted by participant).
+    """
+    frames = [actions, progress] + ([checkins] if checkins is not None else [])
+    sizes = [len(f) for f in frames]
+    pid_codes, pid_labels = pd.factorize(
+        pd.concat([f["participant_id"].astype("str") for f in frames], ignore_index=True))
+    cuts = np.cumsum([0] + sizes)
+    a_pid, p_pid = pid_codes[cuts[0]:cuts[1]], pid_codes[cuts[1]:cuts[2]]
+    goal_codes, goal_labels = pd.factorize(
+        pd.concat([actions["goal_id"].astype("str"), progress["goal_id"].astype("str")], ignore_index=True))
+    a_goal, p_goal = goal_codes[:sizes[0]], goal_codes[sizes[0]:]
+    n_goal = max(len(goal_labels), 1)
+    a_day, p_day = _days(actions["date"]), _days(progress["date"])
+    a_x = pd.to_numeric(actions[measure], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    p_pct = pd.to_numeric(progress["percent"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    nat = np.iinfo(np.int64).min  # a missing date
+    a_ok = (a_pid >= 0) & (a_goal >= 0) & (a_day != nat)
+    p_ok = (p_pid >= 0) & (p_goal >= 0) & (p_day != nat) & np.isfinite(p_pct)
+    seen_pid = [a_pid[a_ok], p_pid[p_ok]]
+    seen_day = [a_day[a_ok], p_day[p_ok]]
+    a_key = a_pid[a_ok].astype(np.int64) * n_goal + a_goal[a_ok]
+    p_key = p_pid[p_ok].astype(np.int64) * n_goal + p_goal[p_ok]
+    codes, uniq = pd.factorize(np.r_[a_key, p_key])  # hashing; then codes in key order
+    order = np.argsort(uniq, kind="stable")
+    g_keys = uniq[order]
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    inv = rank[codes] if len(codes) else codes.astype(np.int64)
+    a_g, p_g = inv[:len(a_key)], inv[len(a_key):]
+    a_day, a_x, p_day, p_pct = a_day[a_ok], a_x[a_ok], p_day[p_ok], p_pct[p_ok]
+
+    # repeated (goal, day) keys: actions add up, the last progress row wins
+    day0 = min([d.min() for d in (a_day, p_day) if len(d)], default=0)
+    width = int(max([d.max() for d in (a_day, p_day) if len(d)], default=0) - day0 + 1)
+    ak = a_g.astype(np.int64) * width + (a_day - day0)
+    ainv, uk = pd.factorize(ak)
+    a_x = np.bincount(ainv, weights=a_x, minlength=len(uk)) if len(uk) else np.zeros(0)
+    a_g, a_day = uk // width, uk % width + day0
+    pk = p_g.astype(np.int64) * width + (p_day - day0)
+    order = np.argsort(pk, kind="stable")
+    pk, p_pct = pk[order], p_pct[order]
+    last = np.r_[pk[1:] != pk[:-1], True] if len(pk) else np.zeros(0, dtype=bool)
+    pk, p_pct = pk[last], p_pct[last]
+    p_g, p_day = pk // width, pk % width + day0
+
     if checkins is not None:
-        seen.append(pd.DataFrame({"participant_id": checkins["participant_id"].astype(str).to_numpy(),
-                                  "day": _days(checkins["date"])}))
-    days_seen = pd.concat(seen, ignore_index=True).drop_duplicates()
-    return keys, a, p, days_seen
+        c_pid = pid_codes[cuts[2]:cuts[3]]
+        c_day = _days(checkins["date"])
+        ok = (c_pid >= 0) & (c_day != nat)
+        seen_pid.append(c_pid[ok])
+        seen_day.append(c_day[ok])
+    s_pid = np.concatenate(seen_pid).astype(np.int64)
+    s_day = np.concatenate(seen_day)
+    if len(s_day):
+        s0 = s_day.min()
+        sw = int(s_day.max() - s0 + 1)
+        sk = _sorted_unique(s_pid * sw + (s_day - s0))
+        s_pid, s_day = sk // sw, sk % sw + s0
+    return {"pid_labels": np.asarray(pid_labels, dtype=object),
+            "goal_labels": np.asarray(goal_labels, dtype=object),
+            "g_pid": g_keys // n_goal, "g_goal": g_keys % n_goal,
+            "a_g": a_g, "a_day": a_day, "a_x": a_x, "p_g": p_g, "p_day": p_day, "p_pct": p_pct,
+            "s_pid": s_pid, "s_day": s_day, "n_pid": len(pid_labels)}
 
 
-def _grid(keys, a, p, days_seen, max_lag):
+def _grid(d, max_lag):
     """Dense day grids, one per goal, holding the action measure ``x`` and progress rate ``y``.
 
     A goal's grid runs from ``max_lag`` days before its first progress entry to the day before
@@ -115,17 +177,12 @@ def _grid(keys, a, p, days_seen, max_lag):
     them). ``x`` is NaN on days the participant did not check in; ``y`` on day s is the
     change per day from the last progress entry on or before s to the next entry after s.
     """
-    g_index = pd.MultiIndex.from_frame(keys)
-    p = p.assign(g=g_index.get_indexer(pd.MultiIndex.from_frame(p[["participant_id", "goal_id"]])))
-    p = p.sort_values(["g", "day"], kind="stable")
-    G = len(keys)
-    pg = p["g"].to_numpy()
-    pday = p["day"].to_numpy()
-    pct = p["percent"].to_numpy()
+    G = len(d["g_pid"])
+    pg, pday, pct = d["p_g"], d["p_day"], d["p_pct"]  # sorted by group and day
     n_entries = np.bincount(pg, minlength=G)
-    first = np.full(G, 0, dtype=np.int64)
-    last = np.full(G, 0, dtype=np.int64)
-    if len(p):
+    first = np.zeros(G, dtype=np.int64)
+    last = np.zeros(G, dtype=np.int64)
+    if len(pg):
         starts_at = np.r_[0, np.cumsum(n_entries)[:-1]]
         has = n_entries > 0
         first[has] = pday[starts_at[has]]
@@ -138,36 +195,38 @@ def _grid(keys, a, p, days_seen, max_lag):
     gid = np.repeat(np.arange(G), length)
 
     # y: the rate of each interval [d_i, d_(i+1)), carried forward over the grid
-    same_next = np.zeros(len(p), dtype=bool)
+    same_next = np.zeros(len(pg), dtype=bool)
     same_next[:-1] = pg[1:] == pg[:-1]
-    rate = np.full(len(p), np.nan)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rate[same_next] = (pct[1:][same_next[:-1]] - pct[:-1][same_next[:-1]]) / (
-            pday[1:][same_next[:-1]] - pday[:-1][same_next[:-1]])
+    nxt = np.flatnonzero(same_next)
+    rate = np.full(len(pg), np.nan)
+    rate[nxt] = (pct[nxt + 1] - pct[nxt]) / (pday[nxt + 1] - pday[nxt])
     mark_val = np.full(total, np.nan)
     mark = np.zeros(total, dtype=bool)
-    grid_starts = offset[usable & (length > 0)]
-    mark[grid_starts] = True
-    entry = same_next & usable[pg]
-    epos = offset[pg[entry]] + (pday[entry] - start[pg[entry]])
+    mark[offset[usable & (length > 0)]] = True
+    epos = offset[pg[nxt]] + (pday[nxt] - start[pg[nxt]])
     mark[epos] = True
-    mark_val[epos] = rate[entry]
-    carry = np.maximum.accumulate(np.where(mark, np.arange(total), 0)) if total else np.zeros(0, int)
-    y = mark_val[carry] if total else np.zeros(0)
+    mark_val[epos] = rate[nxt]
+    if total:
+        y = mark_val[np.maximum.accumulate(np.where(mark, np.arange(total), 0))]
+    else:
+        y = np.zeros(0)
 
     # x: 0 on every day the participant checked in, the measure on days with an action row
     x = np.full(total, np.nan)
-    spans = pd.DataFrame({"participant_id": keys["participant_id"].to_numpy(), "g": np.arange(G),
-                          "start": start, "length": length})
-    spans = spans.loc[length > 0]
-    seen = spans.merge(days_seen, on="participant_id", how="inner")
-    rel = seen["day"].to_numpy() - seen["start"].to_numpy()
-    inside = (rel >= 0) & (rel < seen["length"].to_numpy())
-    x[offset[seen["g"].to_numpy()[inside]] + rel[inside]] = 0.0
-    ag = g_index.get_indexer(pd.MultiIndex.from_frame(a[["participant_id", "goal_id"]]))
-    arel = a["day"].to_numpy() - start[ag]
+    s_pid, s_day = d["s_pid"], d["s_day"]  # sorted by participant
+    per_pid = np.bincount(s_pid, minlength=d["n_pid"])
+    pid_start = np.r_[0, np.cumsum(per_pid)[:-1]]
+    live = np.flatnonzero(length > 0)
+    reps = per_pid[d["g_pid"][live]]
+    rows = np.repeat(pid_start[d["g_pid"][live]], reps) + _ragged_arange(reps)
+    g_rows = np.repeat(live, reps)
+    rel = s_day[rows] - start[g_rows]
+    inside = (rel >= 0) & (rel < length[g_rows])
+    x[offset[g_rows[inside]] + rel[inside]] = 0.0
+    ag = d["a_g"]
+    arel = d["a_day"] - start[ag]
     inside = usable[ag] & (arel >= 0) & (arel < length[ag])
-    x[offset[ag[inside]] + arel[inside]] = a["x"].to_numpy()[inside]
+    x[offset[ag[inside]] + arel[inside]] = d["a_x"][inside]
     return x, y, gid, offset, length, n_entries
 
 
@@ -189,10 +248,10 @@ def _moments(x, y, gid, offset, length, lag, G):
     syy = np.bincount(g, weights=dy * dy, minlength=G)
     sxy = np.bincount(g, weights=dx * dy, minlength=G)
     # a series is constant when no value differs from its group's first one (exact, no tolerance)
-    firsts = np.unique(g, return_index=True)
+    first_row = np.flatnonzero(np.r_[True, g[1:] != g[:-1]]) if len(g) else np.zeros(0, np.int64)
     fx = np.full(G, np.nan)
     fy = np.full(G, np.nan)
-    fx[firsts[0]], fy[firsts[0]] = xs[firsts[1]], ys[firsts[1]]
+    fx[g[first_row]], fy[g[first_row]] = xs[first_row], ys[first_row]
     x_varies = np.bincount(g, weights=(xs != fx[g]).astype(float), minlength=G) > 0
     y_varies = np.bincount(g, weights=(ys != fy[g]).astype(float), minlength=G) > 0
     # lag-1 autocorrelation over consecutive days that are both in the paired set
@@ -302,11 +361,11 @@ def action_progress_correlation(actions: pd.DataFrame, progress: pd.DataFrame, *
     if not 0 < alpha < 1:
         raise AnalysisInputError(f"alpha should be between 0 and 1, got {alpha!r}")
 
-    keys, a, p, days_seen = _groups(actions, progress, checkins, measure)
-    G = len(keys)
+    codes = _groups(actions, progress, checkins, measure)
+    G = len(codes["g_pid"])
     if G == 0:
         return _empty()
-    x, y, gid, offset, length, _ = _grid(keys, a, p, days_seen, int(lag_values.max()))
+    x, y, gid, offset, length, _ = _grid(codes, int(lag_values.max()))
 
     parts = []
     for lag in lag_values:
@@ -350,8 +409,8 @@ def action_progress_correlation(actions: pd.DataFrame, progress: pd.DataFrame, *
 
     g = out["g"].to_numpy()
     result = pd.DataFrame({
-        "participant_id": keys["participant_id"].to_numpy()[g] if G else np.array([], dtype=object),
-        "goal_id": keys["goal_id"].to_numpy()[g] if G else np.array([], dtype=object),
+        "participant_id": pd.array(codes["pid_labels"][codes["g_pid"][g]], dtype="str"),
+        "goal_id": pd.array(codes["goal_labels"][codes["g_goal"][g]], dtype="str"),
         "lag": out["lag"].to_numpy(dtype=np.int64) if len(out) else np.array([], dtype=np.int64),
         "n": n.astype(np.int64),
         "n_eff": n_eff.astype(float),
@@ -367,4 +426,5 @@ def action_progress_correlation(actions: pd.DataFrame, progress: pd.DataFrame, *
         "ac_actions": out["ac_actions"].to_numpy(dtype=float) if len(out) else np.array([], float),
         "ac_progress": out["ac_progress"].to_numpy(dtype=float) if len(out) else np.array([], float),
     })
-    return result[COLUMNS]
+    return result.sort_values(["participant_id", "goal_id", "lag"], kind="stable",
+                              ignore_index=True)[COLUMNS]
