@@ -116,6 +116,29 @@ def segmented_ewma(x: np.ndarray, codes: np.ndarray, decay: np.ndarray, *,
     return out
 
 
+def match_goals(goal_tab: dict, a_pid: pd.Series, a_gid: pd.Series):
+    """Match rows (of actions or progress) to goals on goal_id and participant_id.
+
+    ``goal_tab`` holds ``goal_id`` and ``participant_id`` (str Series) and ``n``. Returns, for
+    each row, the position of its goal in ``goal_tab`` (-1 if the goal is not there or belongs
+    to another participant), each row's participant code, each goal's participant code (in
+    one shared coding) and the number of distinct participants.
+    """
+    g_code, g_uniques = pd.factorize(pd.concat([goal_tab["goal_id"], a_gid], ignore_index=True))
+    p_code, p_uniques = pd.factorize(pd.concat([goal_tab["participant_id"], a_pid],
+                                               ignore_index=True))
+    n_goals = goal_tab["n"]
+    row_of_code = np.full(len(g_uniques), -1, dtype=np.int64)
+    row_of_code[g_code[:n_goals]] = np.arange(n_goals)
+    goal_row = row_of_code[g_code[n_goals:]]
+    a_pcode = p_code[n_goals:].astype(np.int64)
+    goal_pcode = p_code[:n_goals].astype(np.int64)
+    same = goal_row >= 0
+    same[same] = goal_pcode[goal_row[same]] == a_pcode[same]
+    goal_row[~same] = -1
+    return goal_row, a_pcode, goal_pcode, len(p_uniques)
+
+
 # --------------------------------------------------------------------------------------------
 # Theil-Sen slopes and the Mann-Kendall test, for every group at once
 

@@ -35,6 +35,7 @@ from ._grouped import (
     as_ids,
     as_numbers,
     days_to_timestamps,
+    match_goals,
     require_frame,
     segmented_ewma,
 )
@@ -96,24 +97,6 @@ def _action_table(actions: pd.DataFrame, function: str):
             as_ids(actions["goal_id"]).reset_index(drop=True), days, count)
 
 
-def _match_goals(goal_tab, a_pid, a_gid):
-    """For each action row, the row of its goal in ``goal_tab`` (-1 if not there or not the
-    same participant), and each action's participant code in a shared coding."""
-    g_code, g_uniques = pd.factorize(pd.concat([goal_tab["goal_id"], a_gid], ignore_index=True))
-    p_code, p_uniques = pd.factorize(pd.concat([goal_tab["participant_id"], a_pid],
-                                               ignore_index=True))
-    n_goals = goal_tab["n"]
-    row_of_code = np.full(len(g_uniques), -1, dtype=np.int64)
-    row_of_code[g_code[:n_goals]] = np.arange(n_goals)
-    goal_row = row_of_code[g_code[n_goals:]]
-    a_pcode = p_code[n_goals:].astype(np.int64)
-    goal_pcode = p_code[:n_goals].astype(np.int64)
-    same = goal_row >= 0
-    same[same] = goal_pcode[goal_row[same]] == a_pcode[same]
-    goal_row[~same] = -1
-    return goal_row, a_pcode, goal_pcode, len(p_uniques)
-
-
 def habit_strength(actions: pd.DataFrame, goals: pd.DataFrame) -> pd.DataFrame:
     """Daily habit strength (0 to 1) of every goal, by Loop Habit Tracker's formula.
 
@@ -160,7 +143,7 @@ def habit_strength(actions: pd.DataFrame, goals: pd.DataFrame) -> pd.DataFrame:
     fn = "habit_strength"
     goal_tab = _goal_table(goals, fn)
     a_pid, a_gid, a_days, a_count = _action_table(actions, fn)
-    goal_row, a_pcode, goal_pcode, n_people = _match_goals(goal_tab, a_pid, a_gid)
+    goal_row, a_pcode, goal_pcode, n_people = match_goals(goal_tab, a_pid, a_gid)
 
     day_num = a_days.astype(np.int64)  # days since 1970-01-01
     # the participant's last day in the data: any action row of theirs
@@ -259,7 +242,7 @@ def streaks(actions: pd.DataFrame, goals: pd.DataFrame | None = None) -> pd.Data
     keep = a_count > 0
     if goals is not None:
         goal_tab = _goal_table(goals, fn)
-        goal_row, *_ = _match_goals(goal_tab, a_pid, a_gid)
+        goal_row, *_ = match_goals(goal_tab, a_pid, a_gid)
         keep &= goal_row >= 0
     rows = np.flatnonzero(keep)
     pid, gid = a_pid.take(rows).reset_index(drop=True), a_gid.take(rows).reset_index(drop=True)
