@@ -484,8 +484,8 @@ def plot_calendar(actions: pd.DataFrame, *, participant: str | None = None, goal
         z = np.full((7, 54), np.nan)
         text = np.full((7, 54), "", dtype=object)
         counts = daily.reindex(days, fill_value=0).to_numpy(dtype=float)
-        z[days.weekday, col] = counts
-        text[days.weekday, col] = [f"{d:%a %d %b %Y}: {int(c)} action{'s' if c != 1 else ''}"
+        z[days.day_of_week, col] = counts
+        text[days.day_of_week, col] = [f"{d:%a %d %b %Y}: {int(c)} action{'s' if c != 1 else ''}"
                                    for d, c in zip(days, counts)]
         fig.add_trace(go.Heatmap(
             z=z, x=list(range(54)), y=weekdays, text=text, hovertemplate="%{text}<extra></extra>",
@@ -650,8 +650,11 @@ def plot_lag_profile(correlations: pd.DataFrame, *, goals: pd.DataFrame | None =
                                         line=dict(width=2)), "Not enough data yet"),
         ):
             if mask.any():
+                # a lag without enough data may have no r at all: its grey circle sits on 0
+                ys = g["r"].to_numpy(dtype=float)[mask]
+                ys = np.where(np.isfinite(ys), ys, 0.0) if key == "insufficient" else ys
                 fig.add_trace(go.Scatter(
-                    x=g["lag"].to_numpy()[mask], y=g["r"].to_numpy()[mask], mode="markers",
+                    x=g["lag"].to_numpy()[mask], y=ys, mode="markers",
                     marker=marker, name=name, legendgroup=key, showlegend=key not in shown,
                     hovertext=hover[mask].tolist(), hoverinfo="text"), row=row, col=col)
                 shown.add(key)
@@ -669,27 +672,71 @@ def plot_lag_profile(correlations: pd.DataFrame, *, goals: pd.DataFrame | None =
     return _finish(fig, height=340 * nrows + 170, panel_titles=1)
 
 
-def plot_action_progress(pairs: pd.DataFrame, *, x: str = "actions", y: str = "progress_change",
-                         result: pd.Series | dict | pd.DataFrame | None = None,
-                         goal_title: str | None = None, element: str | None = None,
-                         framework=None) -> go.Figure:
+def _lagged_pairs(actions, progress, *, participant, goal_id, lag, measure="count", checkins=None):
+    """The (action, later progress change) day pairs that action_progress_correlation correlates.
+
+    Built from that function's documented definition, for display only (a test checks that
+    their count and correlation equal the analysis' ``n`` and ``r``): the action measure on
+    every day t the participant checked in (0 without an action row for the goal), paired with
+    the progress change per day over the interval between progress entries that holds t+lag.
+    Returns date, actions, progress_change.
+    """
+    empty = pd.DataFrame({"date": pd.Series(dtype="datetime64[ns]"), "actions": pd.Series(dtype=float),
+                          "progress_change": pd.Series(dtype=float)})
+    mine = [f.loc[f["participant_id"] == participant] for f in (actions, progress)]
+    if checkins is not None and len(checkins):
+        mine.append(checkins.loc[checkins["participant_id"] == participant])
+    seen = pd.DatetimeIndex(pd.unique(pd.concat([_dates(f["date"]).dt.normalize() for f in mine])))
+    p = mine[1].loc[mine[1]["goal_id"] == goal_id].assign(date=lambda f: _dates(f["date"]).dt.normalize())
+    p = p.assign(percent=pd.to_numeric(p["percent"], errors="coerce")).dropna(subset=["percent"])
+    p = p.drop_duplicates("date", keep="last").sort_values("date")
+    if len(p) < 2:
+        return empty
+    entry = p["date"].to_numpy()
+    rate = np.diff(p["percent"].to_numpy(dtype=float)) / (np.diff(entry) / np.timedelta64(1, "D"))
+    days = seen.sort_values()
+    later = days + pd.Timedelta(days=int(lag))
+    inside = (later >= entry[0]) & (later < entry[-1])
+    days, later = days[inside], later[inside]
+    a = mine[0].loc[mine[0]["goal_id"] == goal_id]
+    per_day = a.assign(date=_dates(a["date"]).dt.normalize()).groupby("date")[measure].sum(min_count=1)
+    x = per_day.reindex(days).fillna(0.0).where(~days.isin(per_day.index[per_day.isna()]))
+    y = rate[np.searchsorted(entry, later.to_numpy(), side="right") - 1]
+    out = pd.DataFrame({"date": days, "actions": x.to_numpy(dtype=float), "progress_change": y})
+    return out.dropna().reset_index(drop=True)
+
+
+def plot_action_progress(actions: pd.DataFrame, progress: pd.DataFrame,
+                         correlations: pd.DataFrame | None = None, *, goal_id: str | None = None,
+                         lag: int | None = None, participant: str | None = None,
+                         goals: pd.DataFrame | None = None, checkins: pd.DataFrame | None = None,
+                         measure: str = "count", framework=None) -> go.Figure:
     """Actions on a day against the progress change that followed, with a least-squares line
-    and the analysis' numbers (r, interval, q, n) in the title.
+    and the analysis' numbers (r, interval, p, q, n) in the subtitle.
+
+    The dots are the very day pairs :func:`~mastery_analysis.analysis.action_progress_correlation`
+    correlates at that lag (actions on day t; progress change per day from day t+lag to the
+    next progress entry).
 
     Parameters
     ----------
-    pairs : DataFrame
-        One row per day with the action measure in column ``x`` and the following progress
-        change in column ``y`` (percentage points); ``date`` is shown in the hover if present.
-    x, y : str
-        Column names of the action measure and the progress change.
-    result : Series, dict or one-row DataFrame, optional
-        The row of :func:`~mastery_analysis.analysis.action_progress_correlation` for this goal
-        and lag (lag, n, n_eff, r, ci_low, ci_high, p_value, q_value, sufficient, days_needed).
-    goal_title : str, optional
-        The goal's title (escaped before display).
-    element : str, optional
-        The goal's element, for its colour.
+    actions, progress : DataFrame
+        The actions and progress tables (participant_id, date, goal_id, count / percent).
+    correlations : DataFrame, optional
+        Output of :func:`~mastery_analysis.analysis.action_progress_correlation`; the row of
+        this goal and lag gives the numbers. With ``goal_id`` or ``lag`` missing, the goal and
+        lag with the smallest q among the rows with enough data are shown.
+    goal_id : str, optional
+    lag : int, optional
+        Days between the action and the start of the progress change (0 when nothing chooses).
+    participant : str, optional
+        Whose data when the frames hold several people.
+    goals : DataFrame, optional
+        The goals table (goal_id, title, element) for the title and colour.
+    checkins : DataFrame, optional
+        The same ``checkins`` given to the correlation (participant_id, date), if any.
+    measure : str
+        The action column correlated (``count`` or ``minutes``).
     framework : Framework or str, optional
 
     Returns
@@ -697,50 +744,74 @@ def plot_action_progress(pairs: pd.DataFrame, *, x: str = "actions", y: str = "p
     plotly.graph_objects.Figure
     """
     fw = _fw(framework)
-    name = esc(goal_title) if goal_title else "my goal"
-    title = f"Action and next-days progress: {name}"
-    if _is_empty(pairs) or x not in pairs or y not in pairs or pairs[[x, y]].dropna().empty:
-        return _empty(title, "No action and progress pairs yet: log actions and goal progress in "
-                             "01_check_in.ipynb")
-    data = pairs.dropna(subset=[x, y])
-    color = _color(fw, element)
-    if isinstance(result, pd.DataFrame):
-        result = result.iloc[0] if len(result) else None
-    res = dict(result) if result is not None else {}
-    lag = res.get("lag")
+    title = "Action and the progress that followed"
+    empty_msg = ("No action and progress pairs yet: log actions and goal progress for a few weeks "
+                 "in 01_check_in.ipynb")
+    if _is_empty(actions) or _is_empty(progress):
+        return _empty(title, empty_msg)
+    _require(actions, ["participant_id", "date", "goal_id", measure], "plot_action_progress",
+             "the actions table")
+    _require(progress, ["participant_id", "date", "goal_id", "percent"], "plot_action_progress",
+             "the progress table")
+    _, who = _one_participant(actions, participant, "plot_action_progress")
+    res = {}
+    if correlations is not None and len(correlations):
+        c = correlations
+        if who is not None and "participant_id" in c:
+            c = c.loc[c["participant_id"] == who]
+        if goal_id is not None:
+            c = c.loc[c["goal_id"] == goal_id]
+        if lag is not None:
+            c = c.loc[c["lag"] == lag]
+        if len(c):
+            ranked = c.assign(_q=c["q_value"].where(c["sufficient"].fillna(False).astype(bool))
+                              if "q_value" in c else np.nan)
+            res = ranked.sort_values(["_q", "goal_id", "lag"], na_position="last").iloc[0].to_dict()
+            goal_id = res["goal_id"] if goal_id is None else goal_id
+            lag = int(res["lag"]) if lag is None else lag
+    if goal_id is None:
+        goal_id = sorted(set(actions.loc[actions["participant_id"] == who, "goal_id"]))[0] \
+            if who is not None else sorted(set(actions["goal_id"]))[0]
+    lag = 0 if lag is None else int(lag)
+    info = _goal_info(goals, fw)
+    name, color, _ = _goal_style(goal_id, info, 0)
+    title = f"Action and the progress that followed: {name}"
+    pairs = _lagged_pairs(actions, progress, participant=who, goal_id=goal_id, lag=lag,
+                          measure=measure, checkins=checkins)
+    if pairs.empty:
+        return _empty(title, empty_msg)
     sub = "Each dot is a day · line: least-squares fit (display only; the numbers come from the analysis)"
     if res:
         enough = bool(res.get("sufficient", True))
-        sub = (f"r = {_num(res.get('r'), 2, True)} [95% CI {_num(res.get('ci_low'), 2, True)}, "
+        sub = (f"Lag {lag}: r = {_num(res.get('r'), 2, True)} [95% CI {_num(res.get('ci_low'), 2, True)}, "
                f"{_num(res.get('ci_high'), 2, True)}], {_p(res.get('p_value'))}, "
                f"{_p(res.get('q_value'), 'q')}, n = {_num(res.get('n'), 0)} days"
                + ("" if enough else f" · not enough data yet: about {_num(res.get('days_needed'), 0)} "
                                     "days needed") + "<br>" + sub)
+    xs = pairs["actions"].to_numpy(dtype=float)
+    ys = pairs["progress_change"].to_numpy(dtype=float)
     # Deterministic horizontal jitter so that days with the same count do not hide each other;
     # the hover shows the true count.
-    jitter = np.random.default_rng(0).uniform(-0.12, 0.12, len(data)) if \
-        pd.api.types.is_integer_dtype(data[x]) or np.allclose(data[x], np.round(data[x])) else 0
-    hover_date = _dates(data["date"]).dt.strftime("%d %b %Y").to_numpy() if "date" in data else \
-        np.full(len(data), "")
+    whole = bool(np.allclose(xs, np.round(xs)))
+    jitter = np.random.default_rng(0).uniform(-0.15, 0.15, len(xs)) if whole else 0.0
     fig = _base(title, sub)
-    fig.add_trace(_scatter_cls(len(data))(
-        x=data[x].to_numpy(dtype=float) + jitter, y=data[y].to_numpy(dtype=float), mode="markers",
-        name="Days", marker=dict(color=color, size=7, opacity=0.55, line=dict(width=0)),
-        customdata=np.column_stack([hover_date, data[x].to_numpy()]),
-        hovertemplate="%{customdata[0]}<br>Actions %{customdata[1]}<br>Progress change %{y:+.1f} "
-                      "points<extra></extra>"))
-    xs = data[x].to_numpy(dtype=float)
-    if len(data) >= 3 and np.ptp(xs) > 0:
-        slope, intercept = np.polyfit(xs, data[y].to_numpy(dtype=float), 1)
+    fig.add_trace(_scatter_cls(len(xs))(
+        x=xs + jitter, y=ys, mode="markers", name="Days",
+        marker=dict(color=color, size=7 if len(xs) < 1000 else 5, opacity=0.5, line=dict(width=0)),
+        customdata=np.column_stack([pairs["date"].dt.strftime("%d %b %Y").to_numpy(), xs]),
+        hovertemplate="%{customdata[0]}<br>" + ("Actions" if measure == "count" else "Minutes")
+                      + " %{customdata[1]}<br>Progress change %{y:+.2f} points a day<extra></extra>"))
+    if len(xs) >= 3 and np.ptp(xs) > 0:
+        slope, intercept = np.polyfit(xs, ys, 1)
         line_x = np.array([xs.min(), xs.max()])
         fig.add_trace(go.Scatter(x=line_x, y=intercept + slope * line_x, mode="lines",
                                  name="Least-squares line", line=dict(color=INK, width=2.5),
-                                 hovertemplate="Fit: %{y:+.2f} points at %{x} actions<extra></extra>"))
-    after = f" over the next {int(lag)} day{'s' if lag != 1 else ''}" if lag not in (None, 0) and \
-        not pd.isna(lag) else ""
-    fig.update_xaxes(title_text="Actions on the day (count)", dtick=1 if xs.max() <= 12 else None)
-    fig.update_yaxes(title_text=f"Change in progress{after} (percentage points)", zeroline=True,
-                     zerolinecolor="#9a9a9a")
+                                 hovertemplate="Fit: %{y:+.2f} points a day at %{x}<extra></extra>"))
+    when = "the same day" if lag == 0 else f"{lag} day{'s' if lag != 1 else ''} later"
+    fig.update_xaxes(title_text="Actions on the day (count)" if measure == "count" else
+                     "Minutes of action on the day", dtick=1 if whole and xs.max() <= 12 else None)
+    fig.update_yaxes(title_text=f"Progress change from {when}<br>(percentage points per day)",
+                     zeroline=True, zerolinecolor="#9a9a9a")
     return _finish(fig, height=540, legend=False)
 
 
@@ -912,7 +983,7 @@ def plot_cohort_change(scores: pd.DataFrame, change: pd.DataFrame | None = None,
         if change_by is not None and e in change_by.index:
             c = change_by.loc[e]
             n = c.get("n", np.nan)
-            if pd.notna(n) and n < min_n:
+            if bool(c.get("suppressed", False)) or (pd.notna(n) and n < min_n):
                 t += f"<br>fewer than {min_n} people"
             else:
                 t += f"<br>d<sub>z</sub> = {_num(c.get('d_z'), 2, True)}, g = {_num(c.get('hedges_g'), 2, True)}"

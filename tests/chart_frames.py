@@ -122,3 +122,18 @@ def cohort(n=24, seed=3):
     rm = pd.DataFrame([{"r": 0.31, "dof": 250, "p_value": 0.0001, "ci_low": 0.2, "ci_high": 0.42,
                         "n_subjects": n, "n_obs": 12 * n}])
     return participants, scores, change, trends, rm
+
+
+def ratings(days=120, participant="alex", start="2024-01-01", seed=4, vision_every=90):
+    """A ratings table (current daily, vision every ``vision_every`` days) for the analysis."""
+    rng = np.random.default_rng(seed)
+    dates = pd.date_range(start, periods=days, freq="D")
+    rows = []
+    for k, e in enumerate(FW.keys):
+        rating = np.clip(np.round(4 + k * 0.3 + np.linspace(0, 3, days) + rng.normal(0, 1.2, days)), 1, 10)
+        rows.append(pd.DataFrame({"participant_id": participant, "date": dates, "element": e,
+                                  "rating": rating.astype(int), "kind": "current", "note": None}))
+        vd = dates[::vision_every]
+        rows.append(pd.DataFrame({"participant_id": participant, "date": vd, "element": e,
+                                  "rating": 8 + (k % 2), "kind": "vision", "note": None}))
+    return pd.concat(rows, ignore_index=True)

@@ -1,0 +1,528 @@
+"""Charts: figure objects inspected (traces, names, axis titles, values taken from the data,
+colours per element, escaping, size bounds, empty states), not pixels."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+
+import chart_frames as cf
+from mastery_analysis import analysis as A
+from mastery_analysis import charts as ch
+from mastery_analysis.analysis.privacy import consenting_only
+from mastery_analysis.demo import GROUND_TRUTH, NON_CONSENTING
+from mastery_analysis.framework import load_framework
+from mastery_analysis.schema import empty as empty_table
+from mastery_analysis.store import open_store
+
+FW = load_framework()
+MB = 1_000_000
+
+
+def strings(obj):
+    """Every string anywhere in a figure's dict (titles, names, hover text, tick labels...)."""
+    if isinstance(obj, str):
+        yield obj
+    elif isinstance(obj, dict):
+        for v in obj.values():
+            yield from strings(v)
+    elif isinstance(obj, (list, tuple)):
+        for v in obj:
+            yield from strings(v)
+    elif isinstance(obj, np.ndarray) and obj.dtype == object:
+        for v in obj.ravel():
+            yield from strings(v)
+
+
+def all_text(fig):
+    return list(strings(fig.to_plotly_json()))
+
+
+def by_name(fig, name):
+    return [t for t in fig.data if t.name == name]
+
+
+# ---------------------------------------------------------------------------- demo data
+@pytest.fixture(scope="module")
+def alex(demo_store_path):
+    with open_store(demo_store_path) as s:
+        f = {"ratings": s.ratings(participant="alex"), "actions": s.actions(participant="alex"),
+             "progress": s.progress(participant="alex"), "goals": s.goals(participant="alex")}
+    f["trajectories"] = A.element_trajectories(f["ratings"])
+    f["correlations"] = A.action_progress_correlation(f["actions"], f["progress"])
+    f["habit"] = A.habit_strength(f["actions"], f["goals"])
+    f["streaks"] = A.streaks(f["actions"], f["goals"])
+    return f
+
+
+@pytest.fixture(scope="module")
+def cohort(demo_store_path):
+    with open_store(demo_store_path) as s:
+        f = {"participants": s.participants(cohort="spring-cohort"),
+             "ratings": s.ratings(cohort="spring-cohort"),
+             "responses": s.responses(cohort="spring-cohort")}
+    f["scores"] = A.score_responses(f["responses"])
+    f["change"] = A.cohort_change(f["scores"])
+    f["trends"] = A.element_trends(f["ratings"])
+    return f
+
+
+# ---------------------------------------------------------------------------- theme and colours
+def test_every_chart_uses_the_one_theme(alex, cohort):
+    figs = [
+        ch.plot_trajectories(alex["trajectories"]), ch.plot_wheel(alex["trajectories"]),
+        ch.plot_calendar(alex["actions"]), ch.plot_habit_strength(alex["habit"]),
+        ch.plot_lag_profile(alex["correlations"]),
+        ch.plot_action_progress(alex["actions"], alex["progress"], alex["correlations"]),
+        ch.plot_cohort_change(cohort["scores"], cohort["change"]),
+        ch.plot_forest(cohort["trends"]), ch.plot_distribution(cohort["scores"]),
+        ch.plot_participation(cohort["ratings"]), ch.plot_trajectories(pd.DataFrame()),
+    ]
+    for fig in figs:
+        assert isinstance(fig, go.Figure)
+        assert fig.layout.template.layout.font.family == ch.TEMPLATE.layout.font.family
+        assert fig.layout.title.text, "every chart has a title"
+
+
+def test_trajectories_one_panel_per_element_in_framework_colours(alex):
+    fig = ch.plot_trajectories(alex["trajectories"])
+    titles = [a.text for a in fig.layout.annotations]
+    assert titles == [FW.labels[k] for k in FW.keys]
+    lines = [t for t in fig.data if t.name and t.name.startswith("Rolling mean")]
+    assert [t.line.color for t in lines] == [FW.colors[k] for k in FW.keys]
+    visions = by_name(fig, "Vision")
+    assert all(t.line.dash == "dash" for t in visions) and len(visions) == 5
+    assert [t.line.color for t in visions] == [FW.colors[k] for k in FW.keys]
+    assert sum(1 for t in fig.data if t.fill == "toself") == 5, "the gap is shaded per element"
+    assert fig.layout.xaxis5.title.text == "Date"
+    assert any(ax.title.text == "Rating (1–10)" for ax in (fig.layout.yaxis3,))
+    assert fig.layout.yaxis.range == (0.5, 10.5)
+
+
+def test_trajectories_daily_points_are_the_ratings():
+    traj = A.element_trajectories(cf.ratings(days=60))
+    fig = ch.plot_trajectories(traj)
+    points = by_name(fig, "Daily rating")
+    assert len(points) == 5
+    for t, key in zip(points, FW.keys):
+        expected = traj.loc[traj["element"] == key].sort_values("date")
+        np.testing.assert_allclose(np.asarray(t.y, dtype=float), expected["rating"].to_numpy())
+        assert t.marker.color == FW.colors[key]
+    line = by_name(fig, "Rolling mean")[0]
+    np.testing.assert_allclose(np.asarray(line.y, dtype=float),
+                               traj.loc[traj["element"] == "proactive"].sort_values("date")["rolling_mean"])
+
+
+def test_trajectories_long_series_are_weekly_means():
+    ratings = cf.ratings(days=3 * 365 + 1)
+    traj = A.element_trajectories(ratings)
+    fig = ch.plot_trajectories(traj)
+    points = by_name(fig, "Weekly mean rating")
+    assert len(points) == 5 and not by_name(fig, "Daily rating")
+    expected = (traj.loc[traj["element"] == "focused"].set_index("date")["rating"]
+                .resample("W-SUN").mean().dropna())
+    got = np.asarray(points[FW.keys.index("focused")].y, dtype=float)
+    np.testing.assert_allclose(got, expected.to_numpy())
+    assert "weekly" in fig.layout.title.subtitle.text
+
+
+def test_trajectories_of_several_people_need_a_participant():
+    traj = pd.concat([cf.trajectories(participant="a"), cf.trajectories(participant="b")])
+    with pytest.raises(ch.ChartError, match="participant="):
+        ch.plot_trajectories(traj)
+    fig = ch.plot_trajectories(traj, participant="b")
+    assert fig.layout.title.text.endswith(": b")
+
+
+def test_wheel_values_are_baseline_now_and_vision(alex):
+    traj = alex["trajectories"]
+    fig = ch.plot_wheel(traj)
+    now, base, vision = (by_name(fig, n)[0] for n in ("Now", "Baseline", "Vision"))
+    assert list(now.theta[:-1]) == [FW.labels[k] for k in FW.keys]
+    last = traj.sort_values("date").groupby("element")["rolling_mean"].last()
+    np.testing.assert_allclose(now.r[:-1], [last[k] for k in FW.keys])
+    assert now.r[-1] == now.r[0], "the polygon is closed"
+    first_week = traj.loc[traj["date"] < traj["date"].min() + pd.Timedelta(days=7)]
+    np.testing.assert_allclose(base.r[:-1], [first_week.loc[first_week["element"] == k, "rating"].mean()
+                                             for k in FW.keys])
+    last_vision = traj.dropna(subset=["vision"]).sort_values("date").groupby("element")["vision"].last()
+    np.testing.assert_allclose(vision.r[:-1], [last_vision[k] for k in FW.keys])
+    assert list(now.marker.color[:-1]) == [FW.colors[k] for k in FW.keys]
+
+
+def test_wheel_today_is_the_now():
+    traj = A.element_trajectories(cf.ratings(days=120))
+    today = pd.Timestamp("2024-02-15")
+    fig = ch.plot_wheel(traj, today=today)
+    expected = traj.loc[traj["date"] <= today].sort_values("date").groupby("element")["rolling_mean"].last()
+    np.testing.assert_allclose(by_name(fig, "Now")[0].r[:-1], [expected[k] for k in FW.keys])
+
+
+def test_cohort_wheel_is_a_median_and_respects_the_small_group_rule(cohort):
+    traj = A.element_trajectories(cohort["ratings"])
+    fig = ch.plot_wheel(traj)
+    assert "median of 24 people" in fig.layout.title.text
+    now = traj.sort_values("date").groupby(["participant_id", "element"])["rolling_mean"].last()
+    med = now.groupby(level="element").median()
+    np.testing.assert_allclose(by_name(fig, "Now")[0].r[:-1], [med[k] for k in FW.keys])
+    few = traj.loc[traj["participant_id"].isin(["sc01", "sc02", "sc03"])]
+    small = ch.plot_wheel(few)
+    assert small.layout.meta["empty"] and "at least 5" in small.layout.annotations[0].text
+
+
+def test_calendar_cells_hold_the_daily_action_counts(alex):
+    actions = alex["actions"]
+    fig = ch.plot_calendar(actions, streaks=alex["streaks"], goals=alex["goals"])
+    daily = actions.groupby("date")["count"].sum()
+    years = sorted(set(daily.index.year))
+    assert [a.text for a in fig.layout.annotations] == [str(y) for y in years]
+    heat = [t for t in fig.data if t.type == "heatmap"]
+    assert len(heat) == len(years)
+    assert sum(np.nansum(np.asarray(t.z, dtype=float)) for t in heat) == daily.sum()
+    assert max(np.nanmax(np.asarray(t.z, dtype=float)) for t in heat) == daily.max()
+    # one cell, read back: the first day of data
+    first = daily.index.min()
+    z = np.asarray(heat[0].z, dtype=float)
+    jan1 = pd.Timestamp(first.year, 1, 1)
+    assert z[first.weekday(), ((first - jan1).days + jan1.weekday()) // 7] == daily.iloc[0]
+    longest = alex["streaks"]["length"].max()
+    assert f"longest streak {longest} days" in fig.layout.title.subtitle.text
+
+
+def test_calendar_of_one_goal_takes_its_element_colour(alex):
+    goal = GROUND_TRUTH["alex"]["effect_goal"]
+    fig = ch.plot_calendar(alex["actions"], goal_id=goal, goals=alex["goals"])
+    element = alex["goals"].set_index("goal_id").loc[goal, "element"]
+    assert fig.data[0].colorscale[-1][1] == FW.colors[element]
+    assert sum(np.nansum(np.asarray(t.z, dtype=float)) for t in fig.data) == \
+        alex["actions"].loc[alex["actions"]["goal_id"] == goal, "count"].sum()
+
+
+def test_habit_strength_lines_are_the_scores_in_percent(alex):
+    habit = alex["habit"]
+    fig = ch.plot_habit_strength(habit.loc[habit["date"] >= "2026-01-01"], goals=alex["goals"])
+    goals = alex["goals"].set_index("goal_id")
+    assert {t.name for t in fig.data} == set(goals["title"])
+    for t in fig.data:
+        gid = goals.index[goals["title"] == t.name][0]
+        assert t.line.color == FW.colors[goals.loc[gid, "element"]]
+        expected = habit.loc[(habit["goal_id"] == gid) & (habit["date"] >= "2026-01-01")].sort_values("date")
+        np.testing.assert_allclose(np.asarray(t.y, dtype=float), expected["score"].to_numpy() * 100)
+    assert fig.layout.yaxis.title.text == "Habit strength (%)"
+
+
+def test_lag_profile_marks_significant_and_insufficient_lags(alex):
+    corr = alex["correlations"]
+    fig = ch.plot_lag_profile(corr, goals=alex["goals"])
+    goals = alex["goals"].set_index("goal_id")
+    assert [a.text for a in fig.layout.annotations] == [goals.loc[g, "title"] for g in goals.index]
+    sig = by_name(fig, "Significant (q < 0.05)")
+    effect = GROUND_TRUTH["alex"]["effect_goal"]
+    effect_color = FW.colors[goals.loc[effect, "element"]]
+    marked = [t for t in sig if t.marker.color == effect_color]
+    assert len(marked) == 1 and sorted(marked[0].x) == GROUND_TRUTH["alex"]["effect_lags"]
+    null_color = FW.colors[goals.loc[GROUND_TRUTH["alex"]["null_goal"], "element"]]
+    assert not [t for t in sig if t.marker.color == null_color]
+    assert fig.layout.xaxis.title.text == "Lag (days after the action)"
+    # not enough data: a short series is greyed out
+    short_a, short_p = cf.actions(days=12), cf.progress(days=12)
+    short = ch.plot_lag_profile(A.action_progress_correlation(short_a, short_p))
+    grey = by_name(short, "Not enough data yet")
+    assert grey and all(t.marker.color == ch.NO_DATA_GREY for t in grey)
+    assert any("days needed" in h for t in grey for h in t.hovertext)
+
+
+def test_action_progress_dots_are_the_pairs_the_analysis_correlated(alex):
+    corr = alex["correlations"]
+    goal, lag = GROUND_TRUTH["alex"]["effect_goal"], GROUND_TRUTH["alex"]["effect_lags"][0]
+    fig = ch.plot_action_progress(alex["actions"], alex["progress"], corr, goal_id=goal, lag=lag,
+                                  goals=alex["goals"])
+    row = corr.loc[(corr["goal_id"] == goal) & (corr["lag"] == lag)].iloc[0]
+    dots = fig.data[0]
+    true_x = np.asarray(dots.customdata[:, 1], dtype=float)
+    assert len(dots.y) == row["n"]
+    assert np.corrcoef(true_x, np.asarray(dots.y, dtype=float))[0, 1] == pytest.approx(row["r"], abs=1e-9)
+    assert np.all(np.abs(np.asarray(dots.x, dtype=float) - true_x) <= 0.15), "jitter stays small"
+    assert f"r = +{row['r']:.2f}" in fig.layout.title.subtitle.text
+    assert fig.layout.xaxis.title.text == "Actions on the day (count)"
+    assert "percentage points per day" in fig.layout.yaxis.title.text
+    assert by_name(fig, "Least-squares line")
+    # with no goal named, the goal and lag with the strongest evidence are shown
+    best = ch.plot_action_progress(alex["actions"], alex["progress"], corr, goals=alex["goals"])
+    top = corr.loc[corr["sufficient"]].sort_values("q_value").iloc[0]
+    assert f"Lag {top['lag']}:" in best.layout.title.subtitle.text
+
+
+def test_goal_pace_draws_expected_progress_and_projection():
+    goals, progress, pace = cf.goals(), cf.progress(days=120), cf.pace()
+    fig = ch.plot_goal_pace(pace, progress, goals)
+    titles = [a.text for a in fig.layout.annotations if a.text]
+    assert titles[0].startswith("Apply to 3 roles a week: <b>ahead</b>")
+    assert "at risk" in titles[1] and "done" in titles[2]
+    expected = by_name(fig, "Expected (start to due date)")
+    assert len(expected) == 2, "the goal without a due date has no expected line"
+    assert list(expected[0].y) == [0, 100]
+    assert pd.Timestamp(expected[0].x[1]) == goals.loc[0, "due_date"]
+    projected = by_name(fig, "Projected at current pace")
+    assert len(projected) == 2, "a goal that is done has no projection"
+    assert pd.Timestamp(projected[0].x[1]) == pace.loc[0, "projected_finish"]
+    prog = by_name(fig, "Progress")
+    np.testing.assert_allclose(np.asarray(prog[1].y, dtype=float),
+                               progress.loc[progress["goal_id"] == "g1", "percent"].to_numpy())
+    assert prog[0].line.color == FW.colors["proactive"]
+    assert fig.layout.yaxis.title.text == "Progress (%)"
+
+
+def test_cohort_change_shows_only_consenting_people(cohort):
+    fig = ch.plot_cohort_change(cohort["scores"], cohort["change"], participants=cohort["participants"])
+    text = " ".join(all_text(fig))
+    for pid in NON_CONSENTING:
+        assert pid not in text, f"{pid} did not consent and must not appear"
+    people = by_name(fig, "One consenting participant")
+    assert len(people) == 5
+    ids = {x for x in people[0].text if x}
+    consenting = set(cohort["participants"].loc[cohort["participants"]["consent_share"], "participant_id"])
+    assert ids == consenting
+    medians = by_name(fig, "Cohort median")
+    wide = cohort["scores"].pivot_table(index=["element", "participant_id"], columns="phase", values="score")
+    for t, key in zip(medians, FW.keys):
+        w = wide.loc[key].dropna()
+        np.testing.assert_allclose(t.y, [w["baseline"].median(), w["post"].median()])
+        assert t.line.color == FW.colors[key]
+    change = cohort["change"].set_index("element")
+    first = fig.layout.annotations[0].text
+    assert f"d<sub>z</sub> = {change.loc['proactive', 'd_z']:+.2f}".replace("-", "−") in first
+    assert f"{int(change.loc['proactive', 'n_reliable_improved'])}↑" in first
+    # no participants frame: no individual at all, only the medians
+    anonymous = ch.plot_cohort_change(cohort["scores"], cohort["change"])
+    assert not by_name(anonymous, "One consenting participant") and by_name(anonymous, "Cohort median")
+
+
+def test_cohort_change_hides_the_median_of_fewer_than_five(cohort):
+    few = cohort["scores"].loc[cohort["scores"]["participant_id"].isin(["sc01", "sc02", "sc03", "sc05"])]
+    change = A.cohort_change(few)
+    fig = ch.plot_cohort_change(few, change, participants=cohort["participants"])
+    assert not by_name(fig, "Cohort median")
+    assert "fewer than 5 people" in fig.layout.annotations[0].text
+    assert "median hidden" in fig.layout.title.subtitle.text
+
+
+def test_forest_rows_are_participants_with_their_intervals(cohort):
+    trends = consenting_only(cohort["trends"], cohort["participants"])
+    rm = A.rm_corr(cohort["ratings"].loc[cohort["ratings"]["kind"] == "current"].assign(
+        week=lambda f: (f["date"] - f["date"].min()).dt.days // 7), x="week", y="rating",
+        subject="participant_id")
+    fig = ch.plot_forest(trends, rm)
+    assert [a.text for a in fig.layout.annotations][:5] == [FW.labels[k] for k in FW.keys]
+    t = fig.data[0]
+    assert t.marker.color == FW.colors["proactive"]
+    pro = trends.loc[trends["element"] == "proactive"].set_index("participant_id")
+    for name, x, plus, minus in zip(t.y, t.x, t.error_x.array, t.error_x.arrayminus):
+        assert x == pytest.approx(pro.loc[name, "slope"])
+        assert x + plus == pytest.approx(pro.loc[name, "slope_high"])
+        assert x - minus == pytest.approx(pro.loc[name, "slope_low"])
+    assert set(fig.layout.yaxis.categoryarray) == set(trends["participant_id"])
+    assert f"r = {rm['r'].iloc[0]:+.2f}".replace("-", "−") in fig.layout.title.subtitle.text
+    assert "rating points per week" in " ".join(all_text(fig))
+
+
+def test_forest_of_correlations_draws_the_rmcorr_diamond():
+    est = pd.DataFrame({"participant_id": ["a", "b", "c"], "r": [0.1, 0.3, 0.5],
+                        "ci_low": [-0.2, 0.0, 0.2], "ci_high": [0.4, 0.6, 0.7]})
+    rm = {"r": 0.31, "ci_low": 0.12, "ci_high": 0.48, "p_value": 0.002, "n_subjects": 3, "n_obs": 30}
+    fig = ch.plot_forest(est, rm, estimate="r", low="ci_low", high="ci_high", x_title="Correlation r")
+    diamond = [t for t in fig.data if t.marker.symbol == "diamond"]
+    assert len(diamond) == 1 and diamond[0].x[0] == 0.31
+    assert diamond[0].error_x.array[0] == pytest.approx(0.17)
+    assert fig.layout.yaxis.categoryarray[-1] == "<b>All: rmcorr</b>"
+
+
+def test_distribution_boxes_are_quartiles_without_individual_values(cohort):
+    scores = cohort["scores"]
+    fig = ch.plot_distribution(scores)
+    assert len(fig.data) == 10, "five elements at baseline and post (no mid in the demo)"
+    box = fig.data[0]
+    v = scores.loc[(scores["element"] == "proactive") & (scores["phase"] == "baseline"), "score"]
+    assert box.q1[0] == pytest.approx(v.quantile(0.25))
+    assert box.median[0] == pytest.approx(v.median())
+    assert box.q3[0] == pytest.approx(v.quantile(0.75))
+    assert box.y is None, "no individual value is in the figure"
+    assert box.line.color == FW.colors["proactive"]
+    assert f"(n = {v.size})" in box.name
+    text = " ".join(all_text(fig))
+    assert not any(pid in text for pid in scores["participant_id"].unique())
+    small = scores.loc[scores["participant_id"].isin(["sc01", "sc02", "sc03"])]
+    hidden = ch.plot_distribution(small)
+    assert hidden.layout.meta["empty"] and "Fewer than 5" in hidden.layout.annotations[0].text
+
+
+def test_participation_counts_people_per_week(cohort):
+    fig = ch.plot_participation(cohort["ratings"], cohort["participants"])
+    r = cohort["ratings"]
+    expected = r.assign(week=r["date"].dt.to_period("W-SUN").dt.start_time).groupby("week")[
+        "participant_id"].nunique()
+    assert list(fig.data[0].y) == expected.tolist()
+    assert fig.layout.yaxis.title.text == "People who checked in"
+
+
+# ---------------------------------------------------------------------------- empty states
+EMPTY_CASES = {
+    "trajectories": lambda: ch.plot_trajectories(A.element_trajectories(empty_table("ratings"))),
+    "wheel": lambda: ch.plot_wheel(A.element_trajectories(empty_table("ratings"))),
+    "calendar": lambda: ch.plot_calendar(empty_table("actions")),
+    "habit_strength": lambda: ch.plot_habit_strength(
+        A.habit_strength(empty_table("actions"), empty_table("goals"))),
+    "lag_profile": lambda: ch.plot_lag_profile(
+        A.action_progress_correlation(empty_table("actions"), empty_table("progress"))),
+    "action_progress": lambda: ch.plot_action_progress(empty_table("actions"), empty_table("progress")),
+    "goal_pace": lambda: ch.plot_goal_pace(pd.DataFrame(), empty_table("progress"), empty_table("goals")),
+    "cohort_change": lambda: ch.plot_cohort_change(pd.DataFrame()),
+    "forest": lambda: ch.plot_forest(pd.DataFrame()),
+    "distribution": lambda: ch.plot_distribution(pd.DataFrame()),
+    "participation": lambda: ch.plot_participation(empty_table("ratings")),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EMPTY_CASES))
+def test_empty_frames_give_a_figure_that_says_what_to_do(name):
+    fig = EMPTY_CASES[name]()
+    assert isinstance(fig, go.Figure) and fig.layout.meta["empty"]
+    (note,) = fig.layout.annotations
+    assert note.text.startswith("No ")
+    assert ":" in note.text, "the message says what to do next"
+    assert not fig.data
+
+
+def test_one_check_in_gives_charts_not_errors(store):
+    store.add_participant("solo", joined_on="2026-01-05")
+    store.record_checkin("solo", "2026-01-05", ratings={k: 5 for k in FW.keys},
+                         vision={k: 8 for k in FW.keys})
+    ratings = store.ratings(participant="solo")
+    traj = A.element_trajectories(ratings)
+    assert len(ch.plot_trajectories(traj).data) > 0
+    assert len(ch.plot_wheel(traj).data) == 3
+    assert ch.plot_calendar(store.actions(participant="solo")).layout.meta["empty"]
+    corr = A.action_progress_correlation(store.actions(), store.progress())
+    assert ch.plot_lag_profile(corr).layout.meta["empty"]
+
+
+def test_a_participant_missing_from_the_frame_is_an_empty_state():
+    fig = ch.plot_trajectories(cf.trajectories(), participant="nobody")
+    assert fig.layout.meta["empty"] and "nobody" in fig.layout.annotations[0].text
+
+
+def test_a_frame_without_the_needed_columns_names_them():
+    with pytest.raises(ch.ChartError, match="rolling_mean"):
+        ch.plot_trajectories(pd.DataFrame({"element": ["proactive"], "date": ["2024-01-01"],
+                                           "rating": [5]}))
+
+
+# ---------------------------------------------------------------------------- escaping
+def test_text_a_person_typed_is_escaped_everywhere():
+    evil = cf.EVIL
+    goals = cf.goals(titles=(evil, "ok", "fine"))
+    actions, progress = cf.actions(days=120), cf.progress(days=120)
+    corr = A.action_progress_correlation(actions, progress)
+    parts, scores, change, trends, rm = cf.cohort(n=6)
+    scores = scores.replace({"p01": evil})
+    parts = parts.replace({"p01": evil})
+    trends = trends.replace({"p01": evil})
+    traj = cf.trajectories(participant=evil)
+    figs = [
+        ch.plot_trajectories(traj), ch.plot_wheel(traj),
+        ch.plot_calendar(actions, goal_id="g0", goals=goals),
+        ch.plot_habit_strength(A.habit_strength(actions, goals), goals=goals),
+        ch.plot_lag_profile(corr, goals=goals),
+        ch.plot_action_progress(actions, progress, corr, goal_id="g0", goals=goals),
+        ch.plot_goal_pace(cf.pace(), progress, goals),
+        ch.plot_cohort_change(scores, change, participants=parts),
+        ch.plot_forest(trends, rm, title=f"Trends of {evil}"),
+        ch.plot_distribution(scores.assign(phase=scores["phase"].replace({"post": evil})),
+                             phases=("baseline", evil)),
+        ch.plot_trajectories(cf.trajectories(), participant=evil),
+    ]
+    escaped = "&lt;img src=x onerror=alert(1)&gt;"
+    for fig in figs:
+        texts = all_text(fig)
+        assert not any("<img" in t for t in texts), fig.layout.title.text
+        assert "<img" not in fig.to_json() and "\\u003cimg" not in fig.to_json()
+        assert any(escaped in t for t in texts), fig.layout.title.text
+
+
+# ---------------------------------------------------------------------------- bounded size
+@pytest.fixture(scope="module")
+def three_years():
+    days = 3 * 365 + 1
+    ratings, actions = cf.ratings(days=days), cf.actions(days=days)
+    progress, goals = cf.progress(days=days, every=1), cf.goals()
+    return {"ratings": ratings, "actions": actions, "progress": progress, "goals": goals,
+            "trajectories": A.element_trajectories(ratings),
+            "correlations": A.action_progress_correlation(actions, progress)}
+
+
+def test_three_years_of_daily_data_stay_under_a_megabyte(three_years):
+    d = three_years
+    figs = {
+        "trajectories": ch.plot_trajectories(d["trajectories"]),
+        "wheel": ch.plot_wheel(d["trajectories"]),
+        "calendar": ch.plot_calendar(d["actions"], goals=d["goals"],
+                                     streaks=A.streaks(d["actions"], d["goals"])),
+        "habit_strength": ch.plot_habit_strength(A.habit_strength(d["actions"], d["goals"]),
+                                                 goals=d["goals"]),
+        "lag_profile": ch.plot_lag_profile(d["correlations"], goals=d["goals"]),
+        "action_progress": ch.plot_action_progress(d["actions"], d["progress"], d["correlations"]),
+        "goal_pace": ch.plot_goal_pace(cf.pace(), d["progress"], d["goals"]),
+    }
+    sizes = {k: len(f.to_json()) for k, f in figs.items()}
+    assert all(s < MB for s in sizes.values()), sizes
+    # the long series were aggregated: at most one point a week per element
+    points = by_name(figs["trajectories"], "Weekly mean rating")[0]
+    assert len(points.x) <= 3 * 53
+
+
+def test_large_scatters_use_webgl():
+    days = 2600
+    actions, progress = cf.actions(days=days, n_goals=1), cf.progress(days=days, every=1, n_goals=1)
+    fig = ch.plot_action_progress(actions, progress, goal_id="g0", lag=0)
+    assert fig.data[0].type == "scattergl" and len(fig.data[0].y) > ch.GL_AFTER
+    assert len(fig.to_json()) < MB
+    small = ch.plot_action_progress(cf.actions(days=100, n_goals=1), cf.progress(days=100, n_goals=1),
+                                    goal_id="g0")
+    assert small.data[0].type == "scatter"
+
+
+def test_the_whole_demo_cohort_stays_under_a_megabyte(cohort):
+    traj = A.element_trajectories(cohort["ratings"])
+    figs = {
+        "wheel": ch.plot_wheel(traj),
+        "cohort_change": ch.plot_cohort_change(cohort["scores"], cohort["change"],
+                                               participants=cohort["participants"]),
+        "forest": ch.plot_forest(consenting_only(cohort["trends"], cohort["participants"])),
+        "distribution": ch.plot_distribution(cohort["scores"]),
+        "participation": ch.plot_participation(cohort["ratings"], cohort["participants"]),
+    }
+    sizes = {k: len(f.to_json()) for k, f in figs.items()}
+    assert all(s < MB for s in sizes.values()), sizes
+
+
+def test_a_large_cohort_distribution_does_not_grow():
+    parts, scores, *_ = cf.cohort(n=24)
+    _, big, *_ = cf.cohort(n=2000)
+    assert len(ch.plot_distribution(big).to_json()) < 1.2 * len(ch.plot_distribution(scores).to_json())
+
+
+def test_charts_do_not_modify_their_input(alex):
+    traj = alex["trajectories"].copy()
+    actions = alex["actions"].copy()
+    ch.plot_trajectories(alex["trajectories"])
+    ch.plot_calendar(alex["actions"])
+    pd.testing.assert_frame_equal(traj, alex["trajectories"])
+    pd.testing.assert_frame_equal(actions, alex["actions"])
+
+
+def test_figures_are_json_serialisable_and_deterministic(alex):
+    a = ch.plot_action_progress(alex["actions"], alex["progress"], alex["correlations"]).to_json()
+    b = ch.plot_action_progress(alex["actions"], alex["progress"], alex["correlations"]).to_json()
+    assert a == b and json.loads(a)["data"]
