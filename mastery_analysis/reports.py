@@ -105,6 +105,8 @@ def data_fingerprint(frames: Mapping[str, pd.DataFrame]) -> str:
 def _parse_day(value, what: str) -> pd.Timestamp | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
+    if isinstance(value, str) and not re.fullmatch(r"\s*\d{4}-\d{2}-\d{2}\s*", value):
+        raise ReportParameterError(f"{what} must be a date like 2025-01-31; got {value!r}")
     try:
         day = pd.Timestamp(value)
     except (ValueError, TypeError):

@@ -1,0 +1,276 @@
+"""Reports: byte-identical renders, self-contained HTML, escaping, privacy, clear errors.
+
+The renders are shared with tests/test_reports_browser.py (see tests/report_renders.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from plotly.offline import get_plotlyjs
+
+from mastery_analysis import __version__, reports
+from mastery_analysis.cli import main
+from mastery_analysis.demo import load_demo
+from mastery_analysis.errors import MasteryError, UnknownParticipantError
+from mastery_analysis.store import open_store
+
+import report_renders as rr
+
+PLOTLYJS = get_plotlyjs()
+
+
+def sha256(path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def without_plotlyjs(text: str) -> str:
+    return text.replace(PLOTLYJS, "")
+
+
+class Attributes(HTMLParser):
+    """Every (tag, attribute, value) of a document; script bodies are not parsed as markup."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.found = []
+
+    def handle_starttag(self, tag, attrs):
+        self.found += [(tag, name, value or "") for name, value in attrs]
+
+    handle_startendtag = handle_starttag
+
+
+def outside_references(text: str) -> list[str]:
+    """src/href (and similar) values that point outside the page: not '#...' or 'data:'."""
+    parser = Attributes()
+    parser.feed(text)
+    refs = [v for tag, name, v in parser.found
+            if name in ("src", "href", "srcset", "poster", "action", "data", "xlink:href")]
+    # the same check as a plain regex over the markup outside <script> bodies
+    markup = re.sub(r"(?is)<script\b[^>]*>.*?</script>", "<script></script>", text)
+    refs += re.findall(r"""(?i)<[a-z][^<>]*?\b(?:src|href)\s*=\s*["']?([^"'\s>]+)""", markup)
+    refs += re.findall(r"""(?i)url\(\s*["']?([^"')]+)""", markup)
+    refs += re.findall(r"""(?i)@import\s+["']?([^"';]+)""", markup)
+    return sorted({r for r in refs if not (r.startswith("#") or r.lower().startswith("data:"))})
+
+
+@pytest.fixture(scope="module")
+def personal(tmp_path_factory):
+    return rr.rendered(tmp_path_factory, "personal")
+
+
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory):
+    return rr.rendered(tmp_path_factory, "cohort")
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return rr.rendered(tmp_path_factory, "tiny")
+
+
+# ----------------------------------------------------------------------------- reproducible
+@pytest.mark.slow
+def test_same_data_gives_the_same_bytes_from_a_freshly_loaded_store(personal, tmp_path):
+    # A second store, loaded again from scratch: new recorded_at and a different file path.
+    again = rr.build_store(tmp_path / "again.db")
+    out = reports.render_report("personal", out=tmp_path / "again.html", store=again,
+                                participant="alex")
+    assert sha256(out) == sha256(personal)
+    text = out.read_text(encoding="utf-8")
+    assert str(tmp_path) not in text and "again.db" not in text
+
+
+@pytest.mark.slow
+def test_report_states_parameters_version_and_fingerprint(personal, tmp_path_factory):
+    text = personal.read_text(encoding="utf-8")
+    with open_store(rr.store_path(tmp_path_factory)) as s:
+        expected = reports.data_fingerprint(reports.personal_frames(s, "alex"))
+    assert expected in text
+    assert f"<th>mastery-analysis</th><td>{__version__}</td>" in text
+    assert "<th>participant</th><td>alex</td>" in text
+    # no rendering time: not today's date, and no clock time but the midnight of data dates
+    assert dt.date.today().isoformat() not in text
+    assert set(re.findall(r"\d{2}:\d{2}:\d{2}", without_plotlyjs(text))) <= {"00:00:00"}
+
+
+def test_fingerprint_ignores_recorded_at_row_order_and_column_order(demo_store, tmp_path):
+    frames = reports.personal_frames(demo_store, "alex")
+    with open_store(tmp_path / "again.db") as again:
+        load_demo(again)
+        reloaded = reports.personal_frames(again, "alex")
+    assert not reloaded["ratings"]["recorded_at"].equals(frames["ratings"]["recorded_at"])
+    assert reports.data_fingerprint(reloaded) == reports.data_fingerprint(frames)
+    shuffled = {k: v.sample(frac=1, random_state=1)[v.columns[::-1]] for k, v in frames.items()}
+    assert reports.data_fingerprint(shuffled) == reports.data_fingerprint(frames)
+    edited = frames["ratings"].copy()
+    edited.loc[0, "rating"] = edited.loc[0, "rating"] % 10 + 1
+    assert reports.data_fingerprint(dict(frames, ratings=edited)) != reports.data_fingerprint(frames)
+    assert reports.data_fingerprint(dict(frames, extra=frames["goals"])) != reports.data_fingerprint(frames)
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", reports.data_fingerprint(frames))
+
+
+# ----------------------------------------------------------------------------- self-contained
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["personal", "cohort"])
+def test_html_is_self_contained_with_plotlyjs_inlined_once(name, tmp_path_factory):
+    text = rr.rendered(tmp_path_factory, name).read_text(encoding="utf-8")
+    assert outside_references(text) == []
+    assert text.count(PLOTLYJS) == 1
+    assert not re.search(r"(?i)<script[^>]*\bsrc\s*=", text)
+    assert not re.search(r"(?i)<link\b", text)
+    assert not re.search(r"(?i)mathjax[^'\"<>]*\.js", without_plotlyjs(text))
+    assert "require.js" not in text and "cdn.plot.ly" not in without_plotlyjs(text)
+    # every figure has a fixed id (no plotly uuid) and is drawn by exactly one newPlot call
+    ids = re.findall(r'<div class="mastery-figure" data-figure="([^"]+)">', text)
+    assert ids and len(ids) == len(set(ids))
+    assert sorted(re.findall(r'Plotly\.newPlot\(\s*"([^"]+)"', text)) == sorted(ids)
+    assert not re.search(r'id="[0-9a-f]{8}-[0-9a-f]{4}-', text)
+    # no code cells
+    assert "from mastery_analysis" not in text and "open_store(" not in without_plotlyjs(text)
+
+
+def test_outside_references_finds_what_it_should():
+    page = ('<a href="#top">x</a><img src="data:image/png;base64,AA"><p>&lt;img src=x&gt;</p>'
+            '<script>var a="<a href=x>";'
+            '</script><link href="https://cdn.example/x.css"><script src="//cdn.example/r.js"></script>'
+            '<div style="background:url(http://example.com/a.png)"></div>')
+    assert outside_references(page) == ["//cdn.example/r.js", "http://example.com/a.png",
+                                        "https://cdn.example/x.css"]
+
+
+# ----------------------------------------------------------------------------- escaping
+@pytest.mark.slow
+def test_typed_text_is_escaped(personal):
+    text = personal.read_text(encoding="utf-8")
+    assert rr.XSS not in text  # not as markup anywhere, not even inside figure JSON
+    assert "&lt;img src=x onerror=alert(1)&gt;" in text  # the note and the name, as text
+
+
+# ----------------------------------------------------------------------------- privacy
+@pytest.mark.slow
+def test_cohort_report_shows_nothing_of_non_consenting_people(cohort):
+    text = without_plotlyjs(cohort.read_text(encoding="utf-8"))
+    hidden = rr.non_consenting_people()
+    assert len(hidden) == 5
+    for pid, name in hidden.items():
+        assert not re.search(rf"\b{re.escape(pid)}\b", text), pid
+        assert name not in text, name
+    assert "sc01" in text  # a consenting participant is shown (so the check above can fail)
+    assert "<th>participants</th><td>24</td>" in text
+
+
+@pytest.mark.slow
+def test_cohort_of_four_shows_no_aggregate(tiny):
+    text = without_plotlyjs(tiny.read_text(encoding="utf-8"))
+    assert "fewer than 5 people" in text
+    assert "Not shown: participation would summarise 4 people" in text
+    assert text.count("rows withheld") == 2  # the change table and the rmcorr table
+    # the change table: element and n shown, every statistic blanked
+    table = re.search(r"<table class=\"dataframe mastery-table\">.*?</table>", text, re.S).group(0)
+    rows = re.findall(r"<tr>(.*?)</tr>", table, re.S)  # the header row is <tr style=...>
+    assert len(rows) == 5
+    for row in rows:
+        cells = re.findall(r"<td>(.*?)</td>", row, re.S)
+        assert cells[1] == "4" and set(cells[2:]) == {"–"}, cells
+    for pid in ("tiny3", "tiny4", "TINY3", "TINY4"):
+        assert not re.search(rf"\b{pid}\b", text)
+
+
+# ----------------------------------------------------------------------------- bad parameters
+BAD = [
+    ("unknown participant", dict(kind="personal", participant="nobody"),
+     UnknownParticipantError, "unknown participant 'nobody'"),
+    ("unknown cohort", dict(kind="cohort", cohort="autumn"),
+     reports.UnknownCohortError, "unknown cohort 'autumn'"),
+    ("range without data", dict(kind="personal", participant="alex", start="2030-01-01"),
+     reports.ReportParameterError, "no ratings, actions or progress of 'alex' between 2030-01-01"),
+    ("start after end", dict(kind="personal", participant="alex", start="2026-02-01", end="2026-01-01"),
+     reports.ReportParameterError, "start 2026-02-01 is after end 2026-01-01"),
+    ("malformed date", dict(kind="personal", participant="alex", end="31/12/2025"),
+     reports.ReportParameterError, "end must be a date like"),
+    ("unknown parameter", dict(kind="personal", participant="alex", cohort="spring-cohort"),
+     reports.ReportParameterError, "unknown parameter for a personal report: cohort"),
+]
+
+
+@pytest.mark.parametrize("kw,error,message", [b[1:] for b in BAD], ids=[b[0] for b in BAD])
+def test_bad_parameters_fail_before_running_and_write_nothing(demo_store_path, tmp_path, kw, error, message):
+    out_dir = tmp_path / "out"
+    out = out_dir / "report.html"
+    with pytest.raises(error, match=re.escape(message)):
+        reports.render_report(out=out, store=demo_store_path, **kw)
+    assert not out.exists() and not out_dir.exists()
+
+
+@pytest.mark.parametrize("where", ["under a file", "a folder"])
+def test_unwritable_output_fails_before_running_and_writes_nothing(demo_store_path, tmp_path, where):
+    blocker = tmp_path / "a-file.txt"
+    blocker.write_text("not a folder")
+    out = blocker / "report.html" if where == "under a file" else tmp_path
+    with pytest.raises(reports.ReportOutputError, match="cannot write the report to"):
+        reports.render_report("personal", out=out, store=demo_store_path, participant="alex")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file.txt"]
+    assert blocker.read_text() == "not a folder"
+
+
+def test_a_failing_notebook_leaves_no_file(demo_store_path, tmp_path, monkeypatch):
+    def boom(*a, **k):
+        raise reports.ReportError("the personal report failed in cell 3: ValueError: boom")
+
+    monkeypatch.setattr(reports, "execute_notebook", boom)
+    out = tmp_path / "r.html"
+    out.write_text("the previous report")
+    with pytest.raises(reports.ReportError, match="boom"):
+        reports.render_report("personal", out=out, store=demo_store_path, participant="alex")
+    assert out.read_text() == "the previous report"  # untouched, and no temporary file left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.html"]
+
+
+def test_cli_bad_parameters_print_one_line(demo_store_path, tmp_path, capsys):
+    out = tmp_path / "r.html"
+    code = main(["report", "personal", "--participant", "nobody", "--out", str(out),
+                 "--store", str(demo_store_path)])
+    _, err = capsys.readouterr()
+    assert code == 1 and err.startswith("mastery: error: unknown participant 'nobody'")
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not out.exists()
+    code = main(["report", "personal", "--cohort", "spring-cohort", "--out", str(out),
+                 "--store", str(demo_store_path)])
+    _, err = capsys.readouterr()
+    assert code == 1 and "give --out-dir DIR" in err and not out.exists()
+
+
+def test_display_helpers_escape_and_fix_ids():
+    import plotly.graph_objects as go
+
+    table = reports.table_html(__import__("pandas").DataFrame({"note": [rr.XSS]}))
+    assert rr.XSS not in table and "&lt;img src=x onerror=alert(1)&gt;" in table
+    header = reports.header_html(rr.XSS, {"name": rr.XSS}, {})
+    assert rr.XSS not in header
+    fig = go.Figure(go.Scatter(x=[1, 2], y=[3, 4], name=rr.XSS))
+    one = reports.figure_html(fig, "My Wheel!", include_plotlyjs=False)
+    assert one == reports.figure_html(fig, "My Wheel!", include_plotlyjs=False)
+    assert 'id="fig-my-wheel"' in one and "<script src" not in one and rr.XSS not in one
+    assert PLOTLYJS in reports.figure_html(fig, "w", include_plotlyjs=True)
+
+
+# ----------------------------------------------------------------------------- CLI renders
+@pytest.mark.slow
+def test_cli_renders_one_personal_report_per_consenting_member(tmp_path_factory, tmp_path, capsys):
+    store = rr.store_path(tmp_path_factory)
+    code = main(["report", "personal", "--cohort", rr.TINY, "--out-dir", str(tmp_path / "each"),
+                 "--store", store])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    expected = [str(tmp_path / "each" / f"personal-{pid}.html") for pid in rr.TINY_CONSENTING]
+    assert out.split() == expected
+    assert sorted(p.name for p in (tmp_path / "each").iterdir()) == \
+        [f"personal-{pid}.html" for pid in rr.TINY_CONSENTING]
+    assert "personal reports of tiny" in err  # the progress bar
