@@ -1,0 +1,343 @@
+"""Plain-English findings for one participant, each with its numbers and its uncertainty.
+
+A finding claims an effect (an improving or declining element, actions going with faster or
+slower progress) only when the test behind it is significant after Benjamini-Hochberg control
+across the participant's elements (trends) or across all goals and lags (action and progress).
+Everything else says what is known: "no clear trend yet", "no clear relation yet", or
+"not enough data yet: about N more days are needed". Goal pace and habits are descriptions of
+the data, not tests, and never set ``claim``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..errors import AnalysisInputError
+from ..framework import Framework, load_framework
+from .correlation import TARGET_R, action_progress_correlation, require_columns
+
+COLUMNS = ["kind", "subject", "text", "value", "ci_low", "ci_high", "p_value", "q_value", "n",
+           "sufficient", "claim"]
+KINDS = ("data", "trend", "action_progress", "goal_pace", "habit")
+
+
+def _bh(p: np.ndarray) -> np.ndarray:
+    q = np.full(len(p), np.nan)
+    ok = np.isfinite(p)
+    if ok.any():
+        q[ok] = stats.false_discovery_control(p[ok], method="bh")
+    return q
+
+
+def _level(alpha: float) -> str:
+    return f"{100 * (1 - alpha):g}%"
+
+
+def _fmt_q(q: float) -> str:
+    return "q < 0.001" if q < 0.001 else f"q = {q:.3f}"
+
+
+def _fmt_p(p: float) -> str:
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
+def _signed(v: float) -> str:
+    """Two significant digits with a sign: +0.016, -0.0038, +1.2."""
+    return f"{v:+.2g}"
+
+
+def _days_word(n) -> str:
+    n = int(n)
+    return f"{n} day" if n == 1 else f"{n} days"
+
+
+def _pick(frame, participant_id):
+    if frame is None:
+        return None
+    return frame.loc[frame["participant_id"].astype(str) == participant_id]
+
+
+def _until(frame, today, column="date"):
+    if frame is None or frame.empty or column not in frame.columns:
+        return frame
+    return frame.loc[pd.to_datetime(frame[column]).dt.normalize() <= today]
+
+
+def _finding(kind, subject, text, *, value=np.nan, ci_low=np.nan, ci_high=np.nan, p_value=np.nan,
+             q_value=np.nan, n=None, sufficient=True, claim=False):
+    return {"kind": kind, "subject": subject, "text": text, "value": float(value),
+            "ci_low": float(ci_low), "ci_high": float(ci_high), "p_value": float(p_value),
+            "q_value": float(q_value), "n": n, "sufficient": bool(sufficient), "claim": bool(claim)}
+
+
+def _trend_findings(ratings, fw, alpha):
+    from .trajectories import element_trends
+
+    trends = element_trends(ratings, alpha=alpha)
+    if trends.empty:
+        return []
+    order = {k: i for i, k in enumerate(fw.keys)}
+    trends = trends.assign(_o=trends["element"].map(order).fillna(len(order))).sort_values(
+        ["_o", "element"], kind="stable").drop(columns="_o")
+    q = _bh(trends["p_value"].to_numpy(dtype=float))
+    labels = fw.labels
+    out = []
+    for row, qv in zip(trends.itertuples(index=False), q):
+        label = labels.get(row.element, row.element)
+        n = int(row.n_periods)
+        if row.direction == "insufficient" or not np.isfinite(row.slope):
+            out.append(_finding(
+                "trend", row.element,
+                f"{label}: not enough data yet for a trend ({n} week{'s' if n != 1 else ''} with "
+                f"ratings; at least 5 are needed).", n=n, sufficient=False))
+            continue
+        interval = (f"{_level(alpha)} CI {_signed(row.slope_low)} to {_signed(row.slope_high)}"
+                    if np.isfinite(row.slope_low) else "no interval yet")
+        claim = bool(np.isfinite(qv) and qv < alpha and np.isfinite(row.tau) and row.tau != 0)
+        if claim:
+            word = "improving" if row.tau > 0 else "declining"
+            text = (f"{label} is {word}: about {_signed(row.slope)} points a week ({interval}; "
+                    f"Mann-Kendall {_fmt_q(qv)}, over {n} weeks).")
+        else:
+            stat = _fmt_q(qv) if np.isfinite(qv) else "every week's mean is the same"
+            text = (f"{label}: no clear trend ({_signed(row.slope)} points a week, {interval}; "
+                    f"{stat}, over {n} weeks).")
+        out.append(_finding("trend", row.element, text, value=row.slope, ci_low=row.slope_low,
+                            ci_high=row.slope_high, p_value=row.p_value, q_value=qv, n=n,
+                            sufficient=True, claim=claim))
+    return out
+
+
+def _goal_titles(goals):
+    if goals is None or goals.empty or "title" not in goals.columns:
+        return {}
+    return dict(zip(goals["goal_id"].astype(str), goals["title"].astype(str)))
+
+
+def _action_findings(actions, progress, ratings, titles, alpha, lags):
+    if actions is None or progress is None or (actions.empty and progress.empty):
+        return []
+    checkins = ratings[["participant_id", "date"]] if ratings is not None and not ratings.empty else None
+    res = action_progress_correlation(actions, progress, lags=lags, checkins=checkins, alpha=alpha)
+    out = []
+    for goal_id, rows in res.groupby("goal_id", sort=True):
+        title = titles.get(goal_id, goal_id)
+        tested = rows.loc[rows["sufficient"]]
+        more = rows["more_days"].dropna()
+        more_days = int(more.max()) if len(more) else None
+        sig = rows.loc[rows["significant"]]
+        if len(sig):
+            best = sig.sort_values(["q_value", "lag"]).iloc[0]
+            faster = best["r"] > 0
+            lag = int(best["lag"])
+            when = "the same day onwards" if lag == 0 else f"{_days_word(lag)} later"
+            others = sorted(int(v) for v in sig["lag"] if v != lag)
+            also = f" (also at lag{'s' if len(others) > 1 else ''} {', '.join(map(str, others))})" if others else ""
+            text = (f"'{title}': days with more action go with {'faster' if faster else 'slower'} "
+                    f"progress from {when}{also}: r = {best['r']:.2f} ({_level(alpha)} CI {best['ci_low']:.2f} to "
+                    f"{best['ci_high']:.2f}; {_fmt_q(best['q_value'])} after testing "
+                    f"{len(res)} lags and goals; {int(best['n'])} days). This is a correlation, "
+                    "not proof of cause.")
+            out.append(_finding("action_progress", goal_id, text, value=best["r"], ci_low=best["ci_low"],
+                                ci_high=best["ci_high"], p_value=best["p_value"], q_value=best["q_value"],
+                                n=int(best["n"]), sufficient=True, claim=True))
+        elif tested.empty:
+            n = int(rows["n"].max())
+            need = f"about {more_days} more days are needed" if more_days else \
+                "more days with varying action and progress are needed"
+            text = (f"'{title}': not enough data yet to relate actions to progress "
+                    f"({_days_word(n)} paired so far); {need} to detect a moderate relation "
+                    f"(r = {TARGET_R}).")
+            out.append(_finding("action_progress", goal_id, text, n=n, sufficient=False))
+        else:
+            best = tested.sort_values(["p_value", "lag"]).iloc[0]
+            lags_txt = f"lags {int(rows['lag'].min())}-{int(rows['lag'].max())} days"
+            numbers = (f"closest: lag {int(best['lag'])}, r = {best['r']:.2f}, {_level(alpha)} CI "
+                       f"{best['ci_low']:.2f} to {best['ci_high']:.2f}, {_fmt_q(best['q_value'])}")
+            if more_days:
+                tail = (f"about {more_days} more days are needed to detect a moderate "
+                        f"relation (r = {TARGET_R}).")
+                text = f"'{title}': no clear relation between actions and progress yet ({numbers}); {tail}"
+            else:
+                text = (f"'{title}': no clear relation between actions and progress at {lags_txt} "
+                        f"({numbers}; {int(best['n'])} days, enough to detect r = {TARGET_R}).")
+            out.append(_finding("action_progress", goal_id, text, value=best["r"], ci_low=best["ci_low"],
+                                ci_high=best["ci_high"], p_value=best["p_value"], q_value=best["q_value"],
+                                n=int(best["n"]), sufficient=True, claim=False))
+    return out
+
+
+def _pace_findings(goals, progress, titles, today):
+    from .goals import goal_pace
+
+    if goals is None or goals.empty:
+        return []
+    pace = goal_pace(goals, progress, today=today)
+    out = []
+    for row in pace.itertuples(index=False):
+        title = titles.get(row.goal_id, row.goal_id)
+        pct = row.percent
+        finish = row.projected_finish
+        finish_txt = f"; at this pace it would reach 100% around {finish:%Y-%m-%d}" if pd.notna(finish) else ""
+        pace_txt = f"{row.pace:+.1f} points a week" if np.isfinite(row.pace) else "no pace yet"
+        expected = f", {row.expected:.0f}% expected by now" if np.isfinite(row.expected) else ""
+        status = row.status
+        if status == "not_started":
+            text = f"'{title}': no progress recorded yet."
+        elif status == "done":
+            when = f" on {finish:%Y-%m-%d}" if pd.notna(finish) else ""
+            text = f"'{title}' is done (reached 100%{when})."
+        else:
+            word = {"ahead": "is ahead of schedule", "on_track": "is on track",
+                    "at_risk": "is at risk", "off_track": "is off track"}.get(status, f"is {status}")
+            text = f"'{title}' {word}: {pct:.0f}% done{expected} ({pace_txt}{finish_txt})."
+        out.append(_finding("goal_pace", row.goal_id, text, value=pct,
+                            sufficient=status != "not_started", claim=False))
+    return out
+
+
+def _habit_findings(actions, goals, titles, today):
+    from .habits import habit_strength, streaks
+
+    if goals is None or goals.empty or actions is None:
+        return []
+    strength = habit_strength(actions, goals)
+    strength = strength.loc[strength["date"] <= today]
+    latest = strength.groupby("goal_id").tail(1).set_index("goal_id")["score"] if len(strength) else pd.Series(dtype=float)
+    runs = streaks(actions, goals)
+    out = []
+    for goal_id in goals["goal_id"].astype(str):
+        title = titles.get(goal_id, goal_id)
+        mine = runs.loc[runs["goal_id"] == goal_id]
+        score = float(latest.get(goal_id, np.nan))
+        if mine.empty and not np.isfinite(score):
+            out.append(_finding("habit", goal_id, f"'{title}': no action logged yet.", sufficient=False))
+            continue
+        current = mine.loc[mine["end"] >= today - pd.Timedelta(days=1), "length"]
+        current_len = int(current.max()) if len(current) else 0
+        longest = mine.sort_values(["length", "end"], ascending=[False, False]).head(1)
+        parts = []
+        if np.isfinite(score):
+            parts.append(f"habit strength {score:.2f} of 1 (Loop's score)")
+        parts.append(f"current streak {_days_word(current_len)}")
+        if len(longest):
+            lo = longest.iloc[0]
+            parts.append(f"longest {_days_word(lo['length'])} ({lo['start']:%Y-%m-%d} to {lo['end']:%Y-%m-%d})")
+        out.append(_finding("habit", goal_id, f"'{title}': " + "; ".join(parts) + ".", value=score,
+                            n=current_len, sufficient=True, claim=False))
+    return out
+
+
+def insights(ratings: pd.DataFrame, actions: pd.DataFrame, progress: pd.DataFrame,
+             goals: pd.DataFrame, *, participant_id: str | None = None, today=None,
+             framework: Framework | str | None = None, alpha: float = 0.05,
+             lags=range(0, 8)) -> pd.DataFrame:
+    """Plain-English findings for one participant, with their numbers and uncertainty.
+
+    Findings, in this order:
+
+    - ``trend`` (one per element): from :func:`~mastery_analysis.analysis.element_trends`
+      (Theil-Sen on weekly means, Mann-Kendall). An element is called improving or declining
+      only when its Benjamini-Hochberg q across the participant's elements is below ``alpha``;
+      otherwise "no clear trend", or "not enough data yet" with fewer than 5 weeks.
+    - ``action_progress`` (one per goal): from
+      :func:`~mastery_analysis.analysis.action_progress_correlation` (ratings count as
+      check-in days). A relation is claimed only when significant after FDR control over all
+      goals and lags; otherwise "no clear relation yet" with the days still needed to detect
+      r = 0.3, or "not enough data yet: about N more days are needed".
+    - ``goal_pace`` (one per goal): from :func:`~mastery_analysis.analysis.goal_pace`.
+    - ``habit`` (one per goal): Loop habit strength on ``today`` and the current and longest
+      streaks, from :func:`~mastery_analysis.analysis.habit_strength` and
+      :func:`~mastery_analysis.analysis.streaks`.
+    - ``data``: only when the participant has no rows at all ("nothing recorded yet").
+
+    Parameters
+    ----------
+    ratings, actions, progress, goals : DataFrame
+        The participant's tables (others' rows are ignored). Ratings need participant_id,
+        date, element, rating (kind optional); actions participant_id, date, goal_id, count;
+        progress participant_id, date, goal_id, percent; goals goal_id, participant_id
+        (title, freq_times, freq_days, start_date, due_date optional).
+    participant_id : str, optional
+        Whose findings; may be left out when the frames hold exactly one participant.
+    today : date-like, optional
+        The day the findings are as of: rows after it are ignored. Defaults to the last date
+        in the participant's ratings, actions and progress (never the wall clock).
+    framework : Framework or str, optional
+        For element labels (default: career_mastery).
+    alpha : float
+        The false discovery rate for claims (0.05).
+    lags : iterable of int
+        Lags tested for action and progress (0 to 7 days).
+
+    Returns
+    -------
+    DataFrame
+        One row per finding:
+
+        - ``kind`` (str): ``trend``, ``action_progress``, ``goal_pace``, ``habit`` or ``data``
+        - ``subject`` (str): the element key or goal_id the finding is about
+        - ``text`` (str): the finding in plain English, with its numbers
+        - ``value`` (float): the trend's slope (points per week), the correlation r, the goal's
+          percent, or the habit strength; NaN when there is none
+        - ``ci_low``, ``ci_high`` (float): the ``1 - alpha`` interval of ``value`` where there is one
+        - ``p_value``, ``q_value`` (float): the test's p and its BH-adjusted q (trend and
+          action_progress only)
+        - ``n`` (Int64): weeks (trend), paired days (action_progress), current streak days (habit)
+        - ``sufficient`` (bool): false when the finding is "not enough data yet"
+        - ``claim`` (bool): true only for a finding that asserts an effect or trend, and then
+          its q_value is below ``alpha``
+    """
+    require_columns(ratings, ["participant_id", "date", "element", "rating"], "ratings")
+    require_columns(actions, ["participant_id", "date", "goal_id", "count"], "actions")
+    require_columns(progress, ["participant_id", "date", "goal_id", "percent"], "progress")
+    require_columns(goals, ["goal_id", "participant_id"], "goals")
+    fw = load_framework(framework)
+    everyone = sorted(set().union(*(set(f["participant_id"].dropna().astype(str))
+                                    for f in (ratings, actions, progress, goals))))
+    if participant_id is None:
+        if len(everyone) != 1:
+            raise AnalysisInputError(
+                "insights is for one participant: give participant_id (the frames hold "
+                f"{len(everyone)}: {', '.join(everyone[:5])}{' ...' if len(everyone) > 5 else ''})")
+        participant_id = everyone[0]
+    participant_id = str(participant_id)
+    if participant_id not in everyone:
+        raise AnalysisInputError(f"insights: no rows for participant '{participant_id}' in the frames "
+                                 f"(they hold {', '.join(everyone[:5]) or 'nobody'})")
+    r, a, p, g = (_pick(f, participant_id) for f in (ratings, actions, progress, goals))
+    if today is None:
+        dates = pd.concat([pd.to_datetime(f["date"]) for f in (r, a, p)], ignore_index=True).dropna()
+        today = dates.max().normalize() if len(dates) else None
+    else:
+        try:
+            today = pd.Timestamp(today).normalize()
+        except (TypeError, ValueError) as exc:
+            raise AnalysisInputError(f"insights: today={today!r} is not a date ({exc})") from None
+    if today is None:
+        out = [_finding("data", participant_id, "Nothing recorded yet: no ratings, actions or "
+                        "progress.", sufficient=False)]
+        return _frame(out)
+    r, a, p = _until(r, today), _until(a, today), _until(p, today)
+    titles = _goal_titles(g)
+    found = []
+    found += _trend_findings(r, fw, alpha)
+    found += _action_findings(a, p, r, titles, alpha, lags)
+    found += _pace_findings(g, p, titles, today)
+    found += _habit_findings(a, g, titles, today)
+    if not found:
+        found.append(_finding("data", participant_id, "Nothing to report yet.", sufficient=False))
+    return _frame(found)
+
+
+def _frame(found) -> pd.DataFrame:
+    out = pd.DataFrame(found, columns=COLUMNS)
+    out["n"] = pd.array(out["n"].astype(float), dtype="Float64").astype("Int64") if len(out) else \
+        pd.Series(dtype="Int64")
+    for col in ("kind", "subject", "text"):
+        out[col] = out[col].astype("str")
+    for col in ("sufficient", "claim"):
+        out[col] = out[col].astype(bool)
+    return out
