@@ -232,6 +232,81 @@ def _run_report(args):
             print(reports.pdf_path_for(path))
 
 
+# ----------------------------------------------------------------------------- stats
+STATS = ("trends", "habits", "correlations", "goals", "cohort-change", "insights")
+
+
+def _add_stats_command(sub):
+    p = sub.add_parser(
+        "stats", help="print an analysis table for a participant or a cohort",
+        description="Statistics from the store: trends (Theil-Sen and Mann-Kendall per element), "
+                    "habits (Loop habit strength on the last day), correlations (actions against "
+                    "later progress changes, with effective n and FDR q), goals (pace and status), "
+                    "cohort-change (pre/post per element; --cohort only), insights (plain-English "
+                    "findings; --participant only). With --cohort, only participants who consent "
+                    "to sharing are included.")
+    p.add_argument("analysis", choices=STATS, help="which table to print")
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("--participant", help="participant id")
+    who.add_argument("--cohort", help="cohort name (consenting participants only)")
+    p.add_argument("--today", help="the day goals and insights are assessed on, YYYY-MM-DD "
+                                   "(default: the last date in the data)")
+    p.add_argument("--pre", default="baseline", help="cohort-change: the first phase (default: baseline)")
+    p.add_argument("--post", default="post", help="cohort-change: the second phase (default: post)")
+    p.add_argument("--min-group-size", type=int, default=None,
+                   help="cohort-change: smallest group a statistic is shown for (default: 5)")
+    p.add_argument("--store", help=STORE_HELP)
+    _add_format(p)
+    p.set_defaults(func=_run_stats)
+
+
+def _run_stats(args):
+    from . import analysis
+    from .analysis.privacy import consenting_only
+
+    with _store(args) as s:
+        if args.participant is not None:
+            s.require_participant(args.participant)
+            sel = {"participant": args.participant}
+        else:
+            members = s.participants(cohort=args.cohort)
+            if members.empty:
+                raise MasteryError(f"no participants in cohort '{args.cohort}' in {s.url}")
+            sel = {"cohort": args.cohort}
+
+        def read(table):
+            frame = getattr(s, table)(**sel)
+            return frame if args.participant is not None else consenting_only(frame, members)
+
+        what = args.analysis
+        if what == "cohort-change":
+            if args.cohort is None:
+                raise MasteryError("cohort-change compares a cohort's phases: use --cohort NAME")
+            responses = s.responses(cohort=args.cohort)  # aggregates only: everyone counts
+            scores = analysis.score_responses(responses, s.framework)
+            rel = analysis.reliability(responses, s.framework, phase=args.pre)
+            kw = {} if args.min_group_size is None else {"min_n": args.min_group_size}
+            out = analysis.cohort_change(scores, pre=args.pre, post=args.post, framework=s.framework,
+                                         reliability=rel, **kw)
+        elif what == "insights":
+            if args.participant is None:
+                raise MasteryError("insights are for one person: use --participant ID")
+            out = analysis.insights(read("ratings"), read("actions"), read("progress"), read("goals"),
+                                    participant_id=args.participant, today=args.today,
+                                    framework=s.framework)
+        elif what == "trends":
+            out = analysis.element_trends(read("ratings"))
+        elif what == "habits":
+            strength = analysis.habit_strength(read("actions"), read("goals"))
+            out = strength.groupby(["participant_id", "goal_id"], sort=False).tail(1).reset_index(drop=True)
+        elif what == "correlations":
+            out = analysis.action_progress_correlation(read("actions"), read("progress"),
+                                                       checkins=read("ratings"))
+        else:  # goals
+            out = analysis.goal_pace(read("goals"), read("progress"), today=args.today)
+        print_frame(out, args.format)
+
+
 # ----------------------------------------------------------------------------- main
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -248,7 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 COMMANDS = [_add_init_command, _add_demo_command, _add_export_command, _add_participant_command,
-            _add_report_command]
+            _add_report_command, _add_stats_command]
 
 
 def main(argv=None) -> int:
