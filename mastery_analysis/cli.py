@@ -261,7 +261,9 @@ def _add_stats_command(sub):
 
 
 def _run_stats(args):
-    from . import analysis
+    # from the modules, not the package: the submodule `insights` shadows the lazy re-export
+    from .analysis import cohort, correlation, goals, habits, trajectories
+    from .analysis.insights import insights
     from .analysis.privacy import consenting_only
 
     with _store(args) as s:
@@ -283,27 +285,27 @@ def _run_stats(args):
             if args.cohort is None:
                 raise MasteryError("cohort-change compares a cohort's phases: use --cohort NAME")
             responses = s.responses(cohort=args.cohort)  # aggregates only: everyone counts
-            scores = analysis.score_responses(responses, s.framework)
-            rel = analysis.reliability(responses, s.framework, phase=args.pre)
+            scores = cohort.score_responses(responses, s.framework)
+            rel = cohort.reliability(responses, s.framework, phase=args.pre)
             kw = {} if args.min_group_size is None else {"min_n": args.min_group_size}
-            out = analysis.cohort_change(scores, pre=args.pre, post=args.post, framework=s.framework,
+            out = cohort.cohort_change(scores, pre=args.pre, post=args.post, framework=s.framework,
                                          reliability=rel, **kw)
         elif what == "insights":
             if args.participant is None:
                 raise MasteryError("insights are for one person: use --participant ID")
-            out = analysis.insights(read("ratings"), read("actions"), read("progress"), read("goals"),
+            out = insights(read("ratings"), read("actions"), read("progress"), read("goals"),
                                     participant_id=args.participant, today=args.today,
                                     framework=s.framework)
         elif what == "trends":
-            out = analysis.element_trends(read("ratings"))
+            out = trajectories.element_trends(read("ratings"))
         elif what == "habits":
-            strength = analysis.habit_strength(read("actions"), read("goals"))
+            strength = habits.habit_strength(read("actions"), read("goals"))
             out = strength.groupby(["participant_id", "goal_id"], sort=False).tail(1).reset_index(drop=True)
         elif what == "correlations":
-            out = analysis.action_progress_correlation(read("actions"), read("progress"),
+            out = correlation.action_progress_correlation(read("actions"), read("progress"),
                                                        checkins=read("ratings"))
         else:  # goals
-            out = analysis.goal_pace(read("goals"), read("progress"), today=args.today)
+            out = goals.goal_pace(read("goals"), read("progress"), today=args.today)
         print_frame(out, args.format)
 
 
