@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -726,7 +727,8 @@ def write_pdf(html_path: str | os.PathLike, pdf_path: str | os.PathLike, *,
         raise ReportError("--pdf needs playwright (pip install playwright); "
                           "Chromium itself comes from apt-get install chromium") from None
     html_path, pdf_path = Path(html_path).resolve(), Path(pdf_path)
-    try:
+
+    def run():
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             try:
@@ -742,8 +744,14 @@ def write_pdf(html_path: str | os.PathLike, pdf_path: str | os.PathLike, *,
                          margin={"top": "12mm", "bottom": "12mm", "left": "10mm", "right": "10mm"})
             finally:
                 browser.close()
-    except PlaywrightError as exc:
-        raise ReportError(f"Chromium could not print {html_path} to PDF: {exc}") from None
+
+    # playwright's sync API refuses to run in a thread with an asyncio loop (a Jupyter kernel,
+    # another playwright session): a thread of its own has none.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        try:
+            pool.submit(run).result()
+        except PlaywrightError as exc:
+            raise ReportError(f"Chromium could not print the report to PDF: {exc}") from None
     return pdf_path
 
 
