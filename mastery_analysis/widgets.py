@@ -34,6 +34,8 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import json
+import math
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -222,9 +224,13 @@ def _recent_figure(ratings: pd.DataFrame, actions: pd.DataFrame, day: dt.date,
         title={"text": "Last two weeks", "font": {"size": 13}}, height=220, width=460,
         margin={"l": 40, "r": 40, "t": 30, "b": 30}, bargap=0.2, showlegend=True,
         legend={"orientation": "h", "y": -0.25, "font": {"size": 10}},
-        yaxis={"title": {"text": "actions"}, "rangemode": "tozero"},
+        yaxis={"title": {"text": "actions"}, "rangemode": "tozero",
+               "dtick": max(1, math.ceil(float(per_day.max()) / 4))},
         yaxis2={"title": {"text": "rating"}, "overlaying": "y", "side": "right",
-                "range": [framework.scale.min - 0.5, framework.scale.max + 0.5]},
+                "range": [framework.scale.min - 0.5, framework.scale.max + 0.5],
+                "tickmode": "array", "showgrid": False,
+                "tickvals": [framework.scale.min, (framework.scale.min + framework.scale.max) // 2,
+                             framework.scale.max]},
         xaxis={"tickformat": "%d %b"},
     )
     return fig
@@ -330,8 +336,10 @@ class CheckInForm(_Form):
         Confirmation, streak, or what went wrong.
     streak : int or None
         The current streak after the last successful save.
-    chart : plotly.graph_objects.FigureWidget or None
-        The last two weeks, shown after a save.
+    chart : plotly.graph_objects.Figure or None
+        The last two weeks (actions per day and the mean rating), made after each save.
+    chart_output : ipywidgets.Output
+        Shows :attr:`chart` (through the front end's plotly renderer).
     participant_known : bool
     """
 
@@ -395,7 +403,8 @@ class CheckInForm(_Form):
                                     tooltip="Save this day (Enter in a text field saves too)",
                                     layout=W.Layout(width="120px"))
         self.status = W.HTML(layout=W.Layout(width="98%"))
-        self._chart_box = W.Box(layout=W.Layout(width="98%"))
+        self.chart_output = W.Output(layout=W.Layout(width="98%"))
+        self.chart_output.add_class("mastery-chart")
 
         for text in [self.note] + [t for gi in self.goal_inputs.values()
                                    for t in (gi.count, gi.minutes, gi.progress)]:
@@ -416,7 +425,7 @@ class CheckInForm(_Form):
         right = W.VBox([W.HTML("<b>Today's actions and goal progress</b>"), *goal_rows,
                         self.note, self.note_message,
                         W.HBox([self.save_button], layout=W.Layout(margin="6px 0")),
-                        self.status, self._chart_box])
+                        self.status, self.chart_output])
         header = W.HBox([self.date_picker, self.date_message],
                         layout=W.Layout(align_items="center"))
         body = W.GridBox([left, right], layout=W.Layout(
@@ -601,12 +610,17 @@ class CheckInForm(_Form):
                   if self.streak else "No action recorded on this day, so no streak running.")
         self.status.value = (_ok_html(f"Saved {day:%a %d %b %Y}: {', '.join(parts)}.")
                              + "<br>" + _info_html(streak))
-        fig = _recent_figure(self.store.ratings(participant=pid, start=start, end=day),
-                             actions.loc[actions["date"].dt.date >= start], day, self.framework)
-        old, self.chart = self.chart, go.FigureWidget(fig)
-        self._chart_box.children = [self.chart]
-        if old is not None:
-            old.close()
+        self.chart = _recent_figure(self.store.ratings(participant=pid, start=start, end=day),
+                                    actions.loc[actions["date"].dt.date >= start], day,
+                                    self.framework)
+        # Shown through JupyterLab's plotly renderer: a FigureWidget would first send its
+        # 5 MB bundle of plotly.js to the page (about 10 s on a laptop).
+        self.chart_output.outputs = ({
+            "output_type": "display_data", "metadata": {},
+            "data": {"application/vnd.plotly.v1+json": {**json.loads(self.chart.to_json()),
+                                                        "config": {"displayModeBar": False}},
+                     "text/plain": f"Last two weeks to {day.isoformat()}: actions and mean rating"},
+        },)
 
 
 # --------------------------------------------------------------------------- goals
@@ -626,11 +640,11 @@ class GoalForm(_Form):
     ----------
     widget : ipywidgets.Box
     goal_picker : ipywidgets.Dropdown
-        ``None`` (a new goal) or the goal_id being edited; archived goals are listed too.
+        ``""`` (a new goal) or the goal_id being edited; archived goals are listed too.
     title, target : ipywidgets.Text
         Enter in either saves.
     element : ipywidgets.Dropdown
-        ``None`` or an element key.
+        ``""`` (no element) or an element key.
     freq_times, freq_days : ipywidgets.BoundedIntText
         The frequency: ``freq_times`` times every ``freq_days`` days (1 to 366 each).
     start_date, due_date : ipywidgets.DatePicker
@@ -662,9 +676,9 @@ class GoalForm(_Form):
         self.goal_picker = W.Dropdown(description="Goal", style=label, layout=W.Layout(width="460px"))
         self.title = W.Text(description="Title", placeholder="e.g. Talk to someone in my target field",
                             style=label, layout=W.Layout(width="460px"))
-        self.element = W.Dropdown(options=[("(none)", None)] + [(e.label, e.key)
-                                                                 for e in self.framework.elements],
-                                  value=None, description="Element", style=label,
+        self.element = W.Dropdown(options=[("(none)", "")] + [(e.label, e.key)
+                                                               for e in self.framework.elements],
+                                  value="", description="Element", style=label,
                                   layout=W.Layout(width="460px"))
         self.freq_times = W.BoundedIntText(value=1, min=1, max=366, description="Times",
                                            style=label, layout=W.Layout(width="170px"))
@@ -673,7 +687,7 @@ class GoalForm(_Form):
                                           layout=W.Layout(width="160px"))
         self.start_date = W.DatePicker(value=self.today, description="Start", style=label,
                                        layout=W.Layout(width="280px"))
-        self.due_date = W.DatePicker(value=None, description="Due (optional)", style=label,
+        self.due_date = W.DatePicker(value=None, description="Due", style=label,
                                      layout=W.Layout(width="280px"))
         self.target = W.Text(description="Target", placeholder="optional, e.g. 3 interviews by June",
                              style=label, layout=W.Layout(width="460px"))
@@ -704,7 +718,8 @@ class GoalForm(_Form):
             self.element,
             row(self.freq_times, self.freq_days, self.messages["freq_times"]),
             row(self.start_date, self.messages["start_date"]),
-            row(self.due_date, self.messages["due_date"]),
+            row(self.due_date, W.HTML('<span style="font-size:12px;color:#555">optional</span>'),
+                self.messages["due_date"]),
             row(self.target, self.messages["target"]),
             W.HBox([self.save_button, self.archive_button], layout=W.Layout(margin="6px 0")),
             self.status, self.goal_list,
@@ -717,13 +732,13 @@ class GoalForm(_Form):
 
     def _refresh(self, keep=None):
         goals = self._goals()
-        options = [("(new goal)", None)] + [
+        options = [("(new goal)", "")] + [
             (f"{g.title}{' [archived]' if g.archived else ''} ({g.goal_id})", g.goal_id)
             for g in goals.itertuples(index=False)]
         self._loading = True
         try:
             self.goal_picker.options = options
-            self.goal_picker.value = keep if keep in set(goals["goal_id"]) else None
+            self.goal_picker.value = keep if keep in set(goals["goal_id"]) else ""
         finally:
             self._loading = False
         self._on_pick({"new": self.goal_picker.value})
@@ -735,8 +750,9 @@ class GoalForm(_Form):
             f"<td>{'archived' if g.archived else 'active'}</td></tr>"
             for g in goals.itertuples(index=False))
         self.goal_list.value = (
-            '<table style="font-size:12px"><tr><th>goal</th><th>element</th><th>frequency</th>'
-            f"<th>start</th><th>due</th><th></th></tr>{rows}</table>" if rows
+            '<table style="font-size:12px;text-align:left" cellpadding="3"><tr><th>goal</th>'
+            "<th>element</th><th>frequency</th><th>start</th><th>due</th><th>state</th></tr>"
+            f"{rows}</table>" if rows
             else _info_html("No goals yet: fill in a title and save to add the first one."))
 
     def _on_pick(self, change):
@@ -746,9 +762,9 @@ class GoalForm(_Form):
             _say(m, None)
         gid = change["new"]
         goals = self._goals().set_index("goal_id")
-        if gid is None or gid not in goals.index:
+        if not gid or gid not in goals.index:
             self.title.value, self.target.value = "", ""
-            self.element.value = None
+            self.element.value = ""
             self.freq_days.value, self.freq_times.value = 1, 1
             self.start_date.value, self.due_date.value = self.today, None
             self.archive_button.disabled = True
@@ -757,7 +773,7 @@ class GoalForm(_Form):
         g = goals.loc[gid]
         self.title.value = g["title"]
         self.target.value = g["target"] if isinstance(g["target"], str) else ""
-        self.element.value = g["element"] if g["element"] in self.framework.keys else None
+        self.element.value = g["element"] if g["element"] in self.framework.keys else ""
         self.freq_days.value = int(g["freq_days"])
         self.freq_times.value = int(g["freq_times"])
         self.start_date.value = pd.Timestamp(g["start_date"]).date()
@@ -789,7 +805,7 @@ class GoalForm(_Form):
         if bad:
             _say(self.status, f"Not saved: {bad} field{'s' if bad > 1 else ''} to fix. Nothing was written.")
             return None
-        return {"title": title, "element": self.element.value, "freq_times": self.freq_times.value,
+        return {"title": title, "element": self.element.value or None, "freq_times": self.freq_times.value,
                 "freq_days": self.freq_days.value, "start_date": start, "due_date": due,
                 "target": target or None}
 
@@ -819,7 +835,7 @@ class GoalForm(_Form):
             return False
         gid = self.goal_picker.value
         goals = self._goals().set_index("goal_id")
-        if gid is None:
+        if not gid:
             taken = self.store.history("goals")["goal_id"].unique()
             gid, archived, verb = goal_id_for(fields["title"], taken), False, "Added"
         else:
@@ -841,7 +857,7 @@ class GoalForm(_Form):
             True when written.
         """
         gid = self.goal_picker.value
-        if gid is None:
+        if not gid:
             _say(self.status, "Pick a goal to archive first.")
             return False
         g = self._goals().set_index("goal_id").loc[gid]

@@ -66,8 +66,11 @@ def test_checkin_writes_ratings_vision_actions_progress_and_note(alex):
     progress = alex.progress(participant="alex").set_index("goal_id")["percent"]
     assert progress.to_dict() == {"apply": 30.0, "network": 12.5}
     assert form.streak == 1 and "Streak: 1 day" in form.status.value
-    assert isinstance(form.chart, go.FigureWidget)
+    assert isinstance(form.chart, go.Figure)
     assert len(form.chart.data[0].x) == 14 and form.chart.data[0].y[-1] == 2
+    assert form.chart.data[1].y[-1] == pytest.approx(33 / 5)  # the day's mean rating
+    shown = form.chart_output.outputs[0]["data"]["application/vnd.plotly.v1+json"]
+    assert shown["data"][0]["type"] == "bar" and shown["layout"]["height"] == 220
 
 
 def test_new_day_defaults_to_the_latest_earlier_ratings(alex):
@@ -296,7 +299,7 @@ def fill_goal(form, title="Read 10 papers", element="informed", times=2, days=7,
 
 def test_goal_form_adds_a_goal_with_a_stable_id(alex):
     form = GoalForm(alex, "alex", today=TODAY)
-    assert form.goal_picker.value is None and form.start_date.value == TODAY
+    assert form.goal_picker.value == "" and form.start_date.value == TODAY
     fill_goal(form)
     click(form.save_button)
     goal = alex.goals(participant="alex").set_index("goal_id").loc["read-10-papers"]
@@ -307,10 +310,10 @@ def test_goal_form_adds_a_goal_with_a_stable_id(alex):
     assert goal["target"] == "10 papers" and not goal["archived"]
     assert "Added goal" in form.status.value and form.last_goal_id == "read-10-papers"
     assert form.title.value == ""  # back to a blank new goal
-    fill_goal(form, due=None, target="")
+    fill_goal(form, element="", due=None, target="")
     click(form.save_button)
     second = alex.goals().set_index("goal_id").loc["read-10-papers-2"]
-    assert pd.isna(second["due_date"]) and pd.isna(second["target"])
+    assert pd.isna(second["due_date"]) and pd.isna(second["target"]) and pd.isna(second["element"])
 
 
 def test_goal_form_edits_a_goal_as_a_new_version(alex):
