@@ -92,7 +92,8 @@ def esc(value) -> str:
     """``value`` as text safe to show in a plotly title, name, tick label or hover text."""
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return ""
-    return html.escape(str(value), quote=True)
+    # quotes are harmless once < > & are escaped (no tag can open), and plotly shows them as typed
+    return html.escape(str(value), quote=False)
 
 
 def _color(fw: Framework, element) -> str:
@@ -546,11 +547,11 @@ def plot_habit_strength(scores: pd.DataFrame, *, goals: pd.DataFrame | None = No
     fw = _fw(framework)
     title = "Habit strength"
     if _is_empty(scores):
-        return _empty(title, "No habit data yet: add a goal and log actions in 01_check_in.ipynb")
+        return _empty(title, "No habit data yet: add a goal in 01_goals.ipynb, then log actions in 01_check_in.ipynb")
     _require(scores, ["goal_id", "date", "score"], "plot_habit_strength", "habit_strength")
     data, who = _one_participant(scores, participant, "plot_habit_strength")
     if data.empty:
-        return _empty(title, "No habit data yet: add a goal and log actions in 01_check_in.ipynb")
+        return _empty(title, "No habit data yet: add a goal in 01_goals.ipynb, then log actions in 01_check_in.ipynb")
     data = data.assign(date=_dates(data["date"]))
     weekly = data.groupby("goal_id")["date"].nunique().max() > weekly_after
     if weekly:
@@ -843,7 +844,7 @@ def plot_goal_pace(pace: pd.DataFrame, progress: pd.DataFrame, goals: pd.DataFra
     fw = _fw(framework)
     title = "Goal pace: am I on track?"
     if _is_empty(goals):
-        return _empty(title, "No goals yet: add a goal in 01_check_in.ipynb")
+        return _empty(title, "No goals yet: add a goal in 01_goals.ipynb")
     if _is_empty(pace):
         return _empty(title, "No goal progress recorded yet: record how far each goal has come "
                              "in 01_check_in.ipynb")
@@ -862,13 +863,14 @@ def plot_goal_pace(pace: pd.DataFrame, progress: pd.DataFrame, goals: pd.DataFra
     last_day = pd.Timestamp(today) if today is not None else (
         progress["date"].max() if len(progress) else None)
     status_text = {"ahead": "ahead", "on_track": "on track", "at_risk": "at risk",
-                   "off_track": "off track", "done": "done"}
+                   "off_track": "off track", "done": "done", "not_started": "not started yet"}
     titles = []
     for i, goal in enumerate(order):
         row = pace.loc[pace["goal_id"] == goal].iloc[0]
-        extra = f" (expected {_num(row.get('expected'), 0)}%)" if pd.notna(row.get("expected")) else ""
+        extra = f" (expected by now {_num(row.get('expected'), 0)}%)" if pd.notna(row.get("expected")) else ""
+        level = f", {_num(row['percent'], 0)}%" if pd.notna(row["percent"]) else ""
         titles.append(f"{_goal_style(goal, info, i)[0]}: <b>{status_text.get(row['status'], esc(row['status']))}"
-                      f"</b>, {_num(row['percent'], 0)}%{extra}")
+                      f"</b>{level}{extra}")
     fig = make_subplots(rows=len(order), cols=1, vertical_spacing=0.09 if len(order) > 1 else 0.0,
                         subplot_titles=titles)
     shown = set()
@@ -959,7 +961,7 @@ def plot_cohort_change(scores: pd.DataFrame, change: pd.DataFrame | None = None,
     """
     fw = _fw(framework)
     title = "Before and after the workshop"
-    empty_msg = (f"No {pre} and {post} assessments yet: collect both questionnaires "
+    empty_msg = (f"No {pre} and {post} assessments yet: collect both with 01_assessment.ipynb "
                  "(the baseline at the start, the post at the end)")
     if _is_empty(scores):
         return _empty(title, empty_msg)
@@ -1165,12 +1167,12 @@ def plot_distribution(scores: pd.DataFrame, *, value: str = "score", phases=("ba
     fw = _fw(framework)
     title = "How the cohort rates itself, element by element"
     if _is_empty(scores):
-        return _empty(title, "No assessments yet: collect the baseline questionnaire from the cohort")
+        return _empty(title, "No assessments yet: collect the baseline questionnaire with 01_assessment.ipynb")
     _require(scores, ["element", "phase", value], "plot_distribution", "score_responses")
     data = scores.dropna(subset=[value])
     present = [p for p in phases if p in set(data["phase"])]
     if not present:
-        return _empty(title, "No assessments yet: collect the baseline questionnaire from the cohort")
+        return _empty(title, "No assessments yet: collect the baseline questionnaire with 01_assessment.ipynb")
     elements = _element_order(fw, data["element"])
     alphas = np.linspace(0.25, 0.75, len(present)) if len(present) > 1 else [0.6]
     fig = _base(title, f"Boxes: middle half of the cohort, line at the median, whiskers to the "
