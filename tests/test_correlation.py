@@ -239,3 +239,41 @@ def test_inputs_are_not_modified_and_errors_name_the_column():
         action_progress_correlation(actions, progress, measure="effort")
     with pytest.raises(AnalysisInputError, match="lags"):
         action_progress_correlation(actions, progress, lags=[-1])
+
+
+def test_property_any_gappy_layout_matches_the_obvious_pairing():
+    hypothesis = pytest.importorskip("hypothesis")
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    day = st.integers(min_value=0, max_value=40)
+
+    @settings(max_examples=60, deadline=None, derandomize=True)
+    @given(a_days=st.lists(day, min_size=0, max_size=30, unique=True),
+           p_days=st.lists(day, min_size=0, max_size=25, unique=True),
+           seed=st.integers(0, 10_000), lag=st.integers(0, 3))
+    def check(a_days, p_days, seed, lag):
+        rng = np.random.default_rng(seed)
+        actions = pd.DataFrame({"participant_id": "p", "date": DAY0 + pd.to_timedelta(a_days, unit="D"),
+                                "goal_id": "g", "count": rng.integers(0, 3, len(a_days)).astype(float)})
+        progress = pd.DataFrame({"participant_id": "p", "date": DAY0 + pd.to_timedelta(sorted(p_days), unit="D"),
+                                 "goal_id": "g", "percent": np.cumsum(rng.integers(0, 4, len(p_days))).astype(float)})
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            res = action_progress_correlation(actions, progress, lags=[lag])
+        if res.empty:
+            assert actions.empty and progress.empty
+            return
+        row = res.iloc[0]
+        x, y = _pairs_by_hand(actions, progress, "p", "g", lag)
+        assert row["n"] == len(x)
+        varies = len(x) >= 3 and np.ptp(x) > 0 and np.ptp(y) > 0
+        if varies:
+            assert row["r"] == pytest.approx(stats.pearsonr(x, y).statistic, abs=1e-9)
+        else:
+            assert np.isnan(row["r"]) and not row["sufficient"]
+        assert row["n_eff"] <= row["n"] + 1e-12
+        assert not row["sufficient"] or (0 <= row["p_value"] <= 1 and row["q_value"] >= row["p_value"] - 1e-15)
+        assert row["days_needed"] >= 85 and row["more_days"] >= 0
+
+    check()
