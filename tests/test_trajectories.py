@@ -223,3 +223,25 @@ def test_demo_ground_truth_trends_for_alex():
         warnings.simplefilter("error")
         got = element_trends(alex).set_index("element")["direction"].to_dict()
     assert got == demo.GROUND_TRUTH["alex"]["trends"]
+
+
+def test_grouped_theilslopes_equals_scipy_with_ties_in_x_and_y():
+    from mastery_analysis.analysis._grouped import grouped_theilslopes
+
+    rng = np.random.default_rng(2)
+    sizes = rng.integers(1, 30, 150)
+    codes = np.repeat(np.arange(len(sizes)), sizes)
+    x = np.concatenate([np.sort(rng.integers(0, 12, s)) for s in sizes]).astype(float)  # ties
+    y = np.round(rng.normal(0, 1, len(x)) + 0.1 * x, 1)  # ties too
+    out = grouped_theilslopes(codes, x, y, len(sizes))
+    compared = 0
+    for g, s in enumerate(sizes):
+        sl = codes == g
+        if len(np.unique(x[sl])) < 2:
+            assert np.isnan(out["slope"][g])
+            continue
+        ts = stats.theilslopes(y[sl], x[sl])
+        np.testing.assert_allclose([out["slope"][g], out["slope_low"][g], out["slope_high"][g]],
+                                   [ts.slope, ts.low_slope, ts.high_slope], rtol=1e-12)
+        compared += 1
+    assert compared > 100

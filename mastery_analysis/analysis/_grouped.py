@@ -61,9 +61,45 @@ def as_numbers(values, *, column: str, function: str) -> np.ndarray:
 
 
 def as_ids(values) -> pd.Series:
-    """An id column as pandas' string dtype, as in :mod:`mastery_analysis.schema`."""
+    """A (small) id column as pandas' string dtype, as in :mod:`mastery_analysis.schema`."""
     s = pd.Series(values)
     return s if s.dtype == "str" else s.astype("str")
+
+
+def id_codes(values, *, column: str, function: str):
+    """Integer codes of an id column and its labels, numbered in sorted label order.
+
+    Returns ``(codes, labels)``: ``codes`` (int64, one per row) index ``labels`` (a pandas
+    string array of the distinct ids, sorted). Categorical columns are coded from their
+    categories without converting every row to a string, which matters at 10^7 rows.
+
+    Raises
+    ------
+    AnalysisInputError
+        If an id is missing.
+    """
+    s = pd.Series(values)
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        cats = pd.Index(s.cat.categories.astype("str"))
+        uniq, remap = np.unique(cats.to_numpy(dtype=object), return_inverse=True)
+        raw = s.cat.codes.to_numpy().astype(np.int64)
+        codes = np.where(raw >= 0, remap.astype(np.int64)[np.maximum(raw, 0)], -1)
+        labels = pd.array(uniq, dtype="str")
+    else:
+        codes, uniq = pd.factorize(s.astype("str") if s.dtype != "str" else s, sort=True)
+        codes = codes.astype(np.int64)
+        labels = pd.array(np.asarray(uniq, dtype=object), dtype="str")
+    missing = codes < 0
+    if missing.any():
+        raise AnalysisInputError(
+            f"{function}: column '{column}' is missing in {int(missing.sum())} row(s) (first at "
+            f"position {int(np.flatnonzero(missing)[0])}); every row needs a {column}")
+    return codes, labels
+
+
+def labels_of(labels, codes: np.ndarray) -> pd.Series:
+    """``labels[codes]`` as a string Series with a fresh index."""
+    return pd.Series(pd.array(labels, dtype="str").take(np.asarray(codes, dtype=np.int64)))
 
 
 def days_to_timestamps(days: np.ndarray) -> np.ndarray:
@@ -83,60 +119,77 @@ def position_in_group(codes: np.ndarray, starts: np.ndarray) -> np.ndarray:
     return np.arange(len(codes), dtype=np.int64) - starts[codes]
 
 
-def segmented_ewma(x: np.ndarray, codes: np.ndarray, decay: np.ndarray, *,
-                   gain: np.ndarray | None = None) -> np.ndarray:
-    """``y_t = decay * y_{t-1} + gain * x_t`` per group, restarting at 0 at each group start.
+def segmented_ewma(x: np.ndarray, codes: np.ndarray, decay, *, gain=None) -> np.ndarray:
+    """``y_t = decay * y_(t-1) + gain * x_t`` per group, restarting from 0 at each group start.
 
-    ``x`` and ``codes`` are sorted by group (rows of a group contiguous and in time order);
-    ``decay`` and ``gain`` are per row and constant within a group (``gain`` defaults to
-    ``1 - decay``). For each distinct decay the groups that share it are filtered together by
-    one call of :func:`scipy.signal.lfilter` on their concatenated series; the state that
-    leaks across a group boundary is then removed exactly, using linearity:
-    ``y_concat[t] = y_group[t] + decay ** (k + 1) * y_concat[start - 1]`` for the row ``k``
-    steps after its group's start.
+    ``x`` and ``codes`` are sorted by group (a group's rows contiguous and in time order).
+    ``decay`` is one number for all groups or an array with one value per group code
+    (``gain`` likewise; it defaults to ``1 - decay``). The groups sharing a decay are
+    filtered together by one :func:`scipy.signal.lfilter` call on their concatenated
+    series; the state that leaks across a group boundary is then removed exactly, by
+    linearity: ``y_concat[t] = y_group[t] + decay ** (k + 1) * y_concat[start - 1]`` for
+    the row ``k`` steps after its group's start. The Python loop runs over distinct decays
+    only (one per goal frequency), never over groups.
     """
     x = np.asarray(x, dtype=float)
-    decay = np.asarray(decay, dtype=float)
-    gain = 1.0 - decay if gain is None else np.asarray(gain, dtype=float)
+    codes = np.asarray(codes, dtype=np.int64)
     out = np.empty_like(x)
     if len(x) == 0:
         return out
-    for m in np.unique(decay):
-        rows = np.flatnonzero(decay == m)
-        xs = x[rows] * gain[rows]
+    n_groups = max(int(codes.max()) + 1, np.size(decay), 1 if gain is None else np.size(gain))
+    decay_g = np.broadcast_to(np.asarray(decay, dtype=float), (n_groups,))
+    gain_g = 1.0 - decay_g if gain is None else np.broadcast_to(np.asarray(gain, dtype=float),
+                                                                 (n_groups,))
+    scalar_gain = np.ndim(decay if gain is None else gain) == 0
+    values = np.unique(decay_g)
+    for m in values:
+        if len(values) == 1:
+            rows = None
+            xs = x * float(gain_g[0]) if scalar_gain else x * gain_g[codes]
+            c = codes
+        else:
+            rows = np.flatnonzero((decay_g == m)[codes])
+            c = codes[rows]
+            xs = x[rows] * gain_g[c]
         y = lfilter([1.0], [1.0, -m], xs)
-        c = codes[rows]
         first = np.flatnonzero(np.r_[True, c[1:] != c[:-1]])
-        run = np.repeat(np.arange(len(first)), np.diff(np.r_[first, len(c)]))
-        k = np.arange(len(c)) - first[run]
-        carried = np.where(first > 0, y[np.maximum(first - 1, 0)], 0.0)[run]
+        lengths = np.diff(np.r_[first, len(c)])
+        k = np.arange(len(c), dtype=np.int64) - np.repeat(first, lengths)
+        carried = np.repeat(np.where(first > 0, y[np.maximum(first - 1, 0)], 0.0), lengths)
         with np.errstate(under="ignore"):
-            y = y - np.power(m, k + 1.0) * carried
-        out[rows] = y
+            y -= np.power(m, k + 1.0) * carried
+        if rows is None:
+            out = y
+        else:
+            out[rows] = y
     return out
 
 
-def match_goals(goal_tab: dict, a_pid: pd.Series, a_gid: pd.Series):
+def match_goals(goal_gid: pd.Series, goal_pid: pd.Series, row_gid: tuple, row_pid: tuple):
     """Match rows (of actions or progress) to goals on goal_id and participant_id.
 
-    ``goal_tab`` holds ``goal_id`` and ``participant_id`` (str Series) and ``n``. Returns, for
-    each row, the position of its goal in ``goal_tab`` (-1 if the goal is not there or belongs
-    to another participant), each row's participant code, each goal's participant code (in
-    one shared coding) and the number of distinct participants.
+    ``goal_gid``/``goal_pid`` are the goals' ids (str Series, goal ids unique);
+    ``row_gid``/``row_pid`` are ``(codes, labels)`` of the rows' ids from :func:`id_codes`.
+    Only the distinct labels are looked up, so this is cheap for 10^7 rows.
+
+    Returns
+    -------
+    goal_row : ndarray
+        For each row, the position of its goal in the goals frame, or -1 if the goal is not
+        there or belongs to another participant.
+    goal_person : ndarray
+        For each goal, the code of its participant among the rows' participant labels, or
+        -1 if that participant has no rows.
     """
-    g_code, g_uniques = pd.factorize(pd.concat([goal_tab["goal_id"], a_gid], ignore_index=True))
-    p_code, p_uniques = pd.factorize(pd.concat([goal_tab["participant_id"], a_pid],
-                                               ignore_index=True))
-    n_goals = goal_tab["n"]
-    row_of_code = np.full(len(g_uniques), -1, dtype=np.int64)
-    row_of_code[g_code[:n_goals]] = np.arange(n_goals)
-    goal_row = row_of_code[g_code[n_goals:]]
-    a_pcode = p_code[n_goals:].astype(np.int64)
-    goal_pcode = p_code[:n_goals].astype(np.int64)
-    same = goal_row >= 0
-    same[same] = goal_pcode[goal_row[same]] == a_pcode[same]
-    goal_row[~same] = -1
-    return goal_row, a_pcode, goal_pcode, len(p_uniques)
+    g_codes, g_labels = row_gid
+    p_codes, p_labels = row_pid
+    row_of_label = pd.Index(goal_gid).get_indexer(pd.Index(g_labels))
+    goal_row = row_of_label[g_codes] if len(g_codes) else np.zeros(0, dtype=np.int64)
+    goal_person = pd.Index(p_labels).get_indexer(pd.Index(goal_pid)).astype(np.int64)
+    known = goal_row >= 0
+    same = np.zeros(len(goal_row), dtype=bool)
+    same[known] = goal_person[goal_row[known]] == p_codes[known]
+    return np.where(same, goal_row, -1).astype(np.int64), goal_person
 
 
 # --------------------------------------------------------------------------------------------
@@ -179,14 +232,20 @@ def _kendall_exact_p(n: int, c: np.ndarray) -> np.ndarray:
     return np.clip(p, 0.0, 1.0)
 
 
-def _tie_term(equal_pairs: np.ndarray, incidence: np.ndarray) -> np.ndarray:
-    """Sum of k(k-1)(2k+5) over the tie groups of each row, from its equal pairs.
+def _tie_term(values: np.ndarray) -> np.ndarray:
+    """Sum of k(k-1)(2k+5) over the groups of k equal values in each row of ``values``.
 
-    An element in a tie group of size k is equal to k - 1 others, so summing
-    (c_e)(2 c_e + 7) with c_e = k - 1 over the k elements gives k(k-1)(2k+5).
+    The tie correction of Sen's (1968) variance, as ``scipy.stats.theilslopes`` computes it
+    with ``_find_repeats`` (exact equality), for every row at once.
     """
-    c = equal_pairs.astype(float) @ incidence  # per element: how many others equal it
-    return (c * (2.0 * c + 7.0)).sum(axis=1)
+    g, n = values.shape
+    s = np.sort(values, axis=1)
+    new = np.ones((g, n), dtype=bool)
+    new[:, 1:] = s[:, 1:] != s[:, :-1]
+    run = np.cumsum(new.ravel()) - 1
+    k = np.bincount(run).astype(float)
+    row = np.repeat(np.arange(g), new.sum(axis=1))
+    return np.bincount(row, weights=k * (k - 1.0) * (2.0 * k + 5.0), minlength=g)
 
 
 def grouped_theilslopes(codes: np.ndarray, x: np.ndarray, y: np.ndarray, n_groups: int, *,
@@ -215,9 +274,6 @@ def grouped_theilslopes(codes: np.ndarray, x: np.ndarray, y: np.ndarray, n_group
         gids = np.flatnonzero(sizes == n)
         i, j = np.triu_indices(n, 1)
         n_pairs = len(i)
-        incidence = np.zeros((n_pairs, n))
-        incidence[np.arange(n_pairs), i] = 1.0
-        incidence[np.arange(n_pairs), j] = 1.0
         step = max(1, _PAIR_CHUNK // n_pairs)
         for lo in range(0, len(gids), step):
             g = gids[lo:lo + step]
@@ -235,8 +291,8 @@ def grouped_theilslopes(codes: np.ndarray, x: np.ndarray, y: np.ndarray, n_group
             lo_mid = np.maximum((nt - 1) // 2, 0)
             hi_mid = np.maximum(nt // 2, 0)
             med = (slopes[rows, lo_mid] + slopes[rows, hi_mid]) / 2.0
-            ties_x = _tie_term(dx == 0, incidence)
-            ties_y = _tie_term(dy == 0, incidence)
+            ties_x = _tie_term(X)
+            ties_y = _tie_term(Y)
             sigsq = (n * (n - 1) * (2 * n + 5) - ties_x - ties_y) / 18.0
             sigma = np.sqrt(np.maximum(sigsq, 0.0))
             ok = has

@@ -18,6 +18,7 @@ from ._grouped import (
     as_numbers,
     days_to_timestamps,
     grouped_theilslopes,
+    id_codes,
     match_goals,
     require_frame,
 )
@@ -150,9 +151,9 @@ def goal_pace(goals: pd.DataFrame, progress: pd.DataFrame, *, today=None, window
     else:
         today_d = _as_day(today, "today", fn)
 
-    goal_tab = {"goal_id": gid, "participant_id": pid, "n": n_goals}
-    row_goal, *_ = match_goals(goal_tab, as_ids(progress["participant_id"]).reset_index(drop=True),
-                               as_ids(progress["goal_id"]).reset_index(drop=True))
+    row_goal, _ = match_goals(
+        gid, pid, id_codes(progress["goal_id"], column="goal_id", function=fn),
+        id_codes(progress["participant_id"], column="participant_id", function=fn))
     use = (row_goal >= 0) & np.isfinite(p_pct)
     if not np.isnat(today_d):
         use &= p_days <= today_d

@@ -35,6 +35,8 @@ from ._grouped import (
     as_ids,
     as_numbers,
     days_to_timestamps,
+    id_codes,
+    labels_of,
     match_goals,
     require_frame,
     segmented_ewma,
@@ -93,8 +95,8 @@ def _action_table(actions: pd.DataFrame, function: str):
             f"{function}: column 'date' of the actions frame is missing in {int(missing.sum())} "
             f"row(s) (first at position {int(np.flatnonzero(missing)[0])}); every action needs a date")
     count = as_numbers(actions["count"], column="count", function=function)
-    return (as_ids(actions["participant_id"]).reset_index(drop=True),
-            as_ids(actions["goal_id"]).reset_index(drop=True), days, count)
+    return (id_codes(actions["participant_id"], column="participant_id", function=function),
+            id_codes(actions["goal_id"], column="goal_id", function=function), days, count)
 
 
 def habit_strength(actions: pd.DataFrame, goals: pd.DataFrame) -> pd.DataFrame:
@@ -143,7 +145,8 @@ def habit_strength(actions: pd.DataFrame, goals: pd.DataFrame) -> pd.DataFrame:
     fn = "habit_strength"
     goal_tab = _goal_table(goals, fn)
     a_pid, a_gid, a_days, a_count = _action_table(actions, fn)
-    goal_row, a_pcode, goal_pcode, n_people = match_goals(goal_tab, a_pid, a_gid)
+    goal_row, goal_pcode = match_goals(goal_tab["goal_id"], goal_tab["participant_id"], a_gid, a_pid)
+    a_pcode, n_people = a_pid[0], len(a_pid[1])
 
     day_num = a_days.astype(np.int64)  # days since 1970-01-01
     # the participant's last day in the data: any action row of theirs
@@ -162,7 +165,9 @@ def habit_strength(actions: pd.DataFrame, goals: pd.DataFrame) -> pd.DataFrame:
                      start_date.astype(np.int64))
     start = np.minimum(start, first_action)
     has = start != np.iinfo(np.int64).max
-    end = np.maximum(last[goal_pcode], start)
+    person_last = np.full(n_goals, _NO_DAY, dtype=np.int64)
+    person_last[goal_pcode >= 0] = last[goal_pcode[goal_pcode >= 0]]
+    end = np.maximum(person_last, start)
 
     # goals in output order, and their day grids laid end to end
     order = np.lexsort((goal_tab["goal_id"].to_numpy(), goal_tab["participant_id"].to_numpy()))
@@ -190,8 +195,7 @@ def habit_strength(actions: pd.DataFrame, goals: pd.DataFrame) -> pd.DataFrame:
     lo = np.maximum(cells - window + 1, offset[cell_goal])  # window clipped at the goal's start
     in_window = csum[cells + 1] - csum[lo]
     completion = np.minimum(1.0, in_window / need)
-    m = loop_multiplier(times, per)[cell_goal]
-    score = segmented_ewma(completion, cell_goal, m)
+    score = segmented_ewma(completion, cell_goal, loop_multiplier(times, per))
     # The reset at each goal's start leaves floating-point residue (~1e-17): before a goal's
     # first done day its score is exactly 0, and a score is never outside [0, 1].
     started = csum[cells + 1] - csum[offset[cell_goal]] > 0
@@ -242,13 +246,11 @@ def streaks(actions: pd.DataFrame, goals: pd.DataFrame | None = None) -> pd.Data
     keep = a_count > 0
     if goals is not None:
         goal_tab = _goal_table(goals, fn)
-        goal_row, *_ = match_goals(goal_tab, a_pid, a_gid)
+        goal_row, _ = match_goals(goal_tab["goal_id"], goal_tab["participant_id"], a_gid, a_pid)
         keep &= goal_row >= 0
     rows = np.flatnonzero(keep)
-    pid, gid = a_pid.take(rows).reset_index(drop=True), a_gid.take(rows).reset_index(drop=True)
-    cp, _ = pd.factorize(pid, sort=True)
-    cg, ug = pd.factorize(gid, sort=True)
-    code = cp.astype(np.int64) * max(len(ug), 1) + cg
+    (pc, p_labels), (gc, g_labels) = a_pid, a_gid
+    code = pc[rows] * max(len(g_labels), 1) + gc[rows]  # sorted like (participant, goal)
     day = a_days[rows].astype(np.int64)
     o = np.lexsort((day, code))
     code, day = code[o], day[o]
@@ -260,8 +262,8 @@ def streaks(actions: pd.DataFrame, goals: pd.DataFrame | None = None) -> pd.Data
     first = np.flatnonzero(new_run)
     last = np.r_[first[1:] - 1, len(day) - 1].astype(np.int64) if len(day) else first
     return pd.DataFrame({
-        "participant_id": pid.take(o[first]).reset_index(drop=True),
-        "goal_id": gid.take(o[first]).reset_index(drop=True),
+        "participant_id": labels_of(p_labels, pc[rows][o[first]]),
+        "goal_id": labels_of(g_labels, gc[rows][o[first]]),
         "start": days_to_timestamps(day[first].astype("datetime64[D]")),
         "end": days_to_timestamps(day[last].astype("datetime64[D]")),
         "length": (last - first + 1).astype(np.int64),

@@ -16,11 +16,12 @@ import pandas as pd
 from ..errors import AnalysisInputError
 from ._grouped import (
     as_days,
-    as_ids,
     as_numbers,
     days_to_timestamps,
     group_bounds,
     grouped_theilslopes,
+    id_codes,
+    labels_of,
     require_frame,
     segmented_ewma,
 )
@@ -51,20 +52,27 @@ def _days_option(value, name: str, function: str, *, whole: bool) -> float:
 def _current_and_vision(ratings: pd.DataFrame, function: str):
     """Masks of the rows that are current ratings and vision ratings."""
     if "kind" in ratings.columns:
-        kind = ratings["kind"].astype("str")
-        return ((kind == "current").to_numpy(dtype=bool, copy=True),
-                (kind == "vision").to_numpy(dtype=bool, copy=True))
+        kind = ratings["kind"]
+        return (kind.eq("current").to_numpy(dtype=bool, na_value=False, copy=True),
+                kind.eq("vision").to_numpy(dtype=bool, na_value=False, copy=True))
     n = len(ratings)
     return np.ones(n, dtype=bool), np.zeros(n, dtype=bool)
 
 
-def _pair_codes(a: pd.Series, b: pd.Series) -> tuple[np.ndarray, int]:
-    """Dense codes of (a, b) pairs, numbered in sorted (a, b) order."""
-    ca, ua = pd.factorize(a, sort=True)
-    cb, ub = pd.factorize(b, sort=True)
-    combined = ca.astype(np.int64) * max(len(ub), 1) + cb
+def _id_pairs(ratings: pd.DataFrame, rows: np.ndarray, function: str):
+    """Dense codes of the (participant_id, element) pairs of ``rows``, in sorted order, with
+    each row's participant and element codes and their labels."""
+    pc, p_labels = id_codes(ratings["participant_id"].iloc[rows], column="participant_id",
+                            function=function)
+    ec, e_labels = id_codes(ratings["element"].iloc[rows], column="element", function=function)
+    combined = pc * max(len(e_labels), 1) + ec
+    size = len(p_labels) * max(len(e_labels), 1)
+    if size <= 50_000_000:  # dense renumbering in O(n), keeping the sorted order
+        present = np.bincount(combined, minlength=size) > 0
+        codes = (np.cumsum(present) - 1)[combined]
+        return codes, int(present.sum()), (pc, p_labels), (ec, e_labels)
     codes, uniques = pd.factorize(combined, sort=True)
-    return codes.astype(np.int64), len(uniques)
+    return codes.astype(np.int64), len(uniques), (pc, p_labels), (ec, e_labels)
 
 
 def _check_dates(days: np.ndarray, mask: np.ndarray, function: str) -> None:
@@ -127,13 +135,14 @@ def element_trajectories(ratings: pd.DataFrame, *, window="7D", halflife=None) -
     values_all = as_numbers(ratings["rating"], column="rating", function=fn)
     is_vis = is_vis & np.isfinite(values_all)
     rows = np.flatnonzero(is_cur | is_vis)
-    pid_all = as_ids(ratings["participant_id"]).reset_index(drop=True)
-    el_all = as_ids(ratings["element"]).reset_index(drop=True)
     if len(rows) == 0 or not is_cur.any():
         return _empty_trajectories()
 
     codes_all = np.full(len(ratings), -1, dtype=np.int64)
-    codes_all[rows], n_groups = _pair_codes(pid_all.iloc[rows], el_all.iloc[rows])
+    pc_all = np.full(len(ratings), -1, dtype=np.int64)
+    ec_all = np.full(len(ratings), -1, dtype=np.int64)
+    codes_all[rows], n_groups, (pc_all[rows], p_labels), (ec_all[rows], e_labels) = _id_pairs(
+        ratings, rows, fn)
     day0 = days_all[rows].min()
     dnum_all = np.zeros(len(ratings), dtype=np.int64)
     dnum_all[rows] = (days_all[rows] - day0).astype(np.int64) + w + 1  # >= w + 1
@@ -173,10 +182,9 @@ def element_trajectories(ratings: pd.DataFrame, *, window="7D", halflife=None) -
     grid_code = np.repeat(np.arange(n_groups, dtype=np.int64), glen)
     sx = np.bincount(cell, weights=xz, minlength=n_cells)
     sw = np.bincount(cell, weights=finite.astype(float), minlength=n_cells)
-    decay = np.full(n_cells, 0.5 ** (1.0 / h))
-    one = np.ones(n_cells)
-    S = segmented_ewma(sx, grid_code, decay, gain=one)
-    W = segmented_ewma(sw, grid_code, decay, gain=one)
+    decay = 0.5 ** (1.0 / h)
+    S = segmented_ewma(sx, grid_code, decay, gain=1.0)
+    W = segmented_ewma(sw, grid_code, decay, gain=1.0)
     Sc, Wc = S[cell], W[cell]
     with np.errstate(invalid="ignore", divide="ignore"):
         ewm = np.where(Wc > 0, Sc / np.where(Wc > 0, Wc, 1.0), np.nan)
@@ -192,8 +200,8 @@ def element_trajectories(ratings: pd.DataFrame, *, window="7D", halflife=None) -
         vision[ok] = values_all[vis][j[ok]]
 
     out = pd.DataFrame({
-        "participant_id": pid_all.take(cur).reset_index(drop=True),
-        "element": el_all.take(cur).reset_index(drop=True),
+        "participant_id": labels_of(p_labels, pc_all[cur]),
+        "element": labels_of(e_labels, ec_all[cur]),
         "date": days_to_timestamps(days_all[cur]),
         "rating": x,
         "rolling_mean": rolling,
@@ -213,7 +221,11 @@ def _empty_trajectories() -> pd.DataFrame:
 
 def _period_labels(days: np.ndarray, freq, function: str) -> np.ndarray:
     """The label (a day) of the ``freq`` period of each day, as pandas' resampling bins them."""
-    unique, inverse = np.unique(days, return_inverse=True)
+    num = days.astype(np.int64)
+    low = num.min()
+    present = np.bincount(num - low) > 0  # distinct days in O(n): days span years, not ages
+    unique = (np.flatnonzero(present) + low).astype("datetime64[D]")
+    inverse = (np.cumsum(present) - 1)[num - low]
     s = pd.Series(np.arange(len(unique)), index=pd.DatetimeIndex(days_to_timestamps(unique)))
     try:
         grouped = s.groupby(pd.Grouper(freq=freq))
@@ -294,11 +306,9 @@ def element_trends(ratings: pd.DataFrame, *, freq="W", alpha: float = 0.05,
     rows = np.flatnonzero(is_cur)
     if len(rows) == 0:
         return _empty_trends()
-    pid = as_ids(ratings["participant_id"]).reset_index(drop=True).take(rows).reset_index(drop=True)
-    el = as_ids(ratings["element"]).reset_index(drop=True).take(rows).reset_index(drop=True)
     values = as_numbers(ratings["rating"], column="rating", function=fn)[rows]
     days = days_all[rows]
-    codes, n_groups = _pair_codes(pid, el)
+    codes, n_groups, (pc, p_labels), (ec, e_labels) = _id_pairs(ratings, rows, fn)
     first_row = np.zeros(n_groups, dtype=np.int64)
     first_row[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)  # a row of each group
 
@@ -329,8 +339,8 @@ def element_trends(ratings: pd.DataFrame, *, freq="W", alpha: float = 0.05,
                          np.where(significant & (tau > 0), "improving",
                                   np.where(significant & (tau < 0), "declining", "flat")))
     return pd.DataFrame({
-        "participant_id": pid.take(first_row).reset_index(drop=True),
-        "element": el.take(first_row).reset_index(drop=True),
+        "participant_id": labels_of(p_labels, pc[first_row]),
+        "element": labels_of(e_labels, ec[first_row]),
         "n_periods": n_periods.astype(np.int64),
         "slope": res["slope"],
         "slope_low": res["slope_low"],
