@@ -150,30 +150,35 @@ def _check_day(day, today) -> str | None:
 
 
 def current_streak(actions: pd.DataFrame, day) -> int:
-    """Days in a row, ending on ``day``, with at least one action.
+    """Days in a row, ending on ``day``, with at least one action (on any goal).
+
+    The runs come from :func:`mastery_analysis.analysis.habits.streaks` with every goal
+    taken together.
 
     Parameters
     ----------
     actions : DataFrame
         Rows of the actions table (needs ``date`` and ``count``); one participant.
     day : date-like
-        The last day of the run.
+        The last day of the run; later actions are ignored.
 
     Returns
     -------
     int
         0 when ``day`` itself has no action (a count above zero).
     """
+    from .analysis.habits import streaks
+
     day = _as_day(day)
-    if actions.empty:
+    dates = pd.to_datetime(actions["date"])
+    upto = pd.DataFrame({"participant_id": "_", "goal_id": "any", "date": dates,
+                         "count": pd.to_numeric(actions["count"], errors="coerce")}).loc[
+        dates.dt.date <= day]
+    if upto.empty:
         return 0
-    done = actions.loc[pd.to_numeric(actions["count"], errors="coerce") > 0, "date"]
-    days = set(pd.to_datetime(done).dt.date)
-    streak = 0
-    while day in days:
-        streak += 1
-        day -= dt.timedelta(days=1)
-    return streak
+    runs = streaks(upto)
+    hit = runs.loc[runs["end"].dt.date == day, "length"]
+    return int(hit.iloc[0]) if len(hit) else 0
 
 
 def goal_id_for(title: str, taken) -> str:

@@ -235,7 +235,10 @@ def run_all_cells(page, timeout: float = 90_000) -> None:
 
 @pytest.fixture(scope="module")
 def chromium():
-    """One headless Chromium for the test module."""
+    """One headless Chromium for the test module (skips, or fails in CI, without Chromium)."""
+    from conftest import require_browser
+
+    require_browser()  # before anything starts: this fixture is set up before the test's own
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

@@ -17,11 +17,6 @@ NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "01_check_in.ipyn
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture(autouse=True)
-def _needs_browser():
-    require_browser()
-
-
 def wait_for_rows(path, table, n, timeout=20):
     """The rows of ``table`` once it holds at least ``n`` (all versions), or fail."""
     deadline = time.monotonic() + timeout
@@ -34,6 +29,7 @@ def wait_for_rows(path, table, n, timeout=20):
 
 
 def test_check_in_with_keyboard_and_mouse_in_jupyterlab(tmp_path, jupyter_lab, lab_page):
+    require_browser()  # the chromium fixture behind lab_page has already checked, first of all
     root = tmp_path / "lab"
     root.mkdir()
     shutil.copy(NOTEBOOK, root / NOTEBOOK.name)
@@ -72,6 +68,17 @@ def test_check_in_with_keyboard_and_mouse_in_jupyterlab(tmp_path, jupyter_lab, l
     goal.locator(".mastery-count input").fill("3")
     goal.locator(".mastery-minutes input").fill("25")
     goal.locator(".mastery-progress input").fill("40")
+
+    # Tab goes through the goal's fields, the note and Save in the order they are shown
+    goal.locator(".mastery-count input").focus()
+    visited = []
+    for _ in range(4):
+        page.keyboard.press("Tab")
+        visited.append(page.evaluate(
+            """() => { const a = document.activeElement;
+                       const c = a.closest('.mastery-minutes, .mastery-progress, .mastery-note');
+                       return c ? c.className.match(/mastery-[a-z]+/)[0] : a.tagName + ':' + a.textContent.trim(); }"""))
+    assert visited == ["mastery-minutes", "mastery-progress", "mastery-note", "BUTTON:Save"]
 
     form.get_by_role("button", name="Save").click()  # the icon adds a glyph to the name
     form.get_by_text("Saved", exact=False).first.wait_for(timeout=30_000)

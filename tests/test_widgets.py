@@ -262,6 +262,11 @@ def test_current_streak():
     assert current_streak(actions, "2024-01-04") == 0
     assert current_streak(actions.assign(count=1), "2024-01-03") == 3
     assert current_streak(actions.iloc[:0], "2024-01-03") == 0
+    two_goals = pd.DataFrame({"date": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-02",
+                                                      "2024-01-03", "2024-01-04"]),
+                              "count": [1, 1, 3, 2, 1]})
+    assert current_streak(two_goals, "2024-01-02") == 2  # later days do not count
+    assert current_streak(two_goals, "2024-01-04") == 4
 
 
 def test_unknown_participant_shows_how_to_add_one(alex):
