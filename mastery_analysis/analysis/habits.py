@@ -206,7 +206,7 @@ def habit_strength(actions: pd.DataFrame, goals: pd.DataFrame) -> pd.DataFrame:
         "goal_id": goal_tab["goal_id"].take(cell_goal).reset_index(drop=True),
         "date": days_to_timestamps((start[cell_goal] + pos).astype("datetime64[D]")),
         "score": score,
-    })
+    }, copy=False)  # every column is a fresh array
 
 
 def streaks(actions: pd.DataFrame, goals: pd.DataFrame | None = None) -> pd.DataFrame:
