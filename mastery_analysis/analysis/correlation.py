@@ -88,6 +88,24 @@ def _sorted_unique(values):
     return v[np.r_[True, v[1:] != v[:-1]]] if len(v) else v
 
 
+def _factorize_many(columns):
+    """Integer codes shared by several id columns (text or categorical), and the ids as text.
+
+    Each column is factorised on its own (cheap for categoricals), then only the distinct
+    values are matched across columns. Missing ids get code -1.
+    """
+    parts = [pd.factorize(pd.Series(c), use_na_sentinel=True) for c in columns]
+    texts = [np.asarray(pd.Index(u).astype("str"), dtype=object) for _, u in parts]
+    joint, labels = pd.factorize(np.concatenate(texts) if texts else np.zeros(0, dtype=object))
+    out, at = [], 0
+    for (codes, _), t in zip(parts, texts):
+        mapping = np.r_[joint[at:at + len(t)], -1].astype(np.int64)  # -1 stays -1
+        out.append(mapping[codes])
+        at += len(t)
+    codes = np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
+    return codes, np.asarray(labels, dtype=object)
+
+
 def _ragged_arange(counts):
     """0..c-1 for each count c, concatenated."""
     counts = np.asarray(counts, dtype=np.int64)
@@ -108,12 +126,10 @@ def _groups(actions, progress, checkins, measure):
     """
     frames = [actions, progress] + ([checkins] if checkins is not None else [])
     sizes = [len(f) for f in frames]
-    pid_codes, pid_labels = pd.factorize(
-        pd.concat([f["participant_id"].astype("str") for f in frames], ignore_index=True))
+    pid_codes, pid_labels = _factorize_many([f["participant_id"] for f in frames])
     cuts = np.cumsum([0] + sizes)
     a_pid, p_pid = pid_codes[cuts[0]:cuts[1]], pid_codes[cuts[1]:cuts[2]]
-    goal_codes, goal_labels = pd.factorize(
-        pd.concat([actions["goal_id"].astype("str"), progress["goal_id"].astype("str")], ignore_index=True))
+    goal_codes, goal_labels = _factorize_many([actions["goal_id"], progress["goal_id"]])
     a_goal, p_goal = goal_codes[:sizes[0]], goal_codes[sizes[0]:]
     n_goal = max(len(goal_labels), 1)
     a_day, p_day = _days(actions["date"]), _days(progress["date"])
@@ -230,12 +246,16 @@ def _grid(d, max_lag):
     return x, y, gid, offset, length, n_entries
 
 
-def _moments(x, y, gid, offset, length, lag, G):
-    """Grouped Pearson moments of x[t] against y[t + lag], and lag-1 autocorrelations."""
+def _moments(x, y, gid, remaining, x_ok, lag, G):
+    """Grouped Pearson moments of x[t] against y[t + lag], and lag-1 autocorrelations.
+
+    ``remaining`` is the number of grid days from each position to its group's end and
+    ``x_ok`` marks the finite x values (both the same for every lag).
+    """
     total = len(x)
-    pos_in = np.arange(total) - offset[gid] if total else np.zeros(0, np.int64)
     y_shift = np.r_[y[lag:], np.full(min(lag, total), np.nan)]
-    ok = (pos_in + lag < length[gid]) & np.isfinite(x) & np.isfinite(y_shift)
+    in_group = remaining > lag
+    ok = in_group & x_ok & np.isfinite(y_shift)
     idx = np.flatnonzero(ok)
     g = gid[idx]
     xs, ys = x[idx], y_shift[idx]
@@ -270,7 +290,7 @@ def _moments(x, y, gid, offset, length, lag, G):
     acx = np.where(x_varies, np.clip(acx, -1.0, 1.0), np.nan)
     acy = np.where(y_varies, np.clip(acy, -1.0, 1.0), np.nan)
     # days on which a pair could have formed (progress change known), for the check-in rate
-    possible = np.bincount(gid[(pos_in + lag < length[gid]) & np.isfinite(y_shift)], minlength=G)
+    possible = np.bincount(gid[in_group & np.isfinite(y_shift)], minlength=G)
     return n, r, acx, acy, varies, possible
 
 
@@ -367,9 +387,11 @@ def action_progress_correlation(actions: pd.DataFrame, progress: pd.DataFrame, *
         return _empty()
     x, y, gid, offset, length, _ = _grid(codes, int(lag_values.max()))
 
+    remaining = length[gid] - (np.arange(len(x)) - offset[gid])
+    x_ok = np.isfinite(x)
     parts = []
     for lag in lag_values:
-        n, r, acx, acy, varies, possible = _moments(x, y, gid, offset, length, int(lag), G)
+        n, r, acx, acy, varies, possible = _moments(x, y, gid, remaining, x_ok, int(lag), G)
         parts.append(pd.DataFrame({"g": np.arange(G), "lag": lag, "n": n, "r": r,
                                    "ac_actions": acx, "ac_progress": acy, "varies": varies,
                                    "possible": possible}))
