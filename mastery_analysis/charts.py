@@ -390,8 +390,10 @@ def plot_wheel(trajectories: pd.DataFrame, *, participant: str | None = None, to
         v = [s.get(e, np.nan) for e in elements]
         return v + v[:1]
 
-    fig = _base(title, "Baseline: first week's mean · now: current rolling mean · vision: "
-                       "where I want to be" + (" (cohort medians)" if cohort else ""))
+    sub = "Baseline: first week's mean · now: current rolling mean"
+    if vision.notna().any():
+        sub += " · vision: where " + ("they want" if cohort else "I want") + " to be"
+    fig = _base(title, sub + (" (cohort medians)" if cohort else ""))
     if vision.notna().any():
         fig.add_trace(go.Scatterpolar(
             r=values(vision), theta=closed, name="Vision", mode="lines+markers",
@@ -559,9 +561,8 @@ def plot_habit_strength(scores: pd.DataFrame, *, goals: pd.DataFrame | None = No
     info = _goal_info(goals, fw)
     order = [g for g in info if g in set(data["goal_id"])] + sorted(set(data["goal_id"]) - set(info))
     fig = _base(f"{title}: {esc(who)}" if who else title,
-                "How established each habit is (Loop Habit Tracker's score): it rises with each "
-                "day of action at the goal's frequency and fades when you skip"
-                + (" · weekly means" if weekly else ""))
+                "Loop Habit Tracker's score: it rises with each day of action at the goal's "
+                "frequency and fades when you skip" + (" · weekly means" if weekly else ""))
     for i, goal in enumerate(order):
         g = data.loc[data["goal_id"] == goal].sort_values("date")
         name, color, dash = _goal_style(goal, info, i)
@@ -1046,6 +1047,7 @@ def plot_forest(estimates: pd.DataFrame, rmcorr: pd.Series | dict | pd.DataFrame
                 estimate: str = "slope", low: str = "slope_low", high: str = "slope_high",
                 label: str = "participant_id", x_title: str = "Slope (rating points per week)",
                 title: str = "Each participant's trend, and the cohort's within-person relation",
+                rmcorr_label: str = "Within-person correlation (rmcorr)",
                 framework=None) -> go.Figure:
     """Forest plot: one row per participant with its estimate and interval, one panel per
     element when the frame has an ``element`` column, and the rmcorr result in the subtitle.
@@ -1067,6 +1069,8 @@ def plot_forest(estimates: pd.DataFrame, rmcorr: pd.Series | dict | pd.DataFrame
         Column names.
     x_title, title : str
         Axis and figure titles.
+    rmcorr_label : str
+        What the rmcorr relates, shown before its numbers (escaped).
     framework : Framework or str, optional
 
     Returns
@@ -1074,12 +1078,13 @@ def plot_forest(estimates: pd.DataFrame, rmcorr: pd.Series | dict | pd.DataFrame
     plotly.graph_objects.Figure
     """
     fw = _fw(framework)
+    title = esc(title)
     if isinstance(rmcorr, pd.DataFrame):
         rmcorr = rmcorr.iloc[0] if len(rmcorr) else None
     rm = dict(rmcorr) if rmcorr is not None else {}
     sub = ""
     if rm:
-        sub = (f"Within-person correlation (rmcorr): r = {_num(rm.get('r'), 2, True)} "
+        sub = (f"{esc(rmcorr_label)}: r = {_num(rm.get('r'), 2, True)} "
                f"[95% CI {_num(rm.get('ci_low'), 2, True)}, {_num(rm.get('ci_high'), 2, True)}], "
                f"{_p(rm.get('p_value'))}, {_num(rm.get('n_subjects'), 0)} people, "
                f"{_num(rm.get('n_obs'), 0)} observations")
@@ -1132,7 +1137,7 @@ def plot_forest(estimates: pd.DataFrame, rmcorr: pd.Series | dict | pd.DataFrame
         fig.add_annotation(text=esc(x_title), x=0.5, y=-0.02, xref="paper", yref="paper",
                            yanchor="top", yshift=-28, showarrow=False, font=dict(size=13, color=MUTED))
     fig.update_annotations(font=dict(size=13))
-    fig.update_layout(title=dict(text=esc(title), subtitle=dict(text=sub)))
+    fig.update_layout(title=dict(text=title, subtitle=dict(text=sub)))
     return _finish(fig, height=min(2400, 22 * len(rows) + 230), panel_titles=1, legend=False,
                    margin_b=80)
 

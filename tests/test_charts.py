@@ -526,3 +526,11 @@ def test_figures_are_json_serialisable_and_deterministic(alex):
     a = ch.plot_action_progress(alex["actions"], alex["progress"], alex["correlations"]).to_json()
     b = ch.plot_action_progress(alex["actions"], alex["progress"], alex["correlations"]).to_json()
     assert a == b and json.loads(a)["data"]
+
+
+def test_forest_names_what_the_rmcorr_relates_and_escapes_it():
+    est = pd.DataFrame({"participant_id": ["a"], "slope": [0.1], "slope_low": [0.0], "slope_high": [0.2]})
+    rm = {"r": -0.2, "ci_low": -0.4, "ci_high": 0.0, "p_value": 0.04, "n_subjects": 6, "n_obs": 60}
+    fig = ch.plot_forest(est, rm, rmcorr_label="Weekly <b>actions</b> and rating")
+    assert fig.layout.title.subtitle.text.startswith("Weekly &lt;b&gt;actions&lt;/b&gt; and rating: r = −0.20")
+    assert ch.plot_forest(est.iloc[0:0], title="<i>x</i>").layout.title.text == "&lt;i&gt;x&lt;/i&gt;"
