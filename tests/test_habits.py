@@ -268,3 +268,16 @@ def test_streaks_equal_plain_loop_and_follow_goals():
     assert (out["length"] == (out["end"] - out["start"]).dt.days + 1).all()
     assert "not-a-goal" in set(streaks(actions)["goal_id"])  # without goals: every goal
     assert out["length"].max() >= 3
+
+
+def test_demo_data_habits_and_streaks():
+    demo = pytest.importorskip("mastery_analysis.demo")
+    frames = demo.demo_frames()
+    out = habit_strength(frames["actions"], frames["goals"])
+    assert set(out["goal_id"]) == set(frames["goals"]["goal_id"])
+    alex = out[out["goal_id"] == "alex-portfolio"]
+    assert alex["date"].min() == demo.ALEX_START and alex["date"].max() == demo.ALEX_END
+    assert len(alex) == (demo.ALEX_END - demo.ALEX_START).days + 1  # every day, gaps filled
+    assert out["score"].between(0, 1).all()
+    runs = streaks(frames["actions"], frames["goals"])
+    assert (runs["length"] >= 1).all() and runs["goal_id"].isin(frames["goals"]["goal_id"]).all()

@@ -114,11 +114,6 @@ def group_bounds(codes: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarr
     return sizes, starts
 
 
-def position_in_group(codes: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """0, 1, 2, ... within each group of a code-sorted array."""
-    return np.arange(len(codes), dtype=np.int64) - starts[codes]
-
-
 def segmented_ewma(x: np.ndarray, codes: np.ndarray, decay, *, gain=None) -> np.ndarray:
     """``y_t = decay * y_(t-1) + gain * x_t`` per group, restarting from 0 at each group start.
 

@@ -51,7 +51,7 @@ def loop_multiplier(freq_times, freq_days) -> np.ndarray:
     return 0.5 ** (np.sqrt(f) / 13.0)
 
 
-def _goal_table(goals: pd.DataFrame, function: str) -> dict:
+def _goal_table(goals: pd.DataFrame, function: str, *, frequency: bool = True) -> dict:
     """goal_id, participant_id, freq_times, freq_days, start (days) of each goal, checked."""
     require_frame(goals, ["goal_id", "participant_id"], name="goals", function=function)
     gid = as_ids(goals["goal_id"]).reset_index(drop=True)
@@ -69,6 +69,8 @@ def _goal_table(goals: pd.DataFrame, function: str) -> dict:
         v = as_numbers(goals[col], column=col, function=function)
         return np.where(np.isnan(v), 1.0, v)  # the schema's default: once a day
 
+    if not frequency:
+        return {"goal_id": gid, "participant_id": pid, "n": n}
     times, days = freq("freq_times"), freq("freq_days")
     bad = (times < 1) | (days < 1) | (times > days) | (times != np.round(times)) | (
         days != np.round(days))
@@ -245,7 +247,7 @@ def streaks(actions: pd.DataFrame, goals: pd.DataFrame | None = None) -> pd.Data
     a_pid, a_gid, a_days, a_count = _action_table(actions, fn)
     keep = a_count > 0
     if goals is not None:
-        goal_tab = _goal_table(goals, fn)
+        goal_tab = _goal_table(goals, fn, frequency=False)
         goal_row, _ = match_goals(goal_tab["goal_id"], goal_tab["participant_id"], a_gid, a_pid)
         keep &= goal_row >= 0
     rows = np.flatnonzero(keep)
