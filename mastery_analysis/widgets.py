@@ -23,6 +23,23 @@ would also fire on leaving the field, which must not save). Buttons take Enter o
 when focused. In the assessment form each item is one radio group: Tab reaches the group,
 the arrow keys choose the answer.
 
+Decisions
+---------
+- A slider has no "unset" state, so the check-in writes a rating for every element of the
+  framework, or none at all when "Rate the elements for this day" is unticked (a day of
+  actions only). Sliders start at the day's saved ratings, else the person's latest
+  earlier ones (so only what changed needs moving), else the middle of the scale.
+- Counts, minutes and percents are typed into text fields and parsed by the form, so a bad
+  value gets a message instead of being silently clamped by a bounded widget; an empty
+  field records nothing. A field of a day saved before cannot be emptied (the store is
+  append-only, so emptying would silently keep the old value): the form asks for 0 or a
+  new value instead.
+- Saving a day that already has entries appends a new version; the earlier one stays in
+  ``store.history``. Picking another day in the date picker replaces what was typed with
+  what that day holds.
+- "Today" is a parameter (``today=``) so that tests and notebooks can fix it; days after it
+  are refused.
+
 Validation
 ----------
 Nothing is written until every field is valid; each bad field gets a message next to it
@@ -356,7 +373,7 @@ class CheckInForm(_Form):
         self.participant_known = store.has_participant(participant_id)
         self.streak = None
         self.chart = None
-        self._loading = False
+        self._saved = {"day": None, "count": set(), "progress": set()}
         scale = self.framework.scale
         wide = W.Layout(width="98%")
 
@@ -422,7 +439,7 @@ class CheckInForm(_Form):
         if not self.participant_known:
             self.save_button.disabled = True
             _say(self.status, _unknown_participant_message(store, participant_id))
-            self.widget = W.VBox([W.HTML(f"<h3>Daily check-in</h3>"), self.status],
+            self.widget = W.VBox([W.HTML("<h3>Daily check-in</h3>"), self.status],
                                  layout=W.Layout(max_width=FORM_MAX_WIDTH))
             return
 
@@ -510,6 +527,7 @@ class CheckInForm(_Form):
         prog_day = progress.loc[progress["date"].dt.date == day].set_index("goal_id")
         prog_before = progress.loc[progress["date"].dt.date < day].groupby("goal_id")["percent"].last()
         acts = actions.set_index("goal_id")
+        self._saved = {"day": day, "count": set(acts.index), "progress": set(prog_day.index)}
         for gid, gi in self.goal_inputs.items():
             gi.count.value = _fmt_number(acts.at[gid, "count"]) if gid in acts.index else ""
             gi.minutes.value = _fmt_number(acts.at[gid, "minutes"]) if gid in acts.index else ""
@@ -527,6 +545,10 @@ class CheckInForm(_Form):
             _say(self.status, f"{day:%a %d %b %Y} already has entries, loaded for editing; "
                               "saving adds a new version (the earlier one stays in the history).",
                  "info")
+        elif (before["kind"] == "current").any():
+            last = before.loc[before["kind"] == "current", "date"].max()
+            _say(self.status, f"New check-in for {day:%a %d %b %Y}; the sliders start at your "
+                              f"latest ratings (of {last:%d %b %Y}).", "info")
         else:
             _say(self.status, f"New check-in for {day:%a %d %b %Y}.", "info")
 
@@ -552,6 +574,14 @@ class CheckInForm(_Form):
             percent, err = _parse_number(gi.progress.value, lo=0, hi=100, whole=False,
                                          what="progress is a percent from 0 to 100")
             msgs += [err] if err else []
+            if day == self._saved["day"]:  # the store keeps saved values: replace, not remove
+                if count is None and not gi.count.value.strip() and gid in self._saved["count"]:
+                    msgs.append("this day has saved actions; type 0 for none (a saved value can "
+                                "be replaced, not removed)")
+                if (percent is None and not gi.progress.value.strip()
+                        and gid in self._saved["progress"]):
+                    msgs.append("this day has a saved progress; type a percent (a saved value "
+                                "can be replaced, not removed)")
             _say(gi.message, "; ".join(msgs) if msgs else None)
             problems += len(msgs)
             if not msgs:
@@ -600,6 +630,10 @@ class CheckInForm(_Form):
             _say(self.status, f"Could not save {day.isoformat()}: {exc} Nothing was written; "
                               "what you typed is still here, fix it or try again.")
             return False
+        if self._saved["day"] != day:
+            self._saved = {"day": day, "count": set(), "progress": set()}
+        self._saved["count"] |= set(entry["actions"] or {})
+        self._saved["progress"] |= set(entry["progress"] or {})
         self._after_save(day, written)
         return True
 

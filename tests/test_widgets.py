@@ -80,7 +80,7 @@ def test_new_day_defaults_to_the_latest_earlier_ratings(alex):
     assert [s.value for s in form.sliders.values()] == [4] * 5
     assert form.vision_sliders["proactive"].value == 8 and form.vision_sliders["connect"].value == 10
     assert form.vision_toggle.value is False and form.rate_toggle.value is True
-    assert form.note.value == "" and "New check-in" in form.status.value
+    assert form.note.value == "" and "start at your latest ratings (of 01 Jun 2024)" in form.status.value
     fresh = CheckInForm(alex, "alex", day="2024-05-20", today=TODAY)  # nothing before: the middle
     assert [s.value for s in fresh.sliders.values()] == [5] * 5
 
@@ -173,12 +173,19 @@ def test_editing_a_saved_day_loads_it_and_keeps_both_versions(alex):
     again.sliders["focused"].value = 6
     again.goal_inputs["apply"].count.value = "2"
     again.note.value = "second"
+    again.goal_inputs["apply"].progress.value = ""  # a saved value cannot be emptied
+    before = alex.row_counts()
+    click(again.save_button)
+    assert alex.row_counts() == before
+    assert "saved progress" in again.goal_inputs["apply"].message.value
+    again.goal_inputs["apply"].progress.value = "20"
     click(again.save_button)
 
     history = alex.history("ratings", participant="alex")
     focused = history.loc[history["element"] == "focused"]
     assert focused["rating"].tolist() == [4, 6]
     assert alex.history("actions")["count"].tolist() == [1, 2]
+    assert alex.history("progress")["percent"].tolist() == [20.0, 20.0]
     latest = alex.ratings(participant="alex").set_index("element")
     assert latest.at["focused", "rating"] == 6 and latest.at["focused", "note"] == "second"
 
@@ -251,6 +258,8 @@ def test_streak_counts_days_in_a_row_with_action(alex):
     form.goal_inputs["network"].count.value = "0"
     click(form.save_button)  # a count of 0 is no action: the streak ends
     assert form.streak == 0 and "no streak" in form.status.value
+    form.goal_inputs["network"].count.value = ""  # saved a moment ago: it cannot be emptied
+    assert form.save() is False and "type 0" in form.goal_inputs["network"].message.value
 
 
 def test_current_streak():
