@@ -257,7 +257,7 @@ def check_parameters(kind: str, store, **params) -> dict[str, object]:
 
 
 # ============================================================================ display helpers
-_figures_shown: set[str] = set()  # div ids displayed in this kernel; plotly.js goes with the first
+_figures_shown: dict[str, int] = {}  # figure names shown in this kernel; plotly.js goes with the first
 
 
 def figure_id(name: str) -> str:
@@ -305,13 +305,16 @@ def show(fig, name: str) -> None:
     ----------
     fig : plotly.graph_objects.Figure
     name : str
-        A name unique within the report (``"wheel"``, ``"trajectories"``); it fixes the div id,
-        so two renders of the same data give the same bytes.
+        A name unique within the report (``"wheel"``, ``"trajectories"``); it fixes the div id
+        (``fig-wheel``), so two renders of the same data give the same bytes. A name shown
+        again gets ``-2``, ``-3``, ... appended.
     """
-    div_id = figure_id(name)
+    base = figure_id(name)
     first = not _figures_shown
-    _figures_shown.add(div_id)
-    _display_html(figure_html(fig, name, include_plotlyjs=first))
+    seen = _figures_shown.get(base, 0) + 1
+    _figures_shown[base] = seen
+    # a name shown again (a loop, a re-run cell) gets -2, -3, ...: div ids stay unique
+    _display_html(figure_html(fig, name if seen == 1 else f"{name}-{seen}", include_plotlyjs=first))
 
 
 def table_html(frame: pd.DataFrame, *, caption: str | None = None, index: bool = False,
@@ -420,10 +423,16 @@ def show_aggregate(frame: pd.DataFrame, *, n_col: str = "n", min_n: int = MIN_GR
                   kind="notice")
 
 
+def _cell_text(value) -> str:
+    if value is None or (not isinstance(value, str) and pd.api.types.is_scalar(value) and pd.isna(value)):
+        return "–"
+    return str(value)
+
+
 def header_html(title: str, parameters: Mapping[str, object],
                 frames: Mapping[str, pd.DataFrame]) -> str:
     """The report's header: title, parameters, package version and data fingerprint."""
-    rows = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape('–' if v is None else str(v))}</td></tr>"
+    rows = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(_cell_text(v))}</td></tr>"
                    for k, v in parameters.items())
     counts = ", ".join(f"{html.escape(name)} {len(frames[name])}" for name in sorted(frames))
     return (f'<header class="report-header"><h1>{html.escape(title)}</h1>'
@@ -787,11 +796,11 @@ def render_personal_reports(cohort: str, *, out_dir: str | os.PathLike, store=No
     log = log or (lambda line: print(line, file=sys.stderr))
     url, opened = _store_url(store)
     try:
-        members = cohort_frames(opened, cohort)["participants"]
+        frames = cohort_frames(opened, cohort)
+        members = frames["participants"]
         consenting = members.loc[members["consent_share"], "participant_id"].tolist()
-        with_data = {pid for pid in consenting
-                     if not all(getattr(opened, t)(participant=pid).empty
-                                for t in ("ratings", "actions", "progress"))}
+        with_data = set().union(*(set(frames[t]["participant_id"])
+                                  for t in ("ratings", "actions", "progress")))
     finally:
         if opened is not store:
             opened.close()

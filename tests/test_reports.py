@@ -283,3 +283,19 @@ def test_an_open_store_can_be_passed_and_stays_open(demo_store, tmp_path):
                               participant="alex", start="2026-02-01", end="2026-01-01")
     assert len(demo_store.participants(participant="alex")) == 1  # still usable
     assert not out.parent.exists()
+
+
+def test_show_keeps_div_ids_unique_and_inlines_plotlyjs_once(monkeypatch):
+    import plotly.graph_objects as go
+
+    shown = []
+    monkeypatch.setattr(reports, "_figures_shown", {})
+    monkeypatch.setattr(reports, "_display_html", shown.append)
+    fig = go.Figure(go.Bar(x=[1], y=[2]))
+    for name in ("wheel", "goal pace", "wheel"):
+        reports.show(fig, name)
+    assert [re.search(r'id="(fig-[^"]+)"', h).group(1) for h in shown] == \
+        ["fig-wheel", "fig-goal-pace", "fig-wheel-2"]
+    assert [PLOTLYJS in h for h in shown] == [True, False, False]
+    header = reports.header_html("t", {"name": float("nan"), "start": None}, {})
+    assert header.count("<td>–</td>") == 2
