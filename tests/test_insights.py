@@ -153,3 +153,16 @@ def test_inputs_and_participant_errors(demo):
     only_goal["goals"] = demo["goals"][demo["goals"]["participant_id"] == "alex"]
     res = _call(only_goal)
     assert list(res["kind"]) == ["data"] and not res["sufficient"].any()
+
+
+def test_the_package_re_export_stays_callable_in_any_import_order(demo):
+    import mastery_analysis.analysis.insights as module
+    from mastery_analysis import analysis
+
+    first = analysis.insights(demo["ratings"], demo["actions"], demo["progress"], demo["goals"],
+                              participant_id="sc03")
+    again = analysis.insights(demo["ratings"], demo["actions"], demo["progress"], demo["goals"],
+                              participant_id="sc03")
+    pd.testing.assert_frame_equal(first, again)
+    pd.testing.assert_frame_equal(first, module.insights(demo["ratings"], demo["actions"], demo["progress"],
+                                                         demo["goals"], participant_id="sc03"))
