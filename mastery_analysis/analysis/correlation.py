@@ -295,7 +295,7 @@ def _moments(x, y, gid, remaining, x_ok, lag, G):
 
 
 def _empty() -> pd.DataFrame:
-    dtypes = {"participant_id": object, "goal_id": object, "lag": np.int64, "n": np.int64,
+    dtypes = {"participant_id": "str", "goal_id": "str", "lag": np.int64, "n": np.int64,
               "significant": bool, "sufficient": bool, "days_needed": "Int64", "more_days": "Int64"}
     return pd.DataFrame({c: pd.Series(dtype=dtypes.get(c, float)) for c in COLUMNS})
 
