@@ -236,7 +236,8 @@ def _scatter_cls(n: int):
 
 # ---------------------------------------------------------------------------- personal
 def plot_trajectories(trajectories: pd.DataFrame, *, participant: str | None = None,
-                      framework=None, weekly_after: int = WEEKLY_AFTER) -> go.Figure:
+                      notes: pd.DataFrame | None = None, framework=None,
+                      weekly_after: int = WEEKLY_AFTER) -> go.Figure:
     """Each element over time: ratings as dots, the rolling mean as a line, the vision as a
     dashed line, and the gap between them shaded; one panel per element.
 
@@ -247,6 +248,9 @@ def plot_trajectories(trajectories: pd.DataFrame, *, participant: str | None = N
         element, date, rating, rolling_mean, vision (``ewm`` and ``gap`` are not needed).
     participant : str, optional
         Whose trajectories to show when the frame holds several people.
+    notes : DataFrame, optional
+        The ratings table (participant_id, date, note): each day's note is shown, escaped and
+        cut to 140 characters, in the hover of that day's ratings (daily view only).
     framework : Framework or str, optional
         Element labels, colours and scale; the default framework when None.
     weekly_after : int
@@ -275,6 +279,12 @@ def plot_trajectories(trajectories: pd.DataFrame, *, participant: str | None = N
     fig = make_subplots(rows=len(elements), cols=1, shared_xaxes=True, vertical_spacing=0.045,
                         subplot_titles=[_label(fw, e) for e in elements])
     point_name = "Weekly mean rating" if weekly else "Daily rating"
+    day_note = pd.Series(dtype=object)
+    if notes is not None and not weekly and len(notes) and {"date", "note"} <= set(notes.columns):
+        n = notes if who is None or "participant_id" not in notes else notes.loc[notes["participant_id"] == who]
+        n = n.dropna(subset=["note"]).assign(date=lambda f: _dates(f["date"]))
+        text = n["note"].astype(str).str.slice(0, 140).map(esc)
+        day_note = text.groupby(n["date"]).first()
     line_name = "Rolling mean (weekly)" if weekly else "Rolling mean"
     for i, element in enumerate(elements, start=1):
         g = data.loc[data["element"] == element].sort_values("date")
@@ -295,10 +305,15 @@ def plot_trajectories(trajectories: pd.DataFrame, *, participant: str | None = N
                 hovertemplate=f"{label}<br>%{{x|%d %b %Y}}<br>Vision %{{y:.1f}}<extra></extra>"),
                 row=i, col=1)
         cls = _scatter_cls(len(g))
+        extra = {}
+        if len(day_note):
+            extra = dict(text=["<br><i>" + day_note[d] + "</i>" if d in day_note.index else ""
+                               for d in g["date"]])
         fig.add_trace(cls(
             x=g["date"], y=g["rating"], mode="markers", name=point_name, legendgroup="points",
             showlegend=first, marker=dict(color=color, size=5 if len(g) > 200 else 7, opacity=0.45),
-            hovertemplate=f"{label}<br>%{{x|%d %b %Y}}<br>{point_name} %{{y:.1f}}<extra></extra>"),
+            hovertemplate=f"{label}<br>%{{x|%d %b %Y}}<br>{point_name} %{{y:.1f}}"
+                          + ("%{text}" if extra else "") + "<extra></extra>", **extra),
             row=i, col=1)
         fig.add_trace(go.Scatter(
             x=g["date"], y=g["rolling_mean"], mode="lines", name=line_name, legendgroup="line",

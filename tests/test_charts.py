@@ -534,3 +534,15 @@ def test_forest_names_what_the_rmcorr_relates_and_escapes_it():
     fig = ch.plot_forest(est, rm, rmcorr_label="Weekly <b>actions</b> and rating")
     assert fig.layout.title.subtitle.text.startswith("Weekly &lt;b&gt;actions&lt;/b&gt; and rating: r = −0.20")
     assert ch.plot_forest(est.iloc[0:0], title="<i>x</i>").layout.title.text == "&lt;i&gt;x&lt;/i&gt;"
+
+
+def test_trajectories_show_each_days_note_escaped_in_the_hover():
+    ratings = cf.ratings(days=30)
+    ratings.loc[ratings["date"] == "2024-01-03", "note"] = "Read <useful> ideas & \"quotes\""
+    ratings.loc[ratings["date"] == "2024-01-05", "note"] = cf.EVIL
+    fig = ch.plot_trajectories(A.element_trajectories(ratings), notes=ratings)
+    points = by_name(fig, "Daily rating")[0]
+    assert "%{text}" in points.hovertemplate
+    assert points.text[2] == '<br><i>Read &lt;useful&gt; ideas &amp; "quotes"</i>'
+    assert points.text[4] == "<br><i>&lt;img src=x onerror=alert(1)&gt;</i>" and points.text[0] == ""
+    assert not any("<img" in t for t in all_text(fig))
