@@ -228,6 +228,10 @@ def _coerce_bools(frame, column, failures):
     return out.fillna(False).astype(bool)
 
 
+_TYPED = {"rating", "count", "freq_times", "freq_days", "minutes", "percent", "value",
+          "consent_share", "archived", "recorded_at"}
+
+
 def validate(table: str, frame: pd.DataFrame, *, framework: Framework | str | None = None,
              where: str | None = None) -> pd.DataFrame:
     """Return a new frame of ``table``'s columns, typed and checked.
@@ -256,6 +260,8 @@ def validate(table: str, frame: pd.DataFrame, *, framework: Framework | str | No
     for col in spec.columns:
         if col in frame.columns:
             out[col] = frame[col]
+            if defaults.get(col) is not None:  # a row that left an optional cell empty
+                out[col] = out[col].astype(object).where(out[col].notna(), defaults[col])
         elif col == "recorded_at":
             out[col] = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns, UTC]")
         else:
@@ -276,9 +282,7 @@ def validate(table: str, frame: pd.DataFrame, *, framework: Framework | str | No
         out["recorded_at"] = pd.to_datetime(out["recorded_at"], utc=True, errors="coerce").astype(
             "datetime64[ns, UTC]")
     for col in spec.columns:
-        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
-            if col in spec.dates:
-                continue
+        if col not in _TYPED and col not in spec.dates:  # text columns, even when all empty
             s = out[col].astype(object)
             out[col] = s.where(s.isna(), s.astype(str).str.strip()).replace({"": None}).astype("str")
     for col in ("rating", "count", "freq_times", "freq_days"):

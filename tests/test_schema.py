@@ -101,3 +101,17 @@ def test_framework_decides_elements_and_scale():
 def test_empty_frames_have_the_table_columns():
     for name, spec in TABLES.items():
         assert list(empty(name).columns) == list(spec.columns)
+
+
+def test_empty_text_and_missing_optional_cells_take_their_defaults():
+    goals = pd.DataFrame([
+        {"goal_id": "g1", "participant_id": "a", "title": "One", "start_date": "2025-01-01",
+         "target": float("nan"), "freq_times": 2, "freq_days": 7},
+        {"goal_id": "g2", "participant_id": "a", "title": "Two", "start_date": "2025-01-01"},
+    ])
+    out = validate("goals", goals)
+    assert out["target"].isna().all()
+    assert out[["freq_times", "freq_days"]].values.tolist() == [[2, 7], [1, 1]]
+    assert out["archived"].tolist() == [False, False]
+    # a goal read back from the store can be written again as it is
+    assert validate("goals", out).equals(out)
