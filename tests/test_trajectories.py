@@ -245,3 +245,21 @@ def test_grouped_theilslopes_equals_scipy_with_ties_in_x_and_y():
                                    [ts.slope, ts.low_slope, ts.high_slope], rtol=1e-12)
         compared += 1
     assert compared > 100
+
+
+def test_non_integer_ratings_and_same_day_rows_equal_pandas():
+    # a hand-built frame with fractional ratings takes the per-group float path
+    rng = np.random.default_rng(4)
+    dates = pd.to_datetime("2025-01-01") + pd.to_timedelta(
+        np.sort(rng.choice(90, 60, replace=False)), unit="D")
+    frames = [pd.DataFrame({"participant_id": pid, "element": "informed", "date": dates,
+                            "rating": rng.uniform(1, 10, len(dates)) + 1e6 * (pid == "big")})
+              for pid in ("a", "big", "c")]
+    ratings = pd.concat(frames, ignore_index=True)
+    out = element_trajectories(ratings, window="10D")
+    for pid, g in ratings.groupby("participant_id"):
+        s = g.set_index("date")["rating"]
+        got = out[out["participant_id"] == pid]
+        np.testing.assert_allclose(got["rolling_mean"], s.rolling("10D").mean(), rtol=1e-13)
+        np.testing.assert_allclose(got["ewm"], s.ewm(halflife=pd.Timedelta("10D"),
+                                                     times=s.index).mean(), rtol=1e-13)

@@ -114,49 +114,70 @@ def group_bounds(codes: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarr
     return sizes, starts
 
 
-def segmented_ewma(x: np.ndarray, codes: np.ndarray, decay, *, gain=None) -> np.ndarray:
+_BLOCK_CELLS = 4_000_000  # cells per 2-D block handed to lfilter at once
+
+
+def filter_segments(x: np.ndarray, starts: np.ndarray, lengths: np.ndarray, decay: float, *,
+                    gain: float | None = None) -> np.ndarray:
+    """``y_t = decay * y_(t-1) + gain * x_t`` along the last axis, from 0 in each segment.
+
+    ``x`` (1-D, or 2-D to filter several rows at once) is made of segments along its last
+    axis (``starts``, ``lengths``). ``gain`` defaults to ``1 - decay``. Segments of similar
+    length (the same power of two) are laid out as the rows of a zero-padded 2-D block and
+    filtered by one :func:`scipy.signal.lfilter` call along its rows, so every segment
+    starts from a zero state exactly as if filtered alone, and the Python loop runs over
+    length classes and blocks of ``_BLOCK_CELLS`` cells, never over segments.
+    """
+    gain = 1.0 - decay if gain is None else float(gain)
+    x = np.asarray(x, dtype=float)
+    y = np.zeros_like(x)
+    starts = np.asarray(starts, dtype=np.int64)
+    lengths = np.asarray(lengths, dtype=np.int64)
+    keep = lengths > 0
+    starts, lengths = starts[keep], lengths[keep]
+    if len(starts) == 0:
+        return y
+    size_class = np.ceil(np.log2(lengths)).astype(np.int64)
+    for c in np.unique(size_class):
+        segs = np.flatnonzero(size_class == c)
+        width = int(lengths[segs].max())
+        step = max(1, _BLOCK_CELLS // width)
+        for lo in range(0, len(segs), step):
+            part = segs[lo:lo + step]
+            offsets = np.arange(width)
+            valid = offsets < lengths[part][:, None]
+            idx = np.where(valid, starts[part][:, None] + offsets, 0)
+            block = np.where(valid, x[..., idx], 0.0)
+            out = lfilter([gain], [1.0, -decay], block, axis=-1)
+            y[..., idx[valid]] = out[..., valid]
+    return y
+
+
+def segmented_ewma(x: np.ndarray, codes: np.ndarray, decay, *, gain: float | None = None) -> np.ndarray:
     """``y_t = decay * y_(t-1) + gain * x_t`` per group, restarting from 0 at each group start.
 
     ``x`` and ``codes`` are sorted by group (a group's rows contiguous and in time order).
-    ``decay`` is one number for all groups or an array with one value per group code
-    (``gain`` likewise; it defaults to ``1 - decay``). The groups sharing a decay are
-    filtered together by one :func:`scipy.signal.lfilter` call on their concatenated
-    series; the state that leaks across a group boundary is then removed exactly, by
-    linearity: ``y_concat[t] = y_group[t] + decay ** (k + 1) * y_concat[start - 1]`` for
-    the row ``k`` steps after its group's start. The Python loop runs over distinct decays
-    only (one per goal frequency), never over groups.
+    ``decay`` is one number for all groups or an array with one value per group code;
+    ``gain`` is a number or, by default, ``1 - decay``. The groups that share a decay are
+    filtered together by :func:`filter_segments` (one ``lfilter`` call); the Python loop
+    runs over distinct decays only (one per goal frequency), never over groups.
     """
     x = np.asarray(x, dtype=float)
     codes = np.asarray(codes, dtype=np.int64)
     out = np.empty_like(x)
     if len(x) == 0:
         return out
-    n_groups = max(int(codes.max()) + 1, np.size(decay), 1 if gain is None else np.size(gain))
-    decay_g = np.broadcast_to(np.asarray(decay, dtype=float), (n_groups,))
-    gain_g = 1.0 - decay_g if gain is None else np.broadcast_to(np.asarray(gain, dtype=float),
-                                                                 (n_groups,))
-    scalar_gain = np.ndim(decay if gain is None else gain) == 0
-    values = np.unique(decay_g)
-    for m in values:
-        if len(values) == 1:
-            rows = None
-            xs = x * float(gain_g[0]) if scalar_gain else x * gain_g[codes]
-            c = codes
-        else:
-            rows = np.flatnonzero((decay_g == m)[codes])
-            c = codes[rows]
-            xs = x[rows] * gain_g[c]
-        y = lfilter([1.0], [1.0, -m], xs)
-        first = np.flatnonzero(np.r_[True, c[1:] != c[:-1]])
-        lengths = np.diff(np.r_[first, len(c)])
-        k = np.arange(len(c), dtype=np.int64) - np.repeat(first, lengths)
-        carried = np.repeat(np.where(first > 0, y[np.maximum(first - 1, 0)], 0.0), lengths)
-        with np.errstate(under="ignore"):
-            y -= np.power(m, k + 1.0) * carried
-        if rows is None:
-            out = y
-        else:
-            out[rows] = y
+    first = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    lengths = np.diff(np.r_[first, len(codes)])
+    if np.ndim(decay) == 0:
+        return filter_segments(x, first, lengths, float(decay), gain=gain)
+    seg_decay = np.asarray(decay, dtype=float)[codes[first]]
+    for m in np.unique(seg_decay):
+        segs = seg_decay == m
+        rows = np.flatnonzero(np.repeat(segs, lengths))
+        sub_lengths = lengths[segs]
+        sub_starts = np.r_[0, np.cumsum(sub_lengths)[:-1]]
+        out[rows] = filter_segments(x[rows], sub_starts, sub_lengths, float(m), gain=gain)
     return out
 
 

@@ -18,12 +18,11 @@ from ._grouped import (
     as_days,
     as_numbers,
     days_to_timestamps,
-    group_bounds,
+    filter_segments,
     grouped_theilslopes,
     id_codes,
     labels_of,
     require_frame,
-    segmented_ewma,
 )
 
 DIRECTIONS = ("improving", "declining", "flat", "insufficient")
@@ -134,82 +133,84 @@ def element_trajectories(ratings: pd.DataFrame, *, window="7D", halflife=None) -
     _check_dates(days_all, is_cur | is_vis, fn)
     values_all = as_numbers(ratings["rating"], column="rating", function=fn)
     is_vis = is_vis & np.isfinite(values_all)
-    rows = np.flatnonzero(is_cur | is_vis)
-    if len(rows) == 0 or not is_cur.any():
+    if not is_cur.any():
         return _empty_trajectories()
+    rows = np.flatnonzero(is_cur | is_vis)
 
-    codes_all = np.full(len(ratings), -1, dtype=np.int64)
-    pc_all = np.full(len(ratings), -1, dtype=np.int64)
-    ec_all = np.full(len(ratings), -1, dtype=np.int64)
-    codes_all[rows], n_groups, (pc_all[rows], p_labels), (ec_all[rows], e_labels) = _id_pairs(
-        ratings, rows, fn)
-    day0 = days_all[rows].min()
-    dnum_all = np.zeros(len(ratings), dtype=np.int64)
-    dnum_all[rows] = (days_all[rows] - day0).astype(np.int64) + w + 1  # >= w + 1
-    span = int(dnum_all[rows].max()) + 1
-    key_all = codes_all * span + dnum_all
-
-    cur = np.flatnonzero(is_cur)
-    cur = cur[np.argsort(key_all[cur], kind="stable")]
-    ckey, ccode, cday = key_all[cur], codes_all[cur], dnum_all[cur]
-    x = values_all[cur]
+    # integer keys (group, day) over the rows used, sorted: everything below is per column
+    code, n_groups, (pc, p_labels), (ec, e_labels) = _id_pairs(ratings, rows, fn)
+    days = days_all[rows]
+    dnum = (days - days.min()).astype(np.int64) + (w + 1)  # >= w + 1
+    span = int(dnum.max()) + 1
+    key = code * span + dnum
+    current = is_cur[rows]
+    cur = np.flatnonzero(current)
+    if np.any(np.diff(key[cur]) < 0):  # input from the store is already in key order
+        cur = cur[np.argsort(key[cur], kind="stable")]
+    ckey, ccode, cday = key[cur], code[cur], dnum[cur]
+    x = values_all[rows[cur]]
     finite = np.isfinite(x)
     xz = np.where(finite, x, 0.0)
+    n = len(cur)
 
-    # rolling mean: ratings with day in (t - w, t], via per-group cumulative sums
-    sizes, starts = group_bounds(ccode, n_groups)
-    csum = pd.Series(xz).groupby(ccode, sort=False).cumsum().to_numpy()
-    ccnt = np.cumsum(finite.astype(np.int64))
-    left = np.searchsorted(ckey, ckey - (w - 1), side="left")
-    right = np.searchsorted(ckey, ckey, side="right") - 1
-    before = left - 1
-    in_group = left > starts[ccode]
-    wsum = csum[right] - np.where(in_group, csum[np.maximum(before, 0)], 0.0)
-    wcnt = ccnt[right] - np.where(before >= 0, ccnt[np.maximum(before, 0)], 0)
+    # a daily grid per group, from its first to its last rating: each day's sum and count
+    seg = np.flatnonzero(np.r_[True, ccode[1:] != ccode[:-1]])
+    seg_len = np.diff(np.r_[seg, n])
+    glen = cday[seg + seg_len - 1] - cday[seg] + 1
+    gstart = np.r_[0, np.cumsum(glen)[:-1]]
+    row_gstart = np.repeat(gstart, seg_len)  # where each row's group starts on the grid
+    cell = cday - np.repeat(cday[seg] - gstart, seg_len)
+    n_cells = int(glen.sum())
+    integer = np.array_equal(xz, np.rint(xz)) and np.abs(xz).max(initial=0) < 2**40
+    if not np.any(cell[1:] == cell[:-1]):  # one rating a day (the usual case)
+        grid = np.zeros((2, n_cells))
+        grid[0, cell] = xz
+        grid[1, cell] = finite
+    else:
+        grid = np.stack([np.bincount(cell, weights=xz, minlength=n_cells),
+                         np.bincount(cell, weights=finite.astype(float), minlength=n_cells)])
+
+    # rolling mean over the ratings dated in (t - w, t]: differences of cumulative sums
+    lo = np.maximum(cell - w + 1, row_gstart)  # first grid day of the window
+    cnt = np.concatenate(([0], np.cumsum(grid[1].astype(np.int64))))
+    wcnt = cnt[cell + 1] - cnt[lo]
+    if integer:  # integer ratings: exact sums over a column of any length
+        tot = np.concatenate(([0], np.cumsum(grid[0].astype(np.int64))))
+        wsum = (tot[cell + 1] - tot[lo]).astype(float)
+    else:  # within-group sums keep the rounding error of one group's size
+        grid_code = np.repeat(np.arange(len(seg)), glen)
+        tot = pd.Series(grid[0]).groupby(grid_code, sort=False).cumsum().to_numpy()
+        wsum = tot[cell] - np.where(lo > row_gstart, tot[np.maximum(lo - 1, 0)], 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
         rolling = np.where(wcnt > 0, wsum / np.maximum(wcnt, 1), np.nan)
 
-    # time-aware EWM on a daily grid per group (missing days carry no weight)
-    first_day = np.full(n_groups, 0, dtype=np.int64)
-    last_day = np.zeros(n_groups, dtype=np.int64)
-    has_rows = sizes > 0
-    first_day[has_rows] = cday[starts[has_rows]]
-    last_day[has_rows] = cday[starts[has_rows] + sizes[has_rows] - 1]
-    glen = np.where(has_rows, last_day - first_day + 1, 0)
-    gstart = np.concatenate(([0], np.cumsum(glen)[:-1]))
-    cell = gstart[ccode] + (cday - first_day[ccode])
-    n_cells = int(glen.sum())
-    grid_code = np.repeat(np.arange(n_groups, dtype=np.int64), glen)
-    sx = np.bincount(cell, weights=xz, minlength=n_cells)
-    sw = np.bincount(cell, weights=finite.astype(float), minlength=n_cells)
-    decay = 0.5 ** (1.0 / h)
-    S = segmented_ewma(sx, grid_code, decay, gain=1.0)
-    W = segmented_ewma(sw, grid_code, decay, gain=1.0)
-    Sc, Wc = S[cell], W[cell]
+    # time-aware EWM: the day sums and weights decay by 0.5 per halflife, missing days add 0;
+    # both rows filtered in one lfilter pass
+    sw = filter_segments(grid, gstart, glen, 0.5 ** (1.0 / h), gain=1.0)[:, cell]
     with np.errstate(invalid="ignore", divide="ignore"):
-        ewm = np.where(Wc > 0, Sc / np.where(Wc > 0, Wc, 1.0), np.nan)
+        ewm = np.where(sw[1] > 0, sw[0] / np.where(sw[1] > 0, sw[1], 1.0), np.nan)
 
     # vision: the latest vision rating on or before the day (same group)
-    vis = np.flatnonzero(is_vis)
-    vis = vis[np.argsort(key_all[vis], kind="stable")]
-    vision = np.full(len(cur), np.nan)
+    vis = np.flatnonzero(~current)
+    vision = np.full(n, np.nan)
     if len(vis):
-        vkey, vcode = key_all[vis], codes_all[vis]
+        if np.any(np.diff(key[vis]) < 0):
+            vis = vis[np.argsort(key[vis], kind="stable")]
+        vkey, vcode = key[vis], code[vis]
         j = np.searchsorted(vkey, ckey, side="right") - 1
         ok = (j >= 0) & (vcode[np.maximum(j, 0)] == ccode)
-        vision[ok] = values_all[vis][j[ok]]
+        vision[ok] = values_all[rows[vis[j[ok]]]]
 
-    out = pd.DataFrame({
-        "participant_id": labels_of(p_labels, pc_all[cur]),
-        "element": labels_of(e_labels, ec_all[cur]),
-        "date": days_to_timestamps(days_all[cur]),
+    return pd.DataFrame({
+        "participant_id": labels_of(p_labels, pc[cur]),
+        "element": labels_of(e_labels, ec[cur]),
+        "date": days_to_timestamps(days[cur]),
         "rating": x,
         "rolling_mean": rolling,
         "ewm": ewm,
         "vision": vision,
         "gap": vision - rolling,
     }, copy=False)  # every column is a fresh array: no need to copy 10^7 rows again
-    return out
 
 
 def _empty_trajectories() -> pd.DataFrame:
