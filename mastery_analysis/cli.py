@@ -263,7 +263,7 @@ def _add_stats_command(sub):
 def _run_stats(args):
     # from the modules, not the package: the submodule `insights` shadows the lazy re-export
     from .analysis import cohort, correlation, goals, habits, trajectories
-    from .analysis.insights import insights
+    from .analysis.findings import insights
     from .analysis.privacy import consenting_only
 
     with _store(args) as s:

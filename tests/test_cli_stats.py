@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from mastery_analysis import analysis
-from mastery_analysis.analysis.insights import insights
+from mastery_analysis.analysis.findings import insights
 from mastery_analysis.cli import main
 from mastery_analysis.store import open_store
 

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from mastery_analysis.analysis.correlation import action_progress_correlation
-from mastery_analysis.analysis.insights import COLUMNS, insights
+from mastery_analysis.analysis.findings import COLUMNS, insights
 from mastery_analysis.errors import AnalysisInputError
 
 
@@ -156,7 +156,7 @@ def test_inputs_and_participant_errors(demo):
 
 
 def test_the_package_re_export_stays_callable_in_any_import_order(demo):
-    import mastery_analysis.analysis.insights as module
+    import mastery_analysis.analysis.findings as module
     from mastery_analysis import analysis
 
     first = analysis.insights(demo["ratings"], demo["actions"], demo["progress"], demo["goals"],

@@ -16,7 +16,7 @@ _WHERE = {
     "cohort_change": "cohort",
     "score_responses": "cohort",
     "reliability": "cohort",
-    "insights": "insights",
+    "insights": "findings",  # not insights.py: the module would shadow the function
 }
 
 __all__ = sorted(_WHERE)

@@ -10,9 +10,6 @@ the data, not tests, and never set ``claim``.
 
 from __future__ import annotations
 
-import sys
-import types
-
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -344,19 +341,3 @@ def _frame(found) -> pd.DataFrame:
     for col in ("sufficient", "claim"):
         out[col] = out[col].astype(bool)
     return out
-
-
-class _CallableModule(types.ModuleType):
-    """This module, callable as :func:`insights`.
-
-    The function has the module's name, and ``mastery_analysis.analysis`` re-exports it lazily:
-    once the submodule is imported, the package attribute ``analysis.insights`` is this
-    module, not the function. Making the module call the function keeps
-    ``analysis.insights(...)`` working in every import order.
-    """
-
-    def __call__(self, *args, **kwargs):
-        return insights(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
