@@ -462,9 +462,9 @@ thead th{background:#f6f8fa}
 table.parameters th{background:#f6f8fa;font-weight:600}
 .notice{border-left:4px solid #bf8700;background:#fff8c5;padding:.5rem .8rem}
 .caption{font-weight:600;margin-bottom:.2rem}.more{color:#59636e;font-size:.85rem}
-.mastery-figure{margin:1rem 0}
+.mastery-figure{margin:1rem 0;break-inside:avoid}
 pre{white-space:pre-wrap}
-@media print{.mastery-figure{break-inside:avoid}}
+@media print{main{max-width:none;padding:0}h2{break-after:avoid}table{break-inside:auto}}
 """
 
 _HTML_TEMPLATE = """{%- extends 'classic/base.html.j2' -%}
@@ -711,6 +711,9 @@ def render_report(kind: str, *, out: str | os.PathLike, store=None, pdf: bool = 
     return out
 
 
+_A4_PRINTABLE_PX = (210 - 20) / 25.4 * 96  # A4 width less 2 x 10 mm margins, in CSS pixels
+
+
 def write_pdf(html_path: str | os.PathLike, pdf_path: str | os.PathLike, *,
               timeout_ms: int = 60000) -> Path:
     """Print a report's HTML to PDF with headless Chromium, offline, once every chart drew.
@@ -748,8 +751,12 @@ def write_pdf(html_path: str | os.PathLike, pdf_path: str | os.PathLike, *,
                 page.wait_for_function(
                     "() => [...document.querySelectorAll('.mastery-figure')].every("
                     "d => d.querySelector('.js-plotly-plot .main-svg'))", timeout=timeout_ms)
-                page.emulate_media(media="screen")
-                page.pdf(path=str(pdf_path), format="A4", print_background=True,
+                # scale the page so the widest content (the fixed-width charts) fits on A4
+                width = page.evaluate("() => Math.max(document.documentElement.scrollWidth, "
+                                      "...[...document.querySelectorAll('.js-plotly-plot')]"
+                                      ".map(e => e.scrollWidth))")
+                scale = max(0.1, min(1.0, _A4_PRINTABLE_PX / max(width, 1)))
+                page.pdf(path=str(pdf_path), format="A4", print_background=True, scale=scale,
                          margin={"top": "12mm", "bottom": "12mm", "left": "10mm", "right": "10mm"})
             finally:
                 browser.close()
