@@ -318,9 +318,15 @@ def element_trends(ratings: pd.DataFrame, *, freq="W", alpha: float = 0.05,
         labels = _period_labels(days[finite], freq, fn)
         lab_num = (labels - labels.min()).astype("timedelta64[D]").astype(np.int64)
         span = int(lab_num.max()) + 1
-        pkey, key_index = pd.factorize(codes[finite] * span + lab_num, sort=True)
+        combined = codes[finite] * span + lab_num
+        if n_groups * span <= 100_000_000:  # dense renumbering in O(n), in sorted order
+            present = np.bincount(combined, minlength=n_groups * span) > 0
+            pkey = (np.cumsum(present) - 1)[combined]
+            key_index = np.flatnonzero(present)
+        else:
+            pkey, key_index = pd.factorize(combined, sort=True)
+            key_index = np.asarray(key_index)
         means = np.bincount(pkey, weights=values[finite]) / np.bincount(pkey)
-        key_index = np.asarray(key_index)
         period_group = key_index // span
         weeks = (key_index % span).astype(float) / 7.0  # time of each period, in weeks
     else:
