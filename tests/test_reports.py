@@ -299,3 +299,15 @@ def test_show_keeps_div_ids_unique_and_inlines_plotlyjs_once(monkeypatch):
     assert [PLOTLYJS in h for h in shown] == [True, False, False]
     header = reports.header_html("t", {"name": float("nan"), "start": None}, {})
     assert header.count("<td>–</td>") == 2
+
+
+@pytest.mark.slow
+def test_a_brand_new_store_with_one_checkin_renders(store, tmp_path):
+    store.add_participant("newbie", name="New Bie", joined_on="2026-11-01")
+    store.record_checkin("newbie", "2026-11-02", ratings={"proactive": 5, "connect": 6}, note="first day")
+    out = reports.render_report("personal", out=tmp_path / "newbie.html", store=store,
+                                participant="newbie")
+    text = out.read_text(encoding="utf-8")
+    assert "<th>rows used</th><td>actions 0, goals 0, participants 1, progress 0, ratings 2</td>" in text
+    assert text.count('<div class="mastery-figure"') == 7 and "first day" in text
+    assert outside_references(text) == []
