@@ -589,6 +589,8 @@ def execute_notebook(kind: str, parameters: Mapping[str, object], *, store_url: 
     """
     import nbformat
     import papermill as pm
+    from jupyter_client.kernelspec import NoSuchKernel
+    from nbclient.exceptions import DeadKernelError
     from nbconvert.preprocessors import ClearMetadataPreprocessor
 
     source = template_path(kind)
@@ -604,6 +606,9 @@ def execute_notebook(kind: str, parameters: Mapping[str, object], *, store_url: 
         except pm.PapermillExecutionError as exc:
             raise ReportError(f"the {kind} report failed in cell {exc.exec_count}: "
                               f"{exc.ename}: {exc.evalue}") from None
+        except (DeadKernelError, NoSuchKernel, RuntimeError, TimeoutError) as exc:
+            raise ReportError(f"the Python kernel that runs the {kind} report failed: "
+                              f"{type(exc).__name__}: {exc} (is ipykernel installed?)") from None
         nb = nbformat.read(executed, as_version=4)
     finally:
         for p in Path(tmp_dir).iterdir():

@@ -311,3 +311,17 @@ def test_a_brand_new_store_with_one_checkin_renders(store, tmp_path):
     assert "<th>rows used</th><td>actions 0, goals 0, participants 1, progress 0, ratings 2</td>" in text
     assert text.count('<div class="mastery-figure"') == 7 and "first day" in text
     assert outside_references(text) == []
+
+
+def test_a_dead_kernel_is_one_clear_error(demo_store_path, tmp_path, monkeypatch):
+    import papermill
+    from nbclient.exceptions import DeadKernelError
+
+    def dead(*a, **k):
+        raise DeadKernelError("Kernel died")
+
+    monkeypatch.setattr(papermill, "execute_notebook", dead)
+    with pytest.raises(reports.ReportError, match="kernel that runs the personal report failed"):
+        reports.render_report("personal", out=tmp_path / "r.html", store=demo_store_path,
+                              participant="alex")
+    assert list(tmp_path.iterdir()) == []
