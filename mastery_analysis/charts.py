@@ -92,8 +92,9 @@ def esc(value) -> str:
     """``value`` as text safe to show in a plotly title, name, tick label or hover text."""
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return ""
-    # quotes are harmless once < > & are escaped (no tag can open), and plotly shows them as typed
-    return html.escape(str(value), quote=False)
+    # quotes are harmless once < > & are escaped (no tag can open), and plotly shows them as
+    # typed; a zero-width space keeps a typed "%{...}" from being read as a hovertemplate field
+    return html.escape(str(value), quote=False).replace("%{", "%\u200b{")
 
 
 def _color(fw: Framework, element) -> str:

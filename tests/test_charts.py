@@ -546,3 +546,12 @@ def test_trajectories_show_each_days_note_escaped_in_the_hover():
     assert points.text[2] == '<br><i>Read &lt;useful&gt; ideas &amp; "quotes"</i>'
     assert points.text[4] == "<br><i>&lt;img src=x onerror=alert(1)&gt;</i>" and points.text[0] == ""
     assert not any("<img" in t for t in all_text(fig))
+
+
+def test_a_typed_template_field_is_not_substituted():
+    goals = cf.goals(titles=("Save 10%{y} more", "ok", "fine"))
+    actions = cf.actions(days=30)
+    fig = ch.plot_habit_strength(A.habit_strength(actions, goals), goals=goals)
+    line = [t for t in fig.data if t.name.startswith("Save")][0]
+    assert "%{y}" not in line.name and line.name.replace("\u200b", "") == "Save 10%{y} more"
+    assert line.hovertemplate.count("%{y") == 1, "only the chart's own field remains"
