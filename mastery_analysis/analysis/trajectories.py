@@ -100,8 +100,9 @@ def element_trajectories(ratings: pd.DataFrame, *, window="7D", halflife=None) -
     halflife : str or Timedelta, optional
         Half-life of the exponentially weighted mean; defaults to ``window``. The weights
         decay with calendar time, not with the number of ratings: a rating d days old has
-        weight 0.5 ** (d / halflife). This equals pandas'
-        ``Series.ewm(halflife=..., times=dates).mean()`` (``adjust=True``).
+        weight 0.5 ** (d / halflife). With one rating a day this equals pandas'
+        ``Series.ewm(halflife=..., times=dates).mean()`` (``adjust=True``); ratings of the
+        same day all count on that day, as in the rolling mean.
 
     Returns
     -------
@@ -113,7 +114,8 @@ def element_trajectories(ratings: pd.DataFrame, *, window="7D", halflife=None) -
         - ``date`` (datetime64[ns]): the calendar day of the rating
         - ``rating`` (float): the rating as given (NaN ratings are kept and skipped in means)
         - ``rolling_mean`` (float): mean of the ratings in the time window ending that day
-        - ``ewm`` (float): time-aware exponentially weighted mean up to that day
+        - ``ewm`` (float): time-aware exponentially weighted mean up to that day (NaN
+          until the first non-missing rating)
         - ``vision`` (float): the latest vision rating for the element dated on or before
           that day, NaN if there is none yet
         - ``gap`` (float): ``vision - rolling_mean`` (Senge's creative tension)
