@@ -937,6 +937,15 @@ def plot_goal_pace(pace: pd.DataFrame, progress: pd.DataFrame, goals: pd.DataFra
 
 
 # ---------------------------------------------------------------------------- cohort
+def _score_title(fw: Framework, value: str) -> str:
+    q = fw.questionnaire
+    if value == "score" and q is not None:
+        return f"Element score ({q.scale.min}–{q.scale.max}, questionnaire)"
+    if value == "rating":
+        return f"Rating ({fw.scale.min}–{fw.scale.max})"
+    return "Element score"
+
+
 def _consenting_ids(participants: pd.DataFrame | None) -> set:
     if participants is None or len(participants) == 0 or "consent_share" not in participants:
         return set()
@@ -947,7 +956,7 @@ def _consenting_ids(participants: pd.DataFrame | None) -> set:
 def plot_cohort_change(scores: pd.DataFrame, change: pd.DataFrame | None = None, *,
                        participants: pd.DataFrame | None = None, value: str = "score",
                        pre: str = "baseline", post: str = "post", min_n: int = MIN_N,
-                       framework=None, y_title: str = "Element score") -> go.Figure:
+                       framework=None, y_title: str | None = None) -> go.Figure:
     """Before and after, per element: a thin line for each consenting participant, the
     cohort median in the element's colour, and the effect size in each panel's title.
 
@@ -969,8 +978,8 @@ def plot_cohort_change(scores: pd.DataFrame, change: pd.DataFrame | None = None,
     min_n : int
         Fewest people with both phases for a median to be shown (privacy rule).
     framework : Framework or str, optional
-    y_title : str
-        Title of the score axis.
+    y_title : str, optional
+        Title of the score axis; by default "Element score" with the questionnaire's scale.
 
     Returns
     -------
@@ -1046,7 +1055,7 @@ def plot_cohort_change(scores: pd.DataFrame, change: pd.DataFrame | None = None,
     q = fw.questionnaire
     if q is not None and value == "score":
         fig.update_yaxes(range=[q.scale.min - 0.2, q.scale.max + 0.2])
-    fig.update_yaxes(title_text=y_title, row=1, col=1)
+    fig.update_yaxes(title_text=esc(y_title) if y_title else _score_title(fw, value), row=1, col=1)
     fig.update_xaxes(type="category", categoryorder="array", categoryarray=cats, range=[-0.35, 1.35])
     fig.update_annotations(font=dict(size=12, color=INK))
     sub = (f"Grey lines: the {len(consenting & set(wide.index.get_level_values('participant_id')))} "
@@ -1159,7 +1168,7 @@ def plot_forest(estimates: pd.DataFrame, rmcorr: pd.Series | dict | pd.DataFrame
 
 
 def plot_distribution(scores: pd.DataFrame, *, value: str = "score", phases=("baseline", "mid", "post"),
-                      min_n: int = MIN_N, framework=None, y_title: str = "Element score") -> go.Figure:
+                      min_n: int = MIN_N, framework=None, y_title: str | None = None) -> go.Figure:
     """The cohort's distribution per element at each phase, as boxes (median, quartiles,
     whiskers to the furthest value within 1.5 IQR); no individual points are drawn.
 
@@ -1179,7 +1188,8 @@ def plot_distribution(scores: pd.DataFrame, *, value: str = "score", phases=("ba
     min_n : int
         Fewest people a box may summarise (privacy rule).
     framework : Framework or str, optional
-    y_title : str
+    y_title : str, optional
+        Title of the score axis; by default "Element score" with the questionnaire's scale.
 
     Returns
     -------
@@ -1196,8 +1206,9 @@ def plot_distribution(scores: pd.DataFrame, *, value: str = "score", phases=("ba
         return _empty(title, "No assessments yet: collect the baseline questionnaire with 01_assessment.ipynb")
     elements = _element_order(fw, data["element"])
     alphas = np.linspace(0.25, 0.75, len(present)) if len(present) > 1 else [0.6]
-    fig = _base(title, f"Boxes: middle half of the cohort, line at the median, whiskers to the "
-                       f"furthest score within 1.5 IQR · groups under {min_n} people are hidden")
+    fig = _base(title, f"Boxes: middle half of the cohort, line at the median, dashed at the mean, "
+                       f"whiskers to the furthest score within 1.5 IQR<br>Groups of fewer than {min_n} people "
+                       "are hidden (privacy rule)")
     hidden = []
     for e in elements:
         color = _color(fw, e)
@@ -1224,7 +1235,7 @@ def plot_distribution(scores: pd.DataFrame, *, value: str = "score", phases=("ba
     q = fw.questionnaire
     if q is not None and value == "score":
         fig.update_yaxes(range=[q.scale.min - 0.2, q.scale.max + 0.2])
-    fig.update_yaxes(title_text=y_title)
+    fig.update_yaxes(title_text=esc(y_title) if y_title else _score_title(fw, value))
     fig.update_xaxes(title_text="", tickfont=dict(size=12))
     if hidden:
         fig.add_annotation(text="Hidden (fewer than 5 people): " + ", ".join(hidden), x=0, y=-0.2,

@@ -555,3 +555,11 @@ def test_a_typed_template_field_is_not_substituted():
     line = [t for t in fig.data if t.name.startswith("Save")][0]
     assert "%{y}" not in line.name and line.name.replace("\u200b", "") == "Save 10%{y} more"
     assert line.hovertemplate.count("%{y") == 1, "only the chart's own field remains"
+
+
+def test_score_axes_name_the_questionnaire_scale(cohort):
+    assert ch.plot_distribution(cohort["scores"]).layout.yaxis.title.text == \
+        "Element score (1–5, questionnaire)"
+    fig = ch.plot_cohort_change(cohort["scores"], cohort["change"])
+    assert fig.layout.yaxis.title.text == "Element score (1–5, questionnaire)"
+    assert fig.layout.yaxis.range == (0.8, 5.2)
