@@ -29,6 +29,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from .analysis.correlation import lagged_pairs
 from .errors import MasteryError
 from .framework import Framework, load_framework
 
@@ -690,40 +691,6 @@ def plot_lag_profile(correlations: pd.DataFrame, *, goals: pd.DataFrame | None =
     return _finish(fig, height=340 * nrows + 170, panel_titles=1)
 
 
-def _lagged_pairs(actions, progress, *, participant, goal_id, lag, measure="count", checkins=None):
-    """The (action, later progress change) day pairs that action_progress_correlation correlates.
-
-    Built from that function's documented definition, for display only (a test checks that
-    their count and correlation equal the analysis' ``n`` and ``r``): the action measure on
-    every day t the participant checked in (0 without an action row for the goal), paired with
-    the progress change per day over the interval between progress entries that holds t+lag.
-    Returns date, actions, progress_change.
-    """
-    empty = pd.DataFrame({"date": pd.Series(dtype="datetime64[ns]"), "actions": pd.Series(dtype=float),
-                          "progress_change": pd.Series(dtype=float)})
-    mine = [f.loc[f["participant_id"] == participant] for f in (actions, progress)]
-    if checkins is not None and len(checkins):
-        mine.append(checkins.loc[checkins["participant_id"] == participant])
-    seen = pd.DatetimeIndex(pd.unique(pd.concat([_dates(f["date"]).dt.normalize() for f in mine])))
-    p = mine[1].loc[mine[1]["goal_id"] == goal_id].assign(date=lambda f: _dates(f["date"]).dt.normalize())
-    p = p.assign(percent=pd.to_numeric(p["percent"], errors="coerce")).dropna(subset=["percent"])
-    p = p.drop_duplicates("date", keep="last").sort_values("date")
-    if len(p) < 2:
-        return empty
-    entry = p["date"].to_numpy()
-    rate = np.diff(p["percent"].to_numpy(dtype=float)) / (np.diff(entry) / np.timedelta64(1, "D"))
-    days = seen.sort_values()
-    later = days + pd.Timedelta(days=int(lag))
-    inside = (later >= entry[0]) & (later < entry[-1])
-    days, later = days[inside], later[inside]
-    a = mine[0].loc[mine[0]["goal_id"] == goal_id]
-    per_day = a.assign(date=_dates(a["date"]).dt.normalize()).groupby("date")[measure].sum(min_count=1)
-    x = per_day.reindex(days).fillna(0.0).where(~days.isin(per_day.index[per_day.isna()]))
-    y = rate[np.searchsorted(entry, later.to_numpy(), side="right") - 1]
-    out = pd.DataFrame({"date": days, "actions": x.to_numpy(dtype=float), "progress_change": y})
-    return out.dropna().reset_index(drop=True)
-
-
 def plot_action_progress(actions: pd.DataFrame, progress: pd.DataFrame,
                          correlations: pd.DataFrame | None = None, *, goal_id: str | None = None,
                          lag: int | None = None, participant: str | None = None,
@@ -794,7 +761,7 @@ def plot_action_progress(actions: pd.DataFrame, progress: pd.DataFrame,
     info = _goal_info(goals, fw)
     name, color, _ = _goal_style(goal_id, info, 0)
     title = f"Action and the progress that followed: {name}"
-    pairs = _lagged_pairs(actions, progress, participant=who, goal_id=goal_id, lag=lag,
+    pairs = lagged_pairs(actions, progress, participant=who, goal_id=goal_id, lag=lag,
                           measure=measure, checkins=checkins)
     if pairs.empty:
         return _empty(title, empty_msg)

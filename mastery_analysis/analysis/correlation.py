@@ -450,3 +450,48 @@ def action_progress_correlation(actions: pd.DataFrame, progress: pd.DataFrame, *
     })
     return result.sort_values(["participant_id", "goal_id", "lag"], kind="stable",
                               ignore_index=True)[COLUMNS]
+
+
+def _naive_dates(series: pd.Series) -> pd.Series:
+    dates = pd.to_datetime(series)
+    return dates.dt.tz_localize(None) if getattr(dates.dt, "tz", None) is not None else dates
+
+
+def lagged_pairs(actions: pd.DataFrame, progress: pd.DataFrame, *, participant: str, goal_id: str,
+                 lag: int, measure: str = "count", checkins: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The day pairs that :func:`action_progress_correlation` correlates, for one goal and lag.
+
+    A plain per-goal form of the same definition, for showing the pairs (a scatter) and as a
+    reference for the vectorised function (tests check that their count and correlation equal
+    its ``n`` and ``r``): the action measure on every day t the participant checked in (0
+    without an action row for the goal), paired with the progress change per day over the
+    interval between progress entries that holds t+lag.
+
+    Returns
+    -------
+    DataFrame
+        date (day t), actions (the measure on day t), progress_change (percent points per day).
+    """
+    empty = pd.DataFrame({"date": pd.Series(dtype="datetime64[ns]"), "actions": pd.Series(dtype=float),
+                          "progress_change": pd.Series(dtype=float)})
+    mine = [f.loc[f["participant_id"] == participant] for f in (actions, progress)]
+    if checkins is not None and len(checkins):
+        mine.append(checkins.loc[checkins["participant_id"] == participant])
+    seen = pd.DatetimeIndex(pd.unique(pd.concat([_naive_dates(f["date"]).dt.normalize() for f in mine])))
+    p = mine[1].loc[mine[1]["goal_id"] == goal_id].assign(date=lambda f: _naive_dates(f["date"]).dt.normalize())
+    p = p.assign(percent=pd.to_numeric(p["percent"], errors="coerce")).dropna(subset=["percent"])
+    p = p.drop_duplicates("date", keep="last").sort_values("date")
+    if len(p) < 2:
+        return empty
+    entry = p["date"].to_numpy()
+    rate = np.diff(p["percent"].to_numpy(dtype=float)) / (np.diff(entry) / np.timedelta64(1, "D"))
+    days = seen.sort_values()
+    later = days + pd.Timedelta(days=int(lag))
+    inside = (later >= entry[0]) & (later < entry[-1])
+    days, later = days[inside], later[inside]
+    a = mine[0].loc[mine[0]["goal_id"] == goal_id]
+    per_day = a.assign(date=_naive_dates(a["date"]).dt.normalize()).groupby("date")[measure].sum(min_count=1)
+    x = per_day.reindex(days).fillna(0.0).where(~days.isin(per_day.index[per_day.isna()]))
+    y = rate[np.searchsorted(entry, later.to_numpy(), side="right") - 1]
+    out = pd.DataFrame({"date": days, "actions": x.to_numpy(dtype=float), "progress_change": y})
+    return out.dropna().reset_index(drop=True)
