@@ -13,15 +13,7 @@ from conftest import require_browser
 from mastery_analysis.cli import main
 
 import report_renders as rr
-
-try:
-    from browser_support import launch_chromium
-except ImportError:  # the shared launcher is not there: the same flags, here
-    def launch_chromium(playwright, **kwargs):
-        return playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", headless=True, **kwargs,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--no-first-run", "--disable-sync"])
+from browser_support import launch_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
