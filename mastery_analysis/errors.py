@@ -29,9 +29,10 @@ class ValidationError(MasteryError):
         self.where = where
         lines = []
         for f in self.failures[:50]:
-            row = "frame" if f.get("row") is None else f"row {f['row']}"
-            col = "" if f.get("column") is None else f", column '{f['column']}'"
-            lines.append(f"  {row}{col}: got {f.get('value')!r}, expected {f['expected']}")
+            where_parts = ([] if f.get("row") is None else [f"row {f['row']}"]) + (
+                [] if f.get("column") is None else [f"column '{f['column']}'"])
+            place = ", ".join(where_parts) or "the frame"
+            lines.append(f"  {place}: got {f.get('value')!r}, expected {f['expected']}")
         more = len(self.failures) - 50
         if more > 0:
             lines.append(f"  ... and {more} more")

@@ -8,6 +8,7 @@ Analysis functions do not call it: they need only the columns they read.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import numpy as np
@@ -88,6 +89,30 @@ TABLES: dict[str, Table] = {
         ),
     )
 }
+
+
+def as_day(value, *, what: str = "date", table: str = "check-in") -> dt.date | None:
+    """A calendar day from a date, datetime, Timestamp or date string; None stays None.
+
+    Raises
+    ------
+    ValidationError
+        Naming ``what`` and the value when it is not a date.
+    """
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        day = pd.Timestamp(value)
+    except (TypeError, ValueError, OverflowError):
+        day = pd.NaT
+    if pd.isna(day):
+        raise ValidationError(table, [{"row": None, "column": what, "value": value,
+                                       "expected": "a date like 2024-05-31"}])
+    return day.date()
 
 
 def _id(nullable=False):

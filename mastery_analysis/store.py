@@ -22,7 +22,7 @@ from sqlalchemy import event
 from . import __version__
 from .errors import StoreError, StoreVersionError, UnknownParticipantError, ValidationError
 from .framework import Framework, load_framework
-from .schema import TABLES, empty, validate
+from .schema import TABLES, as_day, empty, validate
 
 SCHEMA_VERSION = 1
 STORE_ENV = "MASTERY_STORE"
@@ -206,9 +206,9 @@ class Store:
                 sa.select(members.c.participant_id).where(members.c.cohort == cohort)))
         date_col = "date" if "date" in spec.columns else None
         if date_col and start is not None:
-            conds.append(t.c[date_col] >= _as_date(start, "start"))
+            conds.append(t.c[date_col] >= as_day(start, what="start", table="filter"))
         if date_col and end is not None:
-            conds.append(t.c[date_col] <= _as_date(end, "end"))
+            conds.append(t.c[date_col] <= as_day(end, what="end", table="filter"))
         if latest:
             key = [t.c[k] for k in spec.key]
             newest = sa.select(sa.func.max(t.c.version_id).label("v")).where(*conds).group_by(*key).subquery()
@@ -354,7 +354,7 @@ class Store:
         -------
         dict of table -> rows written.
         """
-        when = _as_date(day, "day")
+        when = as_day(day, what="day")
         if when > dt.date.today() + dt.timedelta(days=1):
             raise ValidationError("ratings", [{"row": None, "column": "date", "value": str(when),
                                                "expected": "today or an earlier day (not the future)"}])
@@ -463,18 +463,6 @@ class Store:
 def _check_table(table):
     if table not in DATA_TABLES:
         raise StoreError(f"unknown table '{table}'; tables are {', '.join(DATA_TABLES)}")
-
-
-def _as_date(value, what) -> dt.date:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return pd.Timestamp(value).date()
-    except (ValueError, TypeError):
-        raise ValidationError("ratings", [{"row": None, "column": what, "value": value,
-                                           "expected": "a date like 2024-05-31"}]) from None
 
 
 def _to_frame(table: str, rows, *, with_version: bool) -> pd.DataFrame:

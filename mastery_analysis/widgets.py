@@ -63,7 +63,7 @@ import plotly.graph_objects as go
 
 from .errors import ValidationError
 from .framework import Framework, load_framework
-from .schema import PHASES
+from .schema import PHASES, as_day
 
 __all__ = ["CheckInForm", "GoalForm", "AssessmentForm", "GoalInputs", "goal_id_for",
            "current_streak"]
@@ -76,20 +76,6 @@ OK_COLOR = "#1b5e20"
 
 
 # --------------------------------------------------------------------------- helpers
-def _as_day(value) -> dt.date | None:
-    if value is None:
-        return None
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return pd.Timestamp(value).date()
-    except (TypeError, ValueError):
-        raise ValidationError("ratings", [{"row": None, "column": "date", "value": value,
-                                           "expected": "a date like 2024-05-31"}]) from None
-
-
 def _error_html(text: str) -> str:
     return f'<span style="color:{ERROR_COLOR}">&#9888; {html.escape(text)}</span>'
 
@@ -186,7 +172,7 @@ def current_streak(actions: pd.DataFrame, day) -> int:
     """
     from .analysis.habits import streaks
 
-    day = _as_day(day)
+    day = as_day(day)
     dates = pd.to_datetime(actions["date"])
     upto = pd.DataFrame({"participant_id": "_", "goal_id": "any", "date": dates,
                          "count": pd.to_numeric(actions["count"], errors="coerce")}).loc[
@@ -369,7 +355,7 @@ class CheckInForm(_Form):
         self.store = store
         self.participant_id = participant_id
         self.framework = load_framework(framework) if framework is not None else store.framework
-        self.today = _as_day(today) if today is not None else dt.date.today()
+        self.today = as_day(today) if today is not None else dt.date.today()
         self.participant_known = store.has_participant(participant_id)
         self.streak = None
         self.chart = None
@@ -377,7 +363,7 @@ class CheckInForm(_Form):
         scale = self.framework.scale
         wide = W.Layout(width="98%")
 
-        self.date_picker = W.DatePicker(value=_as_day(day) if day is not None else self.today,
+        self.date_picker = W.DatePicker(value=as_day(day) if day is not None else self.today,
                                         description="Day", layout=W.Layout(width="230px"))
         self.date_message = _message()
         self.rate_toggle = W.Checkbox(value=True, description="Rate the elements for this day",
@@ -501,7 +487,7 @@ class CheckInForm(_Form):
         ----------
         day : date-like
         """
-        day = _as_day(day)
+        day = as_day(day)
         pid, scale = self.participant_id, self.framework.scale
         ratings = self.store.ratings(participant=pid, end=day)
         actions = self.store.actions(participant=pid, start=day, end=day)
@@ -707,7 +693,7 @@ class GoalForm(_Form):
         self.store = store
         self.participant_id = participant_id
         self.framework = load_framework(framework) if framework is not None else store.framework
-        self.today = _as_day(today) if today is not None else dt.date.today()
+        self.today = as_day(today) if today is not None else dt.date.today()
         self.participant_known = store.has_participant(participant_id)
         self.last_goal_id = None
         self._loading = False
@@ -965,10 +951,10 @@ class AssessmentForm(_Form):
         self.participant_id = participant_id
         self.phase = phase
         self.framework = load_framework(framework) if framework is not None else store.framework
-        self.today = _as_day(today) if today is not None else dt.date.today()
+        self.today = as_day(today) if today is not None else dt.date.today()
         self.participant_known = store.has_participant(participant_id)
         self.questionnaire = q = self.framework.questionnaire
-        self.date_picker = W.DatePicker(value=_as_day(day) if day is not None else self.today,
+        self.date_picker = W.DatePicker(value=as_day(day) if day is not None else self.today,
                                         description="Day", layout=W.Layout(width="230px"))
         self.date_message = _message()
         self.save_button = W.Button(description="Save answers", button_style="primary",
@@ -1029,7 +1015,7 @@ class AssessmentForm(_Form):
         ----------
         day : date-like
         """
-        day = _as_day(day)
+        day = as_day(day)
         saved = self.store.responses(participant=self.participant_id, start=day, end=day)
         saved = saved.loc[saved["instrument"] == self.questionnaire.instrument]
         mine = saved.loc[saved["phase"] == self.phase].set_index("item")["value"]
