@@ -23,7 +23,7 @@ class ValidationError(MasteryError):
         One dict per failing cell with keys ``row``, ``column``, ``value`` and ``expected``.
     """
 
-    def __init__(self, table, failures, *, where=None):
+    def __init__(self, table, failures, *, where=None, noun="table"):
         self.table = table
         self.failures = list(failures)
         self.where = where
@@ -31,16 +31,17 @@ class ValidationError(MasteryError):
         for f in self.failures[:50]:
             where_parts = ([] if f.get("row") is None else [f"row {f['row']}"]) + (
                 [] if f.get("column") is None else [f"column '{f['column']}'"])
-            place = ", ".join(where_parts) or "the frame"
-            lines.append(f"  {place}: got {f.get('value')!r}, expected {f['expected']}")
+            place = ", ".join(where_parts)
+            lines.append(f"  {place + ': ' if place else ''}got {f.get('value')!r}, expected {f['expected']}")
         more = len(self.failures) - 50
         if more > 0:
             lines.append(f"  ... and {more} more")
         origin = f" in {where}" if where else ""
         n = len(self.failures)
         super().__init__(
-            f"{n} problem{'s' if n != 1 else ''} with the {table} "
-            f"table{'s' if ' and ' in table else ''}{origin}:\n" + "\n".join(lines)
+            f"{n} problem{'s' if n != 1 else ''} with the {table}"
+            f"{' ' + noun if noun else ''}{'s' if noun and ' and ' in table else ''}{origin}:\n"
+            + "\n".join(lines)
         )
 
 

@@ -91,7 +91,7 @@ TABLES: dict[str, Table] = {
 }
 
 
-def as_day(value, *, what: str = "date", table: str = "check-in") -> dt.date | None:
+def as_day(value, *, what: str = "date") -> dt.date | None:
     """A calendar day from a date, datetime, Timestamp or date string; None stays None.
 
     Raises
@@ -110,8 +110,8 @@ def as_day(value, *, what: str = "date", table: str = "check-in") -> dt.date | N
     except (TypeError, ValueError, OverflowError):
         day = pd.NaT
     if pd.isna(day):
-        raise ValidationError(table, [{"row": None, "column": what, "value": value,
-                                       "expected": "a date like 2024-05-31"}])
+        raise ValidationError(what, [{"row": None, "column": None, "value": value,
+                                      "expected": "a date like 2024-05-31"}], noun="")
     return day.date()
 
 

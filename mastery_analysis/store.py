@@ -206,9 +206,9 @@ class Store:
                 sa.select(members.c.participant_id).where(members.c.cohort == cohort)))
         date_col = "date" if "date" in spec.columns else None
         if date_col and start is not None:
-            conds.append(t.c[date_col] >= as_day(start, what="start", table="filter"))
+            conds.append(t.c[date_col] >= as_day(start, what="start date"))
         if date_col and end is not None:
-            conds.append(t.c[date_col] <= as_day(end, what="end", table="filter"))
+            conds.append(t.c[date_col] <= as_day(end, what="end date"))
         if latest:
             key = [t.c[k] for k in spec.key]
             newest = sa.select(sa.func.max(t.c.version_id).label("v")).where(*conds).group_by(*key).subquery()
