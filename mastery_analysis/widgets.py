@@ -266,6 +266,14 @@ class _Form:
 
         display(self._repr_mimebundle_(), raw=True)
 
+    def _on_day(self, change):
+        """A day picked in a dated form: refuse a future day next to the picker, else load it."""
+        day = change["new"]
+        problem = _check_day(day, self.today)
+        _say(self.date_message, problem)
+        if problem is None:
+            self.load_day(day)
+
 
 # --------------------------------------------------------------------------- check-in
 @dataclass
@@ -472,13 +480,6 @@ class CheckInForm(_Form):
 
     def _on_vision_toggle(self, change):
         self._vision_box.layout.display = None if change["new"] else "none"
-
-    def _on_day(self, change):
-        day = change["new"]
-        problem = _check_day(day, self.today)
-        _say(self.date_message, problem)
-        if problem is None:
-            self.load_day(day)
 
     def load_day(self, day) -> None:
         """Fill the form with what ``day`` holds (or the defaults) and say which it is.
@@ -1000,13 +1001,6 @@ class AssessmentForm(_Form):
         ], layout=W.Layout(max_width=FORM_MAX_WIDTH, width="100%"))
         self.widget.add_class("mastery-assessment")
         self._on_day({"new": self.date_picker.value})
-
-    def _on_day(self, change):
-        day = change["new"]
-        problem = _check_day(day, self.today)
-        _say(self.date_message, problem)
-        if problem is None:
-            self.load_day(day)
 
     def load_day(self, day) -> None:
         """Fill the answers saved on ``day`` for this phase (or clear them).
