@@ -8,8 +8,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from mastery_analysis.analysis.cohort import (CHANGE_COLUMNS, RM_COLUMNS, cohort_change,
-                                              reliability, rm_corr, score_responses)
+from mastery_analysis.analysis.cohort import (CHANGE_COLUMNS, RM_COLUMNS, WEEKLY_COLUMNS, cohort_change,
+                                              person_slopes, reliability, rm_corr, score_responses,
+                                              weekly_action_ratings)
 from mastery_analysis.errors import AnalysisInputError
 from mastery_analysis.framework import load_framework
 
@@ -63,6 +64,139 @@ def test_rm_corr_differs_from_the_pooled_correlation_on_the_demo_cohort(demo):
     assert res["r"] > 0 and res["p_value"] < 0.05
     pooled = stats.pearsonr(both["count"], both["rating"]).statistic
     assert pooled < res["r"]  # busier people start lower: pooling hides the relation
+
+
+def test_rm_corr_common_slope_is_the_ancova_coefficient():
+    smf = pytest.importorskip("statsmodels.formula.api")
+    data = pd.read_csv(FIXTURES / "rm_corr_bland_altman.csv")
+    row = rm_corr(data, x="pH", y="PacO2", subject="Subject").iloc[0]
+    fit = smf.ols("PacO2 ~ C(Subject) + pH", data=data).fit()
+    assert row["slope"] == pytest.approx(fit.params["pH"], rel=1e-9)
+    lo, hi = fit.conf_int().loc["pH"]
+    assert row["slope_low"] == pytest.approx(lo, rel=1e-9)
+    assert row["slope_high"] == pytest.approx(hi, rel=1e-9)
+    assert fit.df_resid == row["dof"]
+
+
+@pytest.fixture(scope="module")
+def cohort_pairs(demo):
+    from mastery_analysis.demo import COHORT
+
+    ids = demo["participants"].query("cohort == @COHORT")["participant_id"]
+    ratings = demo["ratings"].loc[demo["ratings"]["participant_id"].isin(ids)]
+    actions = demo["actions"].loc[demo["actions"]["participant_id"].isin(ids)]
+    return weekly_action_ratings(actions, ratings)
+
+
+def test_demo_ground_truth_rmcorr_is_positive_while_the_pooled_correlation_misleads(cohort_pairs):
+    """GROUND_TRUTH: within each person, weeks with more actions have higher proactive ratings;
+    people who act more start lower, so the correlation pooled across people is weaker (here
+    even negative). That is why the cohort view uses rmcorr."""
+    from mastery_analysis.demo import COHORT, GROUND_TRUTH
+
+    truth = GROUND_TRUTH[COHORT]["rm_corr"]
+    assert truth["direction"] == "positive" and truth["y"] == "proactive rating"
+    assert set(cohort_pairs["element"]) == {"proactive"}
+    res = rm_corr(cohort_pairs, x="actions", y="rating", subject="participant_id").iloc[0]
+    assert res["n_subjects"] == 24
+    assert res["r"] > 0.2 and res["p_value"] < 0.001 and res["ci_low"] > 0
+    assert 0.15 < res["slope"] < 0.35  # the demo plants 0.25 rating points per weekly action
+    ref = pg.rm_corr(data=cohort_pairs, x="actions", y="rating", subject="participant_id")
+    assert res["r"] == pytest.approx(ref["r"].iloc[0], abs=1e-12)
+    pooled = stats.pearsonr(cohort_pairs["actions"], cohort_pairs["rating"]).statistic
+    assert pooled < res["r"] - 0.2 and pooled < 0.1
+    # most people's own slope points the same way as the pooled within-person slope
+    slopes = person_slopes(cohort_pairs, x="actions", y="rating", subject="participant_id")
+    assert (slopes["slope"] > 0).mean() > 0.75
+
+
+def test_weekly_action_ratings_pairs_each_check_in_week_with_that_weeks_actions():
+    ratings = pd.DataFrame({
+        "participant_id": ["a", "a", "a", "a", "a", "a", "b"],
+        "date": pd.to_datetime(["2026-03-02", "2026-03-04", "2026-03-04", "2026-03-17", "2026-03-10",
+                                "2026-03-03", "2026-03-08"]),
+        "element": ["proactive", "proactive", "connect", "proactive", "proactive", "proactive", "proactive"],
+        "rating": [4, 6, 9, 5, 7, 10, 3],
+        "kind": ["current", "current", "current", "current", "current", "vision", "current"]})
+    actions = pd.DataFrame({
+        "participant_id": ["a", "a", "a", "a", "b", "b"],
+        "date": pd.to_datetime(["2026-03-01", "2026-03-02", "2026-03-08", "2026-03-24", "2026-03-02",
+                                "2026-03-09"]),
+        "goal_id": ["g1", "g1", "g2", "g1", "g3", "g3"], "count": [5, 1, 2, 7, 3, 4]})
+    before = (ratings.copy(), actions.copy())
+    out = weekly_action_ratings(actions, ratings)
+    pd.testing.assert_frame_equal(ratings, before[0])
+    pd.testing.assert_frame_equal(actions, before[1])
+    assert list(out.columns) == WEEKLY_COLUMNS
+    expected = pd.DataFrame({
+        "participant_id": ["a", "a", "a", "b"], "element": "proactive",
+        "week": pd.to_datetime(["2026-03-02", "2026-03-09", "2026-03-16", "2026-03-02"]),
+        # a, week of Mar 2: Mar 2 (1) + Mar 8 (2); Mar 1 is the week before (no check-in: dropped).
+        # a, weeks of Mar 9 and Mar 16: a check-in but nothing logged, so 0; the week of Mar 23
+        # has actions but no check-in, so no pair. The vision rating and connect are left out.
+        "actions": [3.0, 0.0, 0.0, 3.0],
+        "rating": [5.0, 7.0, 5.0, 3.0]})
+    pd.testing.assert_frame_equal(out, expected, check_dtype=False)
+    assert out["week"].dtype == "datetime64[ns]"
+    both = weekly_action_ratings(actions, ratings, element=None)
+    assert sorted(set(both["element"])) == ["connect", "proactive"]
+    assert both.loc[both["element"] == "connect", "rating"].tolist() == [9.0]
+    monthly = weekly_action_ratings(actions, ratings, freq="M")
+    assert monthly.loc[monthly["participant_id"] == "a", "actions"].tolist() == [15.0]  # all of March
+    with pytest.raises(AnalysisInputError, match="freq='fortnight'"):
+        weekly_action_ratings(actions, ratings, freq="fortnight")
+    with pytest.raises(AnalysisInputError, match="'count'"):
+        weekly_action_ratings(actions.drop(columns="count"), ratings)
+
+
+def test_person_slopes_equal_linregress_per_person(cohort_pairs):
+    rng = np.random.default_rng(7)
+    frames = [cohort_pairs.assign(source="demo")]
+    for k in range(30):
+        n = int(rng.integers(3, 40))
+        x = rng.normal(size=n) * rng.uniform(0.1, 5)
+        frames.append(pd.DataFrame({"participant_id": f"r{k:02d}", "element": rng.choice(["p", "q"], n),
+                                    "actions": x, "rating": 2 * x + rng.normal(size=n), "source": "random"}))
+    data = pd.concat(frames, ignore_index=True)
+    for by in (None, "element"):
+        out = person_slopes(data, x="actions", y="rating", subject="participant_id", by=by)
+        keys = ["participant_id"] if by is None else ["element", "participant_id"]
+        assert list(out.columns) == [*keys, "n", "slope", "ci_low", "ci_high", "r"]
+        assert out["n"].dtype == np.int64
+        assert len(out) == len(data.groupby(keys))
+        checked = 0
+        for row, (key, rows) in zip(out.itertuples(index=False), data.groupby(keys, sort=True)):
+            assert tuple(getattr(row, k) for k in keys) == (key if isinstance(key, tuple) else (key,))
+            assert row.n == len(rows)
+            if len(rows) < 3 or rows["actions"].nunique() < 2:
+                continue
+            ref = stats.linregress(rows["actions"], rows["rating"])
+            crit = stats.t.ppf(0.975, len(rows) - 2)
+            assert row.slope == pytest.approx(ref.slope, rel=1e-9, abs=1e-12)
+            assert row.r == pytest.approx(ref.rvalue, rel=1e-9, abs=1e-12)
+            assert row.ci_low == pytest.approx(ref.slope - crit * ref.stderr, rel=1e-9, abs=1e-12)
+            assert row.ci_high == pytest.approx(ref.slope + crit * ref.stderr, rel=1e-9, abs=1e-12)
+            checked += 1
+        assert checked > 40
+
+
+def test_person_slopes_degenerate_groups_give_nan_not_errors():
+    data = pd.DataFrame({"s": ["one", "two", "two", "flat", "flat", "flat", "ok", "ok", "ok", "gap"],
+                         "x": [1.0, 1, 2, 3, 3, 3, 1, 2, 3, np.nan],
+                         "y": [1.0, 2, 4, 1, 2, 3, 5, 5, 5, 1]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = person_slopes(data, x="x", y="y", subject="s").set_index("s")
+    assert set(out.index) == {"one", "two", "flat", "ok"}  # a row without x is dropped
+    assert np.isnan(out.loc["one", "slope"])
+    assert out.loc["two", "slope"] == 2.0 and np.isnan(out.loc["two", "ci_low"])
+    assert np.isnan(out.loc["flat", "slope"]) and np.isnan(out.loc["flat", "r"])
+    assert out.loc["ok", "slope"] == 0.0 and np.isnan(out.loc["ok", "r"])  # y never varies
+    assert out.loc["ok", "ci_low"] == 0.0 == out.loc["ok", "ci_high"]
+    empty = person_slopes(data.iloc[0:0], x="x", y="y", subject="s")
+    assert empty.empty and list(empty.columns) == ["s", "n", "slope", "ci_low", "ci_high", "r"]
+    with pytest.raises(AnalysisInputError, match="'subject'"):
+        person_slopes(data, x="x", y="y", subject="subject")
 
 
 def test_rm_corr_degenerate_inputs_give_nan_not_errors():

@@ -19,6 +19,8 @@ _WHERE = {
     "cohort_change": "cohort",
     "score_responses": "cohort",
     "reliability": "cohort",
+    "weekly_action_ratings": "cohort",
+    "person_slopes": "cohort",
     "insights": "findings",  # not insights.py: the module would shadow the function
 }
 

@@ -7,6 +7,9 @@
   the count of reliable improvements and declines (Jacobson & Truax, 1991).
 - :func:`rm_corr` is the repeated-measures correlation of Bakdash & Marusich (2017): the
   within-person relation, never a pooled correlation across people.
+- :func:`weekly_action_ratings` builds the per-person weekly pairs (actions logged, mean rating
+  of an element) that rmcorr pools, and :func:`person_slopes` fits each person's own line
+  through them, for the forest plot beside the pooled estimate.
 
 Grouped statistics are computed from grouped moments over whole columns (one ``groupby`` with
 built-in reductions), so a cohort of thousands costs the same code as a cohort of ten.
@@ -345,7 +348,8 @@ def _bh(p):
     return q
 
 
-RM_COLUMNS = ["r", "dof", "p_value", "ci_low", "ci_high", "n_subjects", "n_obs"]
+RM_COLUMNS = ["r", "dof", "p_value", "ci_low", "ci_high", "n_subjects", "n_obs", "slope", "slope_low",
+              "slope_high"]
 
 
 def rm_corr(data: pd.DataFrame, *, x: str, y: str, subject: str, confidence: float = 0.95) -> pd.DataFrame:
@@ -369,9 +373,11 @@ def rm_corr(data: pd.DataFrame, *, x: str, y: str, subject: str, confidence: flo
     -------
     DataFrame
         One row: ``r`` (float), ``dof`` (int), ``p_value`` (float, two-sided t test on dof),
-        ``ci_low``, ``ci_high`` (float), ``n_subjects`` (int), ``n_obs`` (int). r and the
-        rest are NaN when there are fewer than 3 subjects, dof < 2, or x or y never varies
-        within a person.
+        ``ci_low``, ``ci_high`` (float), ``n_subjects`` (int), ``n_obs`` (int), ``slope``
+        (float, the common within-person slope of y on x, the x coefficient of the ANCOVA
+        ``y ~ C(subject) + x``, in units of y per unit of x), ``slope_low``, ``slope_high``
+        (float, its t interval on dof). r and the rest are NaN when there are fewer than 3
+        subjects, dof < 2, or x or y never varies within a person.
     """
     require_columns(data, [x, y, subject], "data")
     d = pd.DataFrame({"s": data[subject].to_numpy(),
@@ -384,9 +390,13 @@ def rm_corr(data: pd.DataFrame, *, x: str, y: str, subject: str, confidence: flo
     xc = d["x"] - d.groupby("s")["x"].transform("mean")
     yc = d["y"] - d.groupby("s")["y"].transform("mean")
     sxx, syy, sxy = float((xc * xc).sum()), float((yc * yc).sum()), float((xc * yc).sum())
-    r = p = lo = hi = np.nan
+    r = p = lo = hi = slope = s_lo = s_hi = np.nan
     if k >= 3 and dof >= 2 and sxx > 0 and syy > 0:
         r = float(np.clip(sxy / np.sqrt(sxx * syy), -1.0, 1.0))
+        slope = sxy / sxx
+        se = np.sqrt(max(syy - slope * sxy, 0.0) / dof / sxx)
+        crit = stats.t.ppf(1 - (1 - confidence) / 2, dof)
+        s_lo, s_hi = float(slope - crit * se), float(slope + crit * se)
         with np.errstate(divide="ignore"):
             t = r * np.sqrt(dof / max(1 - r * r, 0.0))
         p = float(2 * stats.t.sf(abs(t), dof))
@@ -395,5 +405,155 @@ def rm_corr(data: pd.DataFrame, *, x: str, y: str, subject: str, confidence: flo
             half = stats.norm.ppf(1 - (1 - confidence) / 2) / np.sqrt(dof + 2 - 3)
             lo, hi = float(np.tanh(z - half)), float(np.tanh(z + half))
     return pd.DataFrame({"r": [r], "dof": [max(dof, 0)], "p_value": [p], "ci_low": [lo],
-                         "ci_high": [hi], "n_subjects": [k], "n_obs": [n_obs]}).astype(
+                         "ci_high": [hi], "n_subjects": [k], "n_obs": [n_obs], "slope": [slope],
+                         "slope_low": [s_lo], "slope_high": [s_hi]}).astype(
         {"dof": np.int64, "n_subjects": np.int64, "n_obs": np.int64})[RM_COLUMNS]
+
+
+WEEKLY_COLUMNS = ["participant_id", "element", "week", "actions", "rating"]
+
+
+def _period_start(dates: pd.Series, freq, function: str) -> pd.Series:
+    days = pd.to_datetime(dates)
+    if getattr(days.dt, "tz", None) is not None:
+        days = days.dt.tz_localize(None)
+    try:
+        return days.dt.to_period(freq).dt.start_time.astype("datetime64[ns]")
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise AnalysisInputError(
+            f"{function}: freq={freq!r} is not a pandas period frequency like 'W' (weeks from "
+            f"Monday to Sunday), 'W-SAT' or 'M' ({exc})") from None
+
+
+def weekly_action_ratings(actions: pd.DataFrame, ratings: pd.DataFrame, *,
+                          element: str | list[str] | None = "proactive", freq="W") -> pd.DataFrame:
+    """Per person and week: the actions logged that week and the week's mean rating of an element.
+
+    These are the pairs a within-person analysis of "do I rate myself higher in the weeks I act
+    more?" uses: :func:`rm_corr` pools them, :func:`person_slopes` fits each person's own line.
+
+    A week is a row only when the person checked in that week (rated the element at least
+    once): a week without a check-in has no rating and is left out, not filled in. In a week
+    with a check-in but no action logged, ``actions`` is 0 (nothing logged counts as nothing
+    done). Several ratings of the element in one week are averaged; the action counts of all
+    goals in the week are summed. Only ``kind == "current"`` ratings count when the frame has a
+    ``kind`` column.
+
+    Parameters
+    ----------
+    actions : DataFrame
+        participant_id, date, count (the actions table; other columns are ignored).
+    ratings : DataFrame
+        participant_id, date, element, rating (and optionally kind).
+    element : str, list of str or None
+        The element(s) whose rating is paired with the actions (default ``"proactive"``);
+        None pairs every element.
+    freq : str
+        A pandas period frequency: ``"W"`` (default) is weeks from Monday to Sunday.
+
+    Returns
+    -------
+    DataFrame
+        One row per participant, element and week with a check-in, sorted by them:
+        ``participant_id``, ``element``, ``week`` (datetime64[ns], the first day of the
+        period), ``actions`` (float, the sum of ``count`` over the week's actions, 0 when none
+        were logged) and ``rating`` (float, the mean rating of the element that week).
+
+    Raises
+    ------
+    AnalysisInputError
+        A missing column or a ``freq`` that is not a period frequency.
+    """
+    fn = "weekly_action_ratings"
+    require_columns(actions, ["participant_id", "date", "count"], "actions")
+    require_columns(ratings, ["participant_id", "date", "element", "rating"], "ratings")
+    r = ratings
+    if "kind" in r.columns:
+        r = r.loc[r["kind"].astype(str) == "current"]
+    if element is not None:
+        wanted = [element] if isinstance(element, str) else [str(e) for e in element]
+        r = r.loc[r["element"].astype(str).isin(wanted)]
+    rated = pd.DataFrame({
+        "participant_id": r["participant_id"].astype(str).to_numpy(),
+        "element": r["element"].astype(str).to_numpy(),
+        "week": _period_start(r["date"], freq, fn).to_numpy(),
+        "rating": pd.to_numeric(r["rating"], errors="coerce").astype(float).to_numpy()})
+    rated = rated.loc[np.isfinite(rated["rating"].to_numpy())]
+    weekly = rated.groupby(["participant_id", "element", "week"], sort=True, as_index=False)["rating"].mean()
+    acted = pd.DataFrame({
+        "participant_id": actions["participant_id"].astype(str).to_numpy(),
+        "week": _period_start(actions["date"], freq, fn).to_numpy(),
+        "actions": pd.to_numeric(actions["count"], errors="coerce").astype(float).to_numpy()})
+    summed = acted.groupby(["participant_id", "week"], sort=False, as_index=False)["actions"].sum()
+    out = weekly.merge(summed, on=["participant_id", "week"], how="left")
+    out["actions"] = out["actions"].fillna(0.0)
+    out["week"] = out["week"].astype("datetime64[ns]")
+    return out[WEEKLY_COLUMNS].reset_index(drop=True)
+
+
+def person_slopes(data: pd.DataFrame, *, x: str, y: str, subject: str, by: str | list[str] | None = None,
+                  confidence: float = 0.95) -> pd.DataFrame:
+    """Each person's own least-squares slope of ``y`` on ``x``, with its interval and r.
+
+    The per-person counterpart of :func:`rm_corr`: rmcorr pools the within-person relation,
+    this shows each person's. Computed from grouped moments over whole columns (one
+    ``groupby`` with built-in reductions), equal per person to ``scipy.stats.linregress``.
+    Rows with a missing x, y or subject are dropped.
+
+    Parameters
+    ----------
+    data : DataFrame
+        Long frame with columns ``x``, ``y``, ``subject`` (and ``by``), e.g. the output of
+        :func:`weekly_action_ratings` with ``x="actions", y="rating",
+        subject="participant_id"``.
+    x, y, subject : str
+        Column names.
+    by : str or list of str, optional
+        Further grouping columns (``"element"``, say): one slope per subject and group.
+    confidence : float
+        Level of the slope's t interval (0.95), on n - 2 degrees of freedom.
+
+    Returns
+    -------
+    DataFrame
+        One row per subject (and ``by`` group), sorted by them: the ``by`` columns, the
+        ``subject`` column, ``n`` (int, observations), ``slope`` (float, change in y per unit
+        of x), ``ci_low``, ``ci_high`` (float, ``slope -+ t * stderr``), ``r`` (float, Pearson
+        r). slope and r are NaN when n < 2 or x never varies (r also when y never varies);
+        the interval is NaN when n < 3.
+    """
+    groups = [] if by is None else [by] if isinstance(by, str) else list(by)
+    if subject in groups or x in groups or y in groups:
+        raise AnalysisInputError(f"person_slopes: by={groups!r} repeats x, y or subject")
+    require_columns(data, [x, y, subject, *groups], "data")
+    keys = [*groups, subject]
+    d = data[keys].copy()
+    d["_x"] = pd.to_numeric(data[x], errors="coerce").astype(float).to_numpy()
+    d["_y"] = pd.to_numeric(data[y], errors="coerce").astype(float).to_numpy()
+    d = d.loc[d[keys].notna().all(axis=1).to_numpy() & np.isfinite(d["_x"].to_numpy())
+              & np.isfinite(d["_y"].to_numpy())]
+    g = d.groupby(keys, sort=True)
+    xc = d["_x"] - g["_x"].transform("mean")
+    yc = d["_y"] - g["_y"].transform("mean")
+    m = pd.DataFrame({"xx": xc * xc, "yy": yc * yc, "xy": xc * yc}).groupby(
+        [d[k] for k in keys], sort=True).sum()
+    out = g.size().rename("n").to_frame().join(m).reset_index()
+    n = out["n"].to_numpy(dtype=float)
+    sxx, syy, sxy = (out[c].to_numpy(dtype=float) for c in ("xx", "yy", "xy"))
+    slope = np.full(len(out), np.nan)
+    r = np.full(len(out), np.nan)
+    lo = np.full(len(out), np.nan)
+    hi = np.full(len(out), np.nan)
+    fit = (n >= 2) & (sxx > 0)
+    slope[fit] = sxy[fit] / sxx[fit]
+    corr = fit & (syy > 0)
+    r[corr] = np.clip(sxy[corr] / np.sqrt(sxx[corr] * syy[corr]), -1.0, 1.0)
+    band = fit & (n >= 3)
+    if band.any():
+        resid = np.maximum(syy[band] - slope[band] * sxy[band], 0.0)
+        se = np.sqrt(resid / (n[band] - 2) / sxx[band])
+        crit = stats.t.ppf(1 - (1 - confidence) / 2, n[band] - 2)
+        lo[band], hi[band] = slope[band] - crit * se, slope[band] + crit * se
+    out["n"] = out["n"].astype(np.int64)
+    out["slope"], out["ci_low"], out["ci_high"], out["r"] = slope, lo, hi, r
+    return out[[*keys, "n", "slope", "ci_low", "ci_high", "r"]]
