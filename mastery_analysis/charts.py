@@ -1044,8 +1044,14 @@ def plot_forest(estimates: pd.DataFrame, rmcorr: pd.Series | dict | pd.DataFrame
     """Forest plot: one row per participant with its estimate and interval, one panel per
     element when the frame has an ``element`` column, and the rmcorr result in the subtitle.
 
-    When ``estimate`` is ``"r"`` the rmcorr estimate is also drawn as a diamond row ("All:
-    rmcorr") on the same axis.
+    When the rmcorr result has a value for ``estimate`` (``"r"``, or ``"slope"``: the common
+    within-person slope :func:`~mastery_analysis.analysis.rm_corr` reports), it is also drawn
+    as a diamond row ("All: rmcorr") on the same axis, with its interval (``ci_low`` and
+    ``ci_high`` for r, ``slope_low`` and ``slope_high`` for the slope). So pass the rmcorr of
+    the same relation the rows estimate: :func:`~mastery_analysis.analysis.person_slopes` and
+    :func:`~mastery_analysis.analysis.rm_corr` of the same pairs (``low="ci_low",
+    high="ci_high"``). When the rmcorr result names an ``element``, its diamond is drawn in that
+    element's panel only.
 
     Parameters
     ----------
@@ -1056,7 +1062,7 @@ def plot_forest(estimates: pd.DataFrame, rmcorr: pd.Series | dict | pd.DataFrame
         participants here (see :func:`~mastery_analysis.analysis.privacy.consenting_only`).
     rmcorr : Series, dict or one-row DataFrame, optional
         Output of :func:`~mastery_analysis.analysis.rm_corr`: r, dof, p_value, ci_low, ci_high,
-        n_subjects, n_obs.
+        n_subjects, n_obs, slope, slope_low, slope_high.
     estimate, low, high, label : str
         Column names.
     x_title, title : str
@@ -1083,7 +1089,7 @@ def plot_forest(estimates: pd.DataFrame, rmcorr: pd.Series | dict | pd.DataFrame
     if _is_empty(estimates):
         return _empty(title, "No per-participant estimates yet: participants who agreed to share "
                              "need a few weeks of check-ins")
-    _require(estimates, [label, estimate, low, high], "plot_forest", "element_trends")
+    _require(estimates, [label, estimate, low, high], "plot_forest", "element_trends or person_slopes")
     data = estimates.dropna(subset=[estimate])
     if data.empty:
         return _empty(title, "Not enough data for any participant's estimate yet: a few more weeks "
@@ -1092,8 +1098,14 @@ def plot_forest(estimates: pd.DataFrame, rmcorr: pd.Series | dict | pd.DataFrame
     # One row order for all panels: by the mean estimate across elements.
     order = data.groupby(label)[estimate].mean().sort_values().index.tolist()
     rows = [esc(v) for v in order]
-    overall = estimate == "r" and rm and pd.notna(rm.get("r"))
+    overall = bool(rm) and rm.get(estimate) is not None and pd.notna(rm.get(estimate))
     if overall:
+        pooled = float(rm[estimate])
+        low_key, high_key = ("ci_low", "ci_high") if estimate == "r" else (f"{estimate}_low", f"{estimate}_high")
+        pooled_lo = rm.get(low_key, pooled)
+        pooled_hi = rm.get(high_key, pooled)
+        pooled_lo = pooled if pooled_lo is None or pd.isna(pooled_lo) else float(pooled_lo)
+        pooled_hi = pooled if pooled_hi is None or pd.isna(pooled_hi) else float(pooled_hi)
         rows = ["<b>All: rmcorr</b>"] + rows
     fig = make_subplots(rows=1, cols=len(elements), shared_yaxes=True, horizontal_spacing=0.02,
                         subplot_titles=[_label(fw, e) if e else "" for e in elements])
@@ -1114,14 +1126,17 @@ def plot_forest(estimates: pd.DataFrame, rmcorr: pd.Series | dict | pd.DataFrame
             customdata=np.column_stack([lo_, hi_]),
             hovertemplate="%{y}<br>" + esc(x_title) + ": %{x:.2f} [%{customdata[0]:.2f}, "
                           "%{customdata[1]:.2f}]<extra></extra>"), row=1, col=j)
-        if overall:
+        if overall and (e is None or rm.get("element") in (None, e)):
             fig.add_trace(go.Scatter(
-                x=[rm["r"]], y=[rows[0]], mode="markers",
+                x=[pooled], y=[rows[0]], mode="markers",
                 marker=dict(symbol="diamond", size=16, color=INK),
-                error_x=dict(type="data", symmetric=False, array=[rm.get("ci_high", rm["r"]) - rm["r"]],
-                             arrayminus=[rm["r"] - rm.get("ci_low", rm["r"])], color=INK, thickness=2.5,
-                             width=0),
-                showlegend=False, hovertemplate="rmcorr r = %{x:.2f}<extra></extra>"), row=1, col=j)
+                error_x=dict(type="data", symmetric=False, array=[pooled_hi - pooled],
+                             arrayminus=[pooled - pooled_lo], color=INK, thickness=2.5, width=0),
+                customdata=[[pooled_lo, pooled_hi]],
+                showlegend=False,
+                hovertemplate=("rmcorr r" if estimate == "r" else "rmcorr common " + esc(estimate))
+                + " = %{x:.2f} [%{customdata[0]:.2f}, %{customdata[1]:.2f}]<extra></extra>"),
+                row=1, col=j)
         fig.add_vline(x=0, line=dict(color="#9a9a9a", width=1), row=1, col=j)
     fig.update_yaxes(type="category", categoryorder="array", categoryarray=rows[::-1], showgrid=False)
     fig.update_xaxes(title_text=x_title if len(elements) == 1 else "", zeroline=False)

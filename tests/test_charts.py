@@ -62,6 +62,7 @@ def cohort(demo_store_path):
     with open_store(demo_store_path) as s:
         f = {"participants": s.participants(cohort="spring-cohort"),
              "ratings": s.ratings(cohort="spring-cohort"),
+             "actions": s.actions(cohort="spring-cohort"),
              "responses": s.responses(cohort="spring-cohort")}
     f["scores"] = A.score_responses(f["responses"])
     f["change"] = A.cohort_change(f["scores"])
@@ -323,9 +324,41 @@ def test_forest_rows_are_participants_with_their_intervals(cohort):
         assert x == pytest.approx(pro.loc[name, "slope"])
         assert x + plus == pytest.approx(pro.loc[name, "slope_high"])
         assert x - minus == pytest.approx(pro.loc[name, "slope_low"])
-    assert set(fig.layout.yaxis.categoryarray) == set(trends["participant_id"])
+    assert set(fig.layout.yaxis.categoryarray) == set(trends["participant_id"]) | {"<b>All: rmcorr</b>"}
+    # the rmcorr of rating on week: its common slope (rating points per week) is the diamond
+    diamonds = [t for t in fig.data if t.marker.symbol == "diamond"]
+    assert len(diamonds) == 5 and all(d.x[0] == pytest.approx(rm["slope"].iloc[0]) for d in diamonds)
     assert f"r = {rm['r'].iloc[0]:+.2f}".replace("-", "−") in fig.layout.title.subtitle.text
     assert "rating points per week" in " ".join(all_text(fig))
+
+
+def test_forest_of_person_slopes_draws_the_rmcorr_common_slope(cohort):
+    """Each consenting person's own slope of weekly actions -> proactive rating, and the rmcorr
+    of the same pairs: the diamond is its common slope, on the same axis."""
+    pairs = A.weekly_action_ratings(cohort["actions"], cohort["ratings"])
+    rm = A.rm_corr(pairs, x="actions", y="rating", subject="participant_id").assign(element="proactive")
+    slopes = consenting_only(A.person_slopes(pairs, x="actions", y="rating", subject="participant_id",
+                                             by="element"), cohort["participants"])
+    fig = ch.plot_forest(slopes, rm, low="ci_low", high="ci_high", framework=FW,
+                         x_title="Slope (rating points per weekly action)")
+    people = fig.data[0]
+    assert set(people.y) == set(slopes["participant_id"]) and not set(people.y) & set(NON_CONSENTING)
+    assert people.marker.color == FW.colors["proactive"]
+    by_id = slopes.set_index("participant_id")
+    for name, x, plus, minus in zip(people.y, people.x, people.error_x.array, people.error_x.arrayminus):
+        assert x == pytest.approx(by_id.loc[name, "slope"])
+        assert x + plus == pytest.approx(by_id.loc[name, "ci_high"])
+        assert x - minus == pytest.approx(by_id.loc[name, "ci_low"])
+    (diamond,) = [t for t in fig.data if t.marker.symbol == "diamond"]
+    row = rm.iloc[0]
+    assert diamond.x[0] == pytest.approx(row["slope"]) and row["slope"] > 0
+    assert diamond.x[0] + diamond.error_x.array[0] == pytest.approx(row["slope_high"])
+    assert diamond.x[0] - diamond.error_x.arrayminus[0] == pytest.approx(row["slope_low"])
+    assert "common slope" in diamond.hovertemplate
+    assert f"r = {row['r']:+.2f}" in fig.layout.title.subtitle.text
+    # the rmcorr of another element is not drawn in this element's panel
+    other = ch.plot_forest(slopes, rm.assign(element="connect"), low="ci_low", high="ci_high", framework=FW)
+    assert not [t for t in other.data if t.marker.symbol == "diamond"]
 
 
 def test_forest_of_correlations_draws_the_rmcorr_diamond():
