@@ -22,6 +22,7 @@ Rules every chart here follows:
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Iterable
 
 import numpy as np
@@ -139,16 +140,99 @@ def _base(title: str, subtitle: str | None = None, **layout) -> go.Figure:
     return fig
 
 
+_TAG = re.compile(r"<[^>]*>")
+_ENTITY = re.compile(r"&(?:#\d+|#x[0-9a-fA-F]+|\w+);")
+_BREAK = re.compile(r" (?![^<]*>)")  # a space outside any <tag ...>
+#: Characters of subtitle text per line at the theme's 1000 px width: a line never runs past
+#: the figure's edge (measured on a wide fallback font, DejaVu Sans, with room to spare).
+SUBTITLE_CHARS = 120
+#: A date axis spans at least this many days, so that a day or two of data is labelled with
+#: dates, not with times of day.
+MIN_DATE_SPAN_DAYS = 7
+
+
+def _visible_len(text: str) -> int:
+    return len(_ENTITY.sub("x", _TAG.sub("", text)))
+
+
+def wrap_text(text: str, width: int) -> str:
+    """``text`` (plotly's HTML subset) broken with ``<br>`` into lines of at most ``width``
+    visible characters where it can be: between the `` · `` separated parts first, then
+    between words. Tags and entities are never split and do not count towards the width;
+    existing ``<br>`` are kept; a single word longer than ``width`` stays whole.
+    """
+    out = []
+    for paragraph in (text or "").split("<br>"):
+        lines: list[str] = []
+        for part in paragraph.split(" · "):
+            if lines and _visible_len(lines[-1]) + 3 + _visible_len(part) <= width:
+                lines[-1] += " · " + part
+                continue
+            if lines:
+                lines[-1] += " ·"
+            line = ""
+            for word in _BREAK.split(part):
+                if line and _visible_len(line) + 1 + _visible_len(word) > width:
+                    lines.append(line)
+                    line = word
+                else:
+                    line = f"{line} {word}" if line else word
+            lines.append(line)
+        out.append("<br>".join(lines))
+    return "<br>".join(out)
+
+
+def _date_axes(fig: go.Figure) -> None:
+    """Label every x axis that shows dates with days, never with times of day.
+
+    The axis spans at least :data:`MIN_DATE_SPAN_DAYS` (padded evenly around short data), and
+    when zoomed in below a day its ticks still read as dates.
+    """
+    spans: dict[str, list] = {}
+    for trace in fig.data:
+        x = getattr(trace, "x", None)
+        if x is None or len(x) == 0:
+            continue
+        values = np.asarray(x)
+        if not np.issubdtype(values.dtype, np.datetime64):
+            if values.dtype != object or not isinstance(values[0], (pd.Timestamp, np.datetime64)):
+                continue
+        days = pd.to_datetime(pd.Series(values.ravel()), errors="coerce").dropna()
+        if days.empty:
+            continue
+        axis = "xaxis" + (trace.xaxis[1:] if getattr(trace, "xaxis", None) else "")
+        lo, hi = days.min(), days.max()
+        old = spans.get(axis)
+        spans[axis] = [lo, hi] if old is None else [min(old[0], lo), max(old[1], hi)]
+    if not spans:
+        return
+    lo = min(v[0] for v in spans.values())
+    hi = max(v[1] for v in spans.values())
+    short = hi - lo < pd.Timedelta(days=MIN_DATE_SPAN_DAYS)
+    pad = (pd.Timedelta(days=MIN_DATE_SPAN_DAYS) - (hi - lo)) / 2
+    for axis in spans:
+        settings = dict(type="date", tickformatstops=[dict(dtickrange=[None, 86_400_000], value="%b %d, %Y")])
+        if short:
+            settings["range"] = [(lo - pad).isoformat(), (hi + pad).isoformat()]
+        fig.layout[axis].update(settings)
+
+
 def _finish(fig: go.Figure, *, height: int, panel_titles: int = 0, legend: bool = True,
             **layout) -> go.Figure:
     """Apply the theme and stack title, subtitle, legend and the plot area without overlap.
 
     ``panel_titles`` is the number of text lines of the subplot titles above the first row.
+    The subtitle is wrapped to the figure's width (:func:`wrap_text`), and date axes
+    are labelled with days (:func:`_date_axes`).
     """
-    sub = fig.layout.title.subtitle.text or ""
+    width = layout.get("width") or fig.layout.width or TEMPLATE.layout.width
+    scale = width / TEMPLATE.layout.width
+    sub = wrap_text(fig.layout.title.subtitle.text or "", max(30, int(SUBTITLE_CHARS * scale)))
+    fig.update_layout(title=dict(subtitle=dict(text=sub)))
     lines = sub.count("<br>") + 1 if sub else 0
     legend_top = 14 + 26 + 18 * lines + 8
     top = legend_top + (30 if legend else 0) + 18 * panel_titles + 10
+    _date_axes(fig)
     fig.update_layout(template=TEMPLATE, height=height, showlegend=legend,
                       legend=dict(y=1 - legend_top / height), margin=dict(t=top))
     fig.update_layout(**layout)
@@ -578,8 +662,8 @@ def plot_habit_strength(scores: pd.DataFrame, *, goals: pd.DataFrame | None = No
     info = _goal_info(goals, fw)
     order = [g for g in info if g in set(data["goal_id"])] + sorted(set(data["goal_id"]) - set(info))
     fig = _base(f"{title}: {esc(who)}" if who else title,
-                "Loop Habit Tracker's score: it rises with each day of action at the goal's "
-                "frequency and fades when you skip" + (" · weekly means" if weekly else ""))
+                "Loop Habit Tracker's score: rises with each day of action at the goal's "
+                "frequency, fades when you skip" + (" · weekly means" if weekly else ""))
     for i, goal in enumerate(order):
         g = data.loc[data["goal_id"] == goal].sort_values("date")
         name, color, dash = _goal_style(goal, info, i)

@@ -87,6 +87,80 @@ def test_every_chart_uses_the_one_theme(alex, cohort):
         assert fig.layout.title.text, "every chart has a title"
 
 
+def subtitle_lines(fig):
+    """The subtitle's lines as a person sees them (tags out, entities as one character)."""
+    import re
+
+    text = fig.layout.title.subtitle.text or ""
+    return [re.sub(r"&(#\d+|\w+);", "x", re.sub(r"<[^>]*>", "", line)) for line in text.split("<br>")]
+
+
+def test_no_subtitle_line_runs_past_the_figure(alex, cohort):
+    figs = {
+        "trajectories": ch.plot_trajectories(alex["trajectories"]),
+        "calendar": ch.plot_calendar(alex["actions"], goals=alex["goals"], streaks=alex["streaks"]),
+        "habit": ch.plot_habit_strength(alex["habit"], goals=alex["goals"]),
+        "lag": ch.plot_lag_profile(alex["correlations"], goals=alex["goals"]),
+        "action_progress": ch.plot_action_progress(alex["actions"], alex["progress"], alex["correlations"],
+                                                   goal_id=GROUND_TRUTH["alex"]["effect_goal"], goals=alex["goals"]),
+        "change": ch.plot_cohort_change(cohort["scores"], cohort["change"], participants=cohort["participants"]),
+        "distribution": ch.plot_distribution(cohort["scores"]),
+        "participation": ch.plot_participation(cohort["ratings"], cohort["participants"]),
+    }
+    for name, fig in figs.items():
+        width = fig.layout.width or fig.layout.template.layout.width
+        assert width >= 1000
+        limit = ch.SUBTITLE_CHARS * width / 1000
+        assert all(len(line) <= limit for line in subtitle_lines(fig)), (name, subtitle_lines(fig))
+    # the two that were cut off at 1000 px: now on two lines, with every part still there
+    cal = " ".join(subtitle_lines(figs["calendar"]))
+    assert len(subtitle_lines(figs["calendar"])) == 2
+    assert "longest streak" in cal and cal.rstrip().endswith(" days")
+    assert "current streak " in cal and "current streak " in subtitle_lines(figs["calendar"])[-1]
+    habit = subtitle_lines(figs["habit"])  # shortened to fit on one line, weekly note included
+    assert len(habit) == 1 and habit[0].endswith("fades when you skip · weekly means")
+    # the plot area starts below the extra line (18 px a line)
+    one_line = ch.plot_calendar(alex["actions"], goals=alex["goals"])
+    assert len(subtitle_lines(one_line)) == 1
+    assert figs["calendar"].layout.margin.t == one_line.layout.margin.t + 18
+
+
+def test_wrap_text_keeps_tags_entities_and_breaks():
+    text = "alpha beta · <b>gamma delta</b> · &lt;img src=x&gt; epsilon<br>zeta"
+    wrapped = ch.wrap_text(text, 12)
+    assert wrapped.replace("<br>", " ").replace("  ", " ").split() == \
+        text.replace("<br>", " ").split()  # nothing lost, only spaces became breaks
+    assert "<b>gamma" in wrapped and "delta</b>" in wrapped and "&lt;img" in wrapped
+    assert wrapped.endswith("<br>zeta")
+    assert ch.wrap_text("short · text", 110) == "short · text"
+    assert ch.wrap_text('<span style="color:red">a b</span> c', 2) == '<span style="color:red">a<br>b</span><br>c'
+    assert ch.wrap_text("", 10) == ""
+
+
+def test_date_axes_show_dates_even_for_a_single_day(alex):
+    last = alex["ratings"]["date"].max()
+    one_day = A.element_trajectories(alex["ratings"].loc[alex["ratings"]["date"] == last])
+    fig = ch.plot_trajectories(one_day)
+    axes = [fig.layout[k] for k in fig.layout if k.startswith("xaxis")]
+    assert len(axes) == 5
+    for axis in axes:
+        assert axis.type == "date"
+        lo, hi = (pd.Timestamp(v) for v in axis.range)
+        assert hi - lo == pd.Timedelta(days=ch.MIN_DATE_SPAN_DAYS)
+        assert lo < last < hi and last - lo == hi - last
+        (stop,) = axis.tickformatstops  # zoomed in below a day, ticks are still dates
+        assert stop.value == "%b %d, %Y" and stop.dtickrange[1] == 86_400_000
+    # two years of data keep plotly's own range, with the same guard against times of day
+    full = ch.plot_trajectories(alex["trajectories"])
+    assert full.layout.xaxis.range is None and full.layout.xaxis.tickformatstops[0].value == "%b %d, %Y"
+    habit = ch.plot_habit_strength(alex["habit"].loc[alex["habit"]["date"] == alex["habit"]["date"].max()],
+                                   goals=alex["goals"])
+    lo, hi = (pd.Timestamp(v) for v in habit.layout.xaxis.range)
+    assert hi - lo == pd.Timedelta(days=ch.MIN_DATE_SPAN_DAYS)
+    # charts whose x axis is not a date are left alone
+    assert ch.plot_lag_profile(alex["correlations"]).layout.xaxis.type != "date"
+
+
 def test_trajectories_one_panel_per_element_in_framework_colours(alex):
     fig = ch.plot_trajectories(alex["trajectories"])
     titles = [a.text for a in fig.layout.annotations]
