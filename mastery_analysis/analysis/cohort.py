@@ -25,7 +25,7 @@ from scipy import stats
 
 from ..errors import AnalysisInputError
 from ..framework import Framework, load_framework
-from .correlation import require_columns
+from ._grouped import require_frame
 
 #: Aggregates over fewer people than this are suppressed (DESIGN.md, "Privacy").
 MIN_N = 5
@@ -43,7 +43,8 @@ def _questionnaire(framework):
 
 def _coded_items(responses, framework, *, function, extra=()):
     """Responses of the framework's instrument with element and reverse-coded value."""
-    require_columns(responses, ["participant_id", "date", "item", "value", *extra], "responses")
+    require_frame(responses, ["participant_id", "date", "item", "value", *extra],
+                  name="responses", function=function)
     fw, q = _questionnaire(framework)
     frame = responses
     if "instrument" in frame.columns:
@@ -254,7 +255,8 @@ def cohort_change(ratings_or_scores: pd.DataFrame, *, pre: str = "baseline", pos
           sqrt(1 - rxx)`` (Jacobson-Truax); missing when no reliability is known
         - ``suppressed`` (bool): true when n < min_n
     """
-    require_columns(ratings_or_scores, ["participant_id", "phase", "element"], "ratings_or_scores")
+    require_frame(ratings_or_scores, ["participant_id", "phase", "element"],
+                  name="ratings_or_scores", function="cohort_change")
     frame = ratings_or_scores
     value_col = "score" if "score" in frame.columns else "rating" if "rating" in frame.columns else None
     if value_col is None:
@@ -379,7 +381,7 @@ def rm_corr(data: pd.DataFrame, *, x: str, y: str, subject: str, confidence: flo
         (float, its t interval on dof). r and the rest are NaN when there are fewer than 3
         subjects, dof < 2, or x or y never varies within a person.
     """
-    require_columns(data, [x, y, subject], "data")
+    require_frame(data, [x, y, subject], name="data", function="rm_corr")
     d = pd.DataFrame({"s": data[subject].to_numpy(),
                       "x": pd.to_numeric(data[x], errors="coerce").astype(float).to_numpy(),
                       "y": pd.to_numeric(data[y], errors="coerce").astype(float).to_numpy()})
@@ -465,8 +467,10 @@ def weekly_action_ratings(actions: pd.DataFrame, ratings: pd.DataFrame, *,
         A missing column or a ``freq`` that is not a period frequency.
     """
     fn = "weekly_action_ratings"
-    require_columns(actions, ["participant_id", "date", "count"], "actions")
-    require_columns(ratings, ["participant_id", "date", "element", "rating"], "ratings")
+    require_frame(actions, ["participant_id", "date", "count"],
+                  name="actions", function="weekly_action_ratings")
+    require_frame(ratings, ["participant_id", "date", "element", "rating"],
+                  name="ratings", function="weekly_action_ratings")
     r = ratings
     if "kind" in r.columns:
         r = r.loc[r["kind"].astype(str) == "current"]
@@ -525,7 +529,7 @@ def person_slopes(data: pd.DataFrame, *, x: str, y: str, subject: str, by: str |
     groups = [] if by is None else [by] if isinstance(by, str) else list(by)
     if subject in groups or x in groups or y in groups:
         raise AnalysisInputError(f"person_slopes: by={groups!r} repeats x, y or subject")
-    require_columns(data, [x, y, subject, *groups], "data")
+    require_frame(data, [x, y, subject, *groups], name="data", function="person_slopes")
     keys = [*groups, subject]
     d = data[keys].copy()
     d["_x"] = pd.to_numeric(data[x], errors="coerce").astype(float).to_numpy()

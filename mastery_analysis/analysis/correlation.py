@@ -18,6 +18,7 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import AnalysisInputError
+from ._grouped import require_frame
 
 #: The correlation the sufficiency estimate is for, and the power it asks for.
 TARGET_R = 0.3
@@ -30,18 +31,6 @@ MIN_AC_PAIRS = 3
 COLUMNS = ["participant_id", "goal_id", "lag", "n", "n_eff", "r", "ci_low", "ci_high",
            "p_value", "q_value", "significant", "sufficient", "days_needed", "more_days",
            "ac_actions", "ac_progress"]
-
-
-def require_columns(frame, columns, what):
-    """Raise :class:`AnalysisInputError` naming the first missing columns of ``frame``."""
-    if not isinstance(frame, pd.DataFrame):
-        raise AnalysisInputError(f"{what} should be a pandas DataFrame, got {type(frame).__name__}")
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        names = ", ".join(f"'{c}'" for c in missing)
-        raise AnalysisInputError(
-            f"the {what} frame has no column {names}; it needs {', '.join(columns)} "
-            f"(it has {', '.join(map(str, frame.columns)) or 'no columns'})")
 
 
 def _days(series) -> np.ndarray:
@@ -373,10 +362,13 @@ def action_progress_correlation(actions: pd.DataFrame, progress: pd.DataFrame, *
     AnalysisInputError
         When a frame lacks a column, ``measure`` is not a column, or a lag is invalid.
     """
-    require_columns(actions, ["participant_id", "date", "goal_id", measure], "actions")
-    require_columns(progress, ["participant_id", "date", "goal_id", "percent"], "progress")
+    require_frame(actions, ["participant_id", "date", "goal_id", measure],
+                  name="actions", function="action_progress_correlation")
+    require_frame(progress, ["participant_id", "date", "goal_id", "percent"],
+                  name="progress", function="action_progress_correlation")
     if checkins is not None:
-        require_columns(checkins, ["participant_id", "date"], "checkins")
+        require_frame(checkins, ["participant_id", "date"],
+                      name="checkins", function="action_progress_correlation")
     lag_values = _check_lags(lags)
     if not 0 < alpha < 1:
         raise AnalysisInputError(f"alpha should be between 0 and 1, got {alpha!r}")

@@ -16,7 +16,8 @@ from scipy import stats
 
 from ..errors import AnalysisInputError
 from ..framework import Framework, load_framework
-from .correlation import TARGET_R, action_progress_correlation, require_columns
+from ._grouped import require_frame
+from .correlation import TARGET_R, action_progress_correlation
 
 COLUMNS = ["kind", "subject", "text", "value", "ci_low", "ci_high", "p_value", "q_value", "n",
            "sufficient", "claim"]
@@ -290,10 +291,13 @@ def insights(ratings: pd.DataFrame, actions: pd.DataFrame, progress: pd.DataFram
         - ``claim`` (bool): true only for a finding that asserts an effect or trend, and then
           its q_value is below ``alpha``
     """
-    require_columns(ratings, ["participant_id", "date", "element", "rating"], "ratings")
-    require_columns(actions, ["participant_id", "date", "goal_id", "count"], "actions")
-    require_columns(progress, ["participant_id", "date", "goal_id", "percent"], "progress")
-    require_columns(goals, ["goal_id", "participant_id"], "goals")
+    require_frame(ratings, ["participant_id", "date", "element", "rating"],
+                  name="ratings", function="insights")
+    require_frame(actions, ["participant_id", "date", "goal_id", "count"],
+                  name="actions", function="insights")
+    require_frame(progress, ["participant_id", "date", "goal_id", "percent"],
+                  name="progress", function="insights")
+    require_frame(goals, ["goal_id", "participant_id"], name="goals", function="insights")
     fw = load_framework(framework)
     everyone = sorted(set().union(*(set(f["participant_id"].dropna().astype(str))
                                     for f in (ratings, actions, progress, goals))))
