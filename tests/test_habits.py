@@ -2,9 +2,10 @@
 
 Fixtures in tests/fixtures/loop-habit-tracker/ are Loop's own test assets (see PROVENANCE.md
 there): the wide CSV export (Checkmarks.csv codes -1 unknown, 0 no, 1 auto, 2 manual) with
-Loop's Scores.csv, and an older loop.db with Loop's Score and Streak tables.
+Loop's Scores.csv, and an older loop.db (stored gzipped) with Loop's Score and Streak tables.
 """
 
+import gzip
 import sqlite3
 from pathlib import Path
 
@@ -84,9 +85,14 @@ def test_non_daily_rule_doubles_the_window():
 
 
 def loop_db():
-    with sqlite3.connect(LOOP / "loop.db") as con:
+    # kept gzipped so the repository holds no database file; read from memory, never written
+    con = sqlite3.connect(":memory:")
+    try:
+        con.deserialize(gzip.decompress((LOOP / "loop.db.gz").read_bytes()))
         return {t: pd.read_sql(f"select * from {t}", con)
                 for t in ("Habits", "Repetitions", "Score", "Streak")}
+    finally:
+        con.close()
 
 
 def test_loop_db_scores_of_daily_habits():
