@@ -476,7 +476,9 @@ def plot_wheel(trajectories: pd.DataFrame, *, participant: str | None = None, to
         if people < min_n:
             return _empty(title, f"Only {people} people have ratings: a cohort view needs at least "
                                  f"{min_n} (privacy rule)")
-        baseline, now, vision = (s.groupby(level="element").median() for s in (baseline, now, vision))
+        # each element's median needs min_n people with a value (few may have set a vision)
+        baseline, now, vision = (s.groupby(level="element").median().where(
+            s.groupby(level="element").size() >= min_n) for s in (baseline, now, vision))
         title = f"Cohort wheel: median of {people} people"
     else:
         baseline, now, vision = (s.droplevel("participant_id") for s in (baseline, now, vision))

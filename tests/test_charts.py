@@ -245,6 +245,11 @@ def test_cohort_wheel_is_a_median_and_respects_the_small_group_rule(cohort):
     few = traj.loc[traj["participant_id"].isin(["sc01", "sc02", "sc03"])]
     small = ch.plot_wheel(few)
     assert small.layout.meta["empty"] and "at least 5" in small.layout.annotations[0].text
+    # a median per element needs 5 people with a value: three visions give no vision median
+    first = cohort["ratings"].sort_values("date").groupby("participant_id").head(1)
+    visions = first.loc[first["participant_id"].isin(["sc01", "sc02", "sc03"])].assign(kind="vision", rating=9)
+    fig = ch.plot_wheel(A.element_trajectories(pd.concat([cohort["ratings"], visions], ignore_index=True)))
+    assert not by_name(fig, "Vision") and "median of 24 people" in fig.layout.title.text
 
 
 def test_calendar_cells_hold_the_daily_action_counts(alex):
