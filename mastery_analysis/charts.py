@@ -1306,7 +1306,7 @@ def plot_distribution(scores: pd.DataFrame, *, value: str = "score", phases=("ba
     fig.update_yaxes(title_text=esc(y_title) if y_title else _score_title(fw, value))
     fig.update_xaxes(title_text="", tickfont=dict(size=12))
     if hidden:
-        fig.add_annotation(text="Hidden (fewer than 5 people): " + ", ".join(hidden), x=0, y=-0.2,
+        fig.add_annotation(text=f"Hidden (fewer than {min_n} people): " + ", ".join(hidden), x=0, y=-0.2,
                            xref="paper", yref="paper", showarrow=False, xanchor="left",
                            font=dict(size=11, color=MUTED))
     return _finish(fig, height=540, legend=False, boxgap=0.25, boxgroupgap=0.1)

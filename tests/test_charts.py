@@ -468,6 +468,10 @@ def test_distribution_boxes_are_quartiles_without_individual_values(cohort):
     small = scores.loc[scores["participant_id"].isin(["sc01", "sc02", "sc03"])]
     hidden = ch.plot_distribution(small)
     assert hidden.layout.meta["empty"] and "Fewer than 5" in hidden.layout.annotations[0].text
+    # the note on the hidden groups names the configured minimum (20 people at post, 24 at baseline)
+    late = scores.loc[(scores["phase"] == "post") & scores["participant_id"].isin(["sc01", "sc02", "sc03", "sc04"])]
+    some = ch.plot_distribution(scores.drop(late.index), min_n=21)
+    assert len(some.data) == 5 and "Hidden (fewer than 21 people)" in some.layout.annotations[-1].text
 
 
 def test_participation_counts_people_per_week(cohort):
