@@ -8,7 +8,7 @@ import pytest
 from scipy import stats
 
 from mastery_analysis.analysis.correlation import (COLUMNS, action_progress_correlation,
-                                                   required_days)
+                                                   lagged_pairs, required_days)
 from mastery_analysis.errors import AnalysisInputError, MasteryError
 
 DAY0 = pd.Timestamp("2025-01-01")
@@ -277,3 +277,17 @@ def test_property_any_gappy_layout_matches_the_obvious_pairing():
         assert row["days_needed"] >= 85 and row["more_days"] >= 0
 
     check()
+
+
+def test_dates_with_a_time_zone_are_the_participants_calendar_days():
+    """A tz-aware date is the day on the participant's own calendar (as lagged_pairs reads it),
+    not the UTC day: in Auckland, midnight is the previous day in UTC."""
+    actions, progress = _gappy_frames()
+    local = [f.assign(date=f["date"].dt.tz_localize("Pacific/Auckland")) for f in (actions, progress)]
+    naive = action_progress_correlation(actions, progress, lags=range(0, 3))
+    pd.testing.assert_frame_equal(action_progress_correlation(*local, lags=range(0, 3)), naive)
+    pairs = lagged_pairs(*local, participant="ann", goal_id="ann-g1", lag=1)
+    row = naive.set_index(["participant_id", "goal_id", "lag"]).loc[("ann", "ann-g1", 1)]
+    assert len(pairs) == row["n"]
+    with pytest.raises(AnalysisInputError, match="'date'"):
+        action_progress_correlation(actions.assign(date="not a day"), progress)

@@ -38,6 +38,20 @@ def require_frame(frame, columns, *, name: str, function: str) -> None:
             + ", ".join(f"'{c}'" for c in columns))
 
 
+def bh_q(p) -> np.ndarray:
+    """Benjamini-Hochberg q-values of the finite p-values in ``p`` (NaN stays NaN).
+
+    :func:`scipy.stats.false_discovery_control` over the p-values that exist, so that a test
+    not run (NaN) neither counts as a test nor gets a q.
+    """
+    p = np.asarray(p, dtype=float)
+    q = np.full(len(p), np.nan)
+    ok = np.isfinite(p)
+    if ok.any():
+        q[ok] = stats.false_discovery_control(p[ok], method="bh")
+    return q
+
+
 def as_days(values, *, column: str, function: str) -> np.ndarray:
     """Calendar days of a date-like column as ``datetime64[D]`` (NaT kept, times of day dropped)."""
     s = pd.Series(values)

@@ -25,7 +25,7 @@ from scipy import stats
 
 from ..errors import AnalysisInputError
 from ..framework import Framework, load_framework
-from ._grouped import require_frame
+from ._grouped import bh_q, require_frame
 
 #: Aggregates over fewer people than this are suppressed (DESIGN.md, "Privacy").
 MIN_N = 5
@@ -332,7 +332,7 @@ def cohort_change(ratings_or_scores: pd.DataFrame, *, pre: str = "baseline", pos
         "mean_post": blank(agg["mean_post"].to_numpy(dtype=float)),
         "mean_diff": blank(md),
         "ci_low": blank(lo), "ci_high": blank(hi),
-        "t": blank(t), "p_value": blank(p), "q_value": _bh(blank(p)), "d_z": blank(dz), "hedges_g": blank(hedges),
+        "t": blank(t), "p_value": blank(p), "q_value": bh_q(blank(p)), "d_z": blank(dz), "hedges_g": blank(hedges),
         "n_reliable_improved": pd.array(np.where(rci_known & ~small, counts["up"].to_numpy(dtype=float),
                                                  np.nan), dtype="Float64").astype("Int64"),
         "n_reliable_declined": pd.array(np.where(rci_known & ~small, counts["down"].to_numpy(dtype=float),
@@ -340,14 +340,6 @@ def cohort_change(ratings_or_scores: pd.DataFrame, *, pre: str = "baseline", pos
         "suppressed": small,
     })
     return out[CHANGE_COLUMNS]
-
-
-def _bh(p):
-    q = np.full(len(p), np.nan)
-    ok = np.isfinite(p)
-    if ok.any():
-        q[ok] = stats.false_discovery_control(p[ok], method="bh")
-    return q
 
 
 RM_COLUMNS = ["r", "dof", "p_value", "ci_low", "ci_high", "n_subjects", "n_obs", "slope", "slope_low",

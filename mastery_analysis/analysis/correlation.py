@@ -18,7 +18,7 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import AnalysisInputError
-from ._grouped import require_frame
+from ._grouped import as_days, bh_q, require_frame
 
 #: The correlation the sufficiency estimate is for, and the power it asks for.
 TARGET_R = 0.3
@@ -34,9 +34,8 @@ COLUMNS = ["participant_id", "goal_id", "lag", "n", "n_eff", "r", "ci_low", "ci_
 
 
 def _days(series) -> np.ndarray:
-    """Calendar days as int64 day numbers (1970-01-01 is 0)."""
-    values = pd.to_datetime(series).dt.normalize()
-    return values.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]").astype(np.int64)
+    """Calendar days as int64 day numbers (1970-01-01 is 0; a missing date is int64's minimum)."""
+    return as_days(series, column="date", function="action_progress_correlation").astype(np.int64)
 
 
 def _check_lags(lags) -> np.ndarray:
@@ -411,9 +410,7 @@ def action_progress_correlation(actions: pd.DataFrame, progress: pd.DataFrame, *
         z = np.arctanh(np.clip(rs, -1 + 1e-15, 1 - 1e-15))
         half = stats.norm.ppf(1 - alpha / 2) / np.sqrt(ne - 3)
         ci_low[s], ci_high[s] = np.tanh(z - half), np.tanh(z + half)
-    q_value = np.full(len(out), np.nan)
-    if s.any():
-        q_value[s] = stats.false_discovery_control(p_value[s], method="bh")
+    q_value = bh_q(p_value)  # p is NaN exactly where the row is not sufficient
 
     needed = required_days(ac, alpha=alpha)
     possible = out["possible"].to_numpy().astype(float)

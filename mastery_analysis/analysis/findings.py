@@ -12,24 +12,15 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..errors import AnalysisInputError
 from ..framework import Framework, load_framework
-from ._grouped import require_frame
+from ._grouped import bh_q, require_frame
 from .correlation import TARGET_R, action_progress_correlation
 
 COLUMNS = ["kind", "subject", "text", "value", "ci_low", "ci_high", "p_value", "q_value", "n",
            "sufficient", "claim"]
 KINDS = ("data", "trend", "action_progress", "goal_pace", "habit")
-
-
-def _bh(p: np.ndarray) -> np.ndarray:
-    q = np.full(len(p), np.nan)
-    ok = np.isfinite(p)
-    if ok.any():
-        q[ok] = stats.false_discovery_control(p[ok], method="bh")
-    return q
 
 
 def _level(alpha: float) -> str:
@@ -82,7 +73,7 @@ def _trend_findings(ratings, fw, alpha):
     order = {k: i for i, k in enumerate(fw.keys)}
     trends = trends.assign(_o=trends["element"].map(order).fillna(len(order))).sort_values(
         ["_o", "element"], kind="stable").drop(columns="_o")
-    q = _bh(trends["p_value"].to_numpy(dtype=float))
+    q = bh_q(trends["p_value"].to_numpy(dtype=float))
     labels = fw.labels
     out = []
     for row, qv in zip(trends.itertuples(index=False), q):
