@@ -166,3 +166,20 @@ def test_the_package_re_export_stays_callable_in_any_import_order(demo):
     pd.testing.assert_frame_equal(first, again)
     pd.testing.assert_frame_equal(first, module.insights(demo["ratings"], demo["actions"], demo["progress"],
                                                          demo["goals"], participant_id="sc03"))
+
+
+def test_a_claim_names_the_number_of_tests_its_q_value_is_adjusted_over(demo):
+    mine = {k: f.loc[f["participant_id"] == "alex"] for k, f in demo.items() if "participant_id" in f}
+    last = mine["progress"]["date"].max()
+    days = pd.date_range(last - pd.Timedelta(days=2), last)  # a new goal: three days, no test yet
+    mine["goals"] = pd.concat([mine["goals"], mine["goals"].iloc[:1].assign(goal_id="alex-new")])
+    mine["progress"] = pd.concat([mine["progress"], pd.DataFrame(
+        {"participant_id": "alex", "date": days, "goal_id": "alex-new", "percent": [1.0, 2.0, 4.0]})])
+    mine["actions"] = pd.concat([mine["actions"], pd.DataFrame(
+        {"participant_id": "alex", "date": days, "goal_id": "alex-new", "count": [1, 0, 2]})])
+    res = action_progress_correlation(mine["actions"], mine["progress"],
+                                      checkins=mine["ratings"][["participant_id", "date"]])
+    tested = int(res["sufficient"].sum())
+    assert 0 < tested < len(res), "the new goal's lags are not tested: the two counts differ"
+    claims = _call(mine, participant_id="alex").query("kind == 'action_progress' and claim")
+    assert len(claims) and all(f"after testing {tested} lags and goals" in t for t in claims["text"])

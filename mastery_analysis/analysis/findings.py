@@ -113,6 +113,7 @@ def _action_findings(actions, progress, ratings, titles, alpha, lags):
         return []
     checkins = ratings[["participant_id", "date"]] if ratings is not None and not ratings.empty else None
     res = action_progress_correlation(actions, progress, lags=lags, checkins=checkins, alpha=alpha)
+    n_tests = int(res["sufficient"].sum())  # the rows the q-values are adjusted over
     out = []
     for goal_id, rows in res.groupby("goal_id", sort=True):
         title = titles.get(goal_id, goal_id)
@@ -130,7 +131,7 @@ def _action_findings(actions, progress, ratings, titles, alpha, lags):
             text = (f"'{title}': days with more action go with {'faster' if faster else 'slower'} "
                     f"progress from {when}{also}: r = {best['r']:.2f} ({_level(alpha)} CI {best['ci_low']:.2f} to "
                     f"{best['ci_high']:.2f}; {_fmt_q(best['q_value'])} after testing "
-                    f"{len(res)} lags and goals; {int(best['n'])} days). This is a correlation, "
+                    f"{n_tests} lags and goals; {int(best['n'])} days). This is a correlation, "
                     "not proof of cause.")
             out.append(_finding("action_progress", goal_id, text, value=best["r"], ci_low=best["ci_low"],
                                 ci_high=best["ci_high"], p_value=best["p_value"], q_value=best["q_value"],
