@@ -227,8 +227,14 @@ def _coerce_dates(frame, column, failures, nullable):
 
 def _coerce_numbers(frame, column, failures, integer):
     raw = frame[column]
-    parsed = pd.to_numeric(raw, errors="coerce")
-    bad = parsed.isna() & raw.notna()
+    if pd.api.types.is_bool_dtype(raw):
+        flags = pd.Series(True, index=raw.index)
+    elif raw.dtype == object:
+        flags = raw.map(lambda v: isinstance(v, (bool, np.bool_))).astype(bool)
+    else:
+        flags = pd.Series(False, index=raw.index)
+    parsed = pd.to_numeric(raw.where(~flags), errors="coerce")
+    bad = (parsed.isna() & raw.notna()) | flags
     if integer:
         bad |= parsed.notna() & (parsed != np.round(parsed))
     for label in raw.index[bad]:
@@ -378,6 +384,8 @@ def _pandera_failures(exc, frame):
         if column is None and label is not None:
             value = "(row)"
         expected = str(case.check)
+        if expected == "not_nullable":
+            expected = "a value (this cell is empty)"
         out.append({"row": label, "column": column, "value": value, "expected": expected})
     return out
 

@@ -64,15 +64,15 @@ def project_root() -> Path | None:
 
 
 def default_url() -> str:
-    """``$MASTERY_STORE`` if set, else the SQLite file ``data/mastery.db`` of the project."""
+    """``$MASTERY_STORE`` (a URL or a file path) if set, else ``data/mastery.db`` of the project."""
     if os.environ.get(STORE_ENV):
-        return os.environ[STORE_ENV]
+        return resolve_url(os.environ[STORE_ENV])
     base = project_root() or Path.cwd()
     return f"sqlite:///{base / 'data' / 'mastery.db'}"
 
 
 def resolve_url(url: str | os.PathLike | None) -> str:
-    """A SQLAlchemy URL from a URL, a file path, or None (the default store)."""
+    """A SQLAlchemy URL from a URL, a file path (taken as SQLite), or None (the default store)."""
     if url is None:
         return default_url()
     url = str(url)
@@ -126,9 +126,11 @@ class Store:
     def __init__(self, url: str, *, framework=None, create: bool = True):
         self.url = url
         self._sqlite = url.startswith("sqlite")
+        in_memory = False
         if self._sqlite:
             path = sa.engine.make_url(url).database
-            if path and path != ":memory:":
+            in_memory = not path or path == ":memory:"
+            if not in_memory:
                 p = Path(path)
                 if not p.exists():
                     if not create:
@@ -139,18 +141,31 @@ class Store:
                         raise StoreError(f"cannot create the folder {p.parent} for the store: "
                                          f"{exc.strerror}") from None
         try:
-            self._engine = sa.create_engine(url)
-            self._read_engine = sa.create_engine(url) if self._sqlite else self._engine
+            if in_memory:  # one connection, or every reader would see its own empty database
+                self._engine = sa.create_engine(url, poolclass=sa.pool.StaticPool)
+            else:
+                self._engine = sa.create_engine(url)
+            self._read_engine = sa.create_engine(url) if self._sqlite and not in_memory else self._engine
         except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
             raise StoreError(f"cannot use the store URL {url!r}: {exc}") from None
         if self._sqlite:
-            for engine, begin in ((self._engine, _begin_immediate), (self._read_engine, _begin_deferred)):
+            engines = [(self._engine, _begin_immediate)]
+            if self._read_engine is not self._engine:
+                engines.append((self._read_engine, _begin_deferred))
+            for engine, begin in engines:
                 event.listen(engine, "connect", _sqlite_pragmas)
                 event.listen(engine, "begin", begin)
         try:
             with self._engine.begin() as conn:
+                if self._sqlite:  # an SQLite file belongs to one application: never add ours to another's
+                    found = set(sa.inspect(conn).get_table_names())
+                    if found and META.name not in found:
+                        raise StoreError(f"{url} is not a mastery store: it holds other tables "
+                                         f"({', '.join(sorted(found)[:5])}) and no schema version")
                 _metadata.create_all(conn, checkfirst=True)
                 stored = conn.execute(sa.select(META.c.value).where(META.c.key == "schema_version")).scalar()
+                if stored is not None and not str(stored).isdigit():
+                    raise StoreError(f"{url} is not a mastery store: schema version {stored!r}")
                 if stored is None:
                     fw_name = load_framework(framework).name if framework is not None else "career_mastery"
                     conn.execute(META.insert(), [
@@ -220,8 +235,7 @@ class Store:
         query = query.order_by(*order)
         with self._read_engine.connect() as conn:
             rows = conn.execute(query).mappings().all()
-        frame = _to_frame(table, rows, with_version=not latest)
-        return frame
+        return _to_frame(table, rows, with_version=not latest)
 
     def _latest_select(self, table, columns):
         t = SQL_TABLES[table]
@@ -297,6 +311,8 @@ class Store:
 
     def write_many(self, frames: Mapping[str, pd.DataFrame], *, where: str | None = None) -> dict[str, int]:
         """Write several tables in one transaction (participants and goals first)."""
+        for t in frames:
+            _check_table(t)
         order = [t for t in DATA_TABLES if t in frames]
         clean, errors = {}, []
         for t in order:
@@ -324,12 +340,17 @@ class Store:
     def add_participant(self, participant_id: str, *, name=None, cohort=None, joined_on=None,
                         consent_share: bool = False, access_code_hash=None) -> None:
         """Add a new participant; an id already in the store is an error."""
-        if self.has_participant(participant_id):
-            raise StoreError(f"participant '{participant_id}' already exists in {self.url}")
-        self.write("participants", pd.DataFrame([{
+        clean = validate("participants", pd.DataFrame([{
             "participant_id": participant_id, "name": name, "cohort": cohort,
             "joined_on": joined_on if joined_on is not None else dt.date.today(),
-            "consent_share": consent_share, "access_code_hash": access_code_hash}]))
+            "consent_share": consent_share, "access_code_hash": access_code_hash}]),
+            framework=self.framework)
+        t = SQL_TABLES["participants"]
+        with self._engine.begin() as conn:  # checked inside the write lock: two adds cannot both pass
+            if conn.execute(sa.select(t.c.participant_id).where(
+                    t.c.participant_id == participant_id).limit(1)).first() is not None:
+                raise StoreError(f"participant '{participant_id}' already exists in {self.url}")
+            self._insert(conn, "participants", clean)
 
     def record_checkin(self, participant_id: str, day, *, ratings: Mapping[str, int],
                        vision: Mapping[str, int] | None = None,
@@ -355,9 +376,19 @@ class Store:
         dict of table -> rows written.
         """
         when = as_day(day, what="day")
-        if when > dt.date.today() + dt.timedelta(days=1):
-            raise ValidationError("ratings", [{"row": None, "column": "date", "value": str(when),
-                                               "expected": "today or an earlier day (not the future)"}])
+        if when is None:
+            raise ValidationError("day", [{"row": None, "column": None, "value": None,
+                                           "expected": "a date like 2024-05-31"}], noun="")
+        if when > dt.datetime.now(dt.timezone.utc).date() + dt.timedelta(days=1):
+            raise ValidationError("day", [{"row": None, "column": None, "value": str(when),
+                                           "expected": "today or an earlier day (not the future)"}],
+                                  noun="")
+        for what, given in (("ratings", ratings), ("vision", vision), ("actions", actions),
+                            ("progress", progress)):
+            if given is not None and not isinstance(given, Mapping):
+                raise ValidationError(what, [{"row": None, "column": None, "value": type(given).__name__,
+                                              "expected": "a dict (element or goal_id -> value)"}],
+                                      noun="argument")
         frames = {}
         rows = [{"participant_id": participant_id, "date": when, "element": e, "rating": v,
                  "kind": "current", "note": note, "source": source} for e, v in (ratings or {}).items()]
@@ -406,12 +437,11 @@ class Store:
             failures.append({"row": label, "column": "participant_id",
                              "value": clean.at[label, "participant_id"],
                              "expected": "a participant in the store (add them first)"})
-        if table in ("actions", "progress"):
-            gt = SQL_TABLES["goals"]
+        if table in ("actions", "progress", "goals"):
             latest = self._latest_select("goals", ["goal_id", "participant_id"]).subquery()
             owners = dict(conn.execute(sa.select(latest.c.goal_id, latest.c.participant_id).where(
                 latest.c.goal_id.in_(sorted(set(clean["goal_id"]))))).all())
-            del gt
+        if table in ("actions", "progress"):
             for label, goal, who in zip(clean.index, clean["goal_id"], clean["participant_id"]):
                 owner = owners.get(goal)
                 if owner is None:
@@ -422,10 +452,6 @@ class Store:
                                      "expected": f"a goal of participant '{who}' (this goal belongs "
                                                  f"to '{owner}')"})
         if table == "goals":
-            gt = SQL_TABLES["goals"]
-            latest = self._latest_select("goals", ["goal_id", "participant_id"]).subquery()
-            owners = dict(conn.execute(sa.select(latest.c.goal_id, latest.c.participant_id).where(
-                latest.c.goal_id.in_(sorted(set(clean["goal_id"]))))).all())
             for label, goal, who in zip(clean.index, clean["goal_id"], clean["participant_id"]):
                 if owners.get(goal, who) != who:
                     failures.append({"row": label, "column": "goal_id", "value": goal,

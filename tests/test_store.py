@@ -201,3 +201,79 @@ def test_two_processes_write_at_once(tmp_path):
         assert counts["ratings"] == 2 * 60 * 2
         assert counts["actions"] == 2 * 60
         assert s.ratings().groupby("participant_id").size().to_dict() == {"p1": 112, "p2": 112}
+
+
+def test_store_env_may_be_a_file_path(monkeypatch, tmp_path):
+    monkeypatch.setenv("MASTERY_STORE", str(tmp_path / "mine.db"))
+    assert default_url() == f"sqlite:///{tmp_path / 'mine.db'}"
+    with open_store() as s:
+        assert s.url == f"sqlite:///{tmp_path / 'mine.db'}"
+
+
+@pytest.mark.parametrize("args, kwargs", [
+    ((None,), {"ratings": {"proactive": 5}}),
+    (("2025-01-05",), {"ratings": [5]}),
+    (("2025-01-05",), {"ratings": {}, "actions": ["g-write"]}),
+    (("2025-01-05",), {"ratings": {"proactive": True}}),
+])
+def test_a_missing_day_or_a_wrong_kind_of_argument_is_a_validation_error(alex, args, kwargs):
+    before = alex.row_counts()
+    with pytest.raises(ValidationError):
+        alex.record_checkin("alex", *args, **kwargs)
+    assert alex.row_counts() == before
+
+
+def test_write_many_refuses_an_unknown_table(alex):
+    before = alex.row_counts()
+    with pytest.raises(StoreError, match="unknown table 'rating'"):
+        alex.write_many({"rating": pd.DataFrame([{"participant_id": "alex"}]),
+                         "ratings": pd.DataFrame([{"participant_id": "alex", "date": "2025-01-01",
+                                                   "element": "proactive", "rating": 5}])})
+    assert alex.row_counts() == before
+
+
+def test_an_in_memory_store_reads_what_it_wrote():
+    with open_store("sqlite://") as s:
+        s.add_participant("alex")
+        s.record_checkin("alex", "2025-01-05", ratings={"proactive": 6})
+        assert s.participants()["participant_id"].tolist() == ["alex"]
+        assert s.ratings()["rating"].tolist() == [6]
+
+
+def test_another_applications_sqlite_file_is_refused_and_left_alone(tmp_path):
+    path = tmp_path / "other.db"
+    engine = sa.create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE notes (body TEXT)"))
+    with pytest.raises(StoreError, match="not a mastery store"):
+        open_store(path)
+    assert sa.inspect(engine).get_table_names() == ["notes"]
+    engine.dispose()
+
+
+ADDER = textwrap.dedent("""
+    import sys
+    from mastery_analysis.errors import StoreError
+    from mastery_analysis.store import open_store
+    s = open_store(sys.argv[1])
+    try:
+        s.add_participant("same")
+        print("added")
+    except StoreError:
+        print("exists")
+""")
+
+
+def test_two_processes_adding_the_same_participant_add_it_once(tmp_path):
+    path = tmp_path / "shared.db"
+    open_store(path).close()
+    procs = [subprocess.Popen([sys.executable, "-c", ADDER, str(path)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    outs = []
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+        outs.append(out.strip())
+    assert sorted(outs) == ["added", "exists", "exists", "exists"]
+    with open_store(path) as s:
+        assert s.row_counts()["participants"] == 1
