@@ -111,6 +111,26 @@ def id_codes(values, *, column: str, function: str):
     return codes, labels
 
 
+def goal_ids(goals: pd.DataFrame, *, function: str) -> tuple[pd.Series, pd.Series]:
+    """The goals frame's ``goal_id`` and ``participant_id`` as string Series (index 0..n-1).
+
+    Raises
+    ------
+    AnalysisInputError
+        If a column is missing or a goal_id appears more than once.
+    """
+    require_frame(goals, ["goal_id", "participant_id"], name="goals", function=function)
+    gid = as_ids(goals["goal_id"]).reset_index(drop=True)
+    pid = as_ids(goals["participant_id"]).reset_index(drop=True)
+    dup = gid.duplicated(keep=False)
+    if dup.any():
+        first = gid[dup].iloc[0]
+        raise AnalysisInputError(
+            f"{function}: goal_id {first!r} appears {int((gid == first).sum())} times in the goals "
+            "frame; each goal_id once")
+    return gid, pid
+
+
 def labels_of(labels, codes: np.ndarray) -> pd.Series:
     """``labels[codes]`` as a string Series with a fresh index."""
     return pd.Series(pd.array(labels, dtype="str").take(np.asarray(codes, dtype=np.int64)))

@@ -14,9 +14,9 @@ import pandas as pd
 from ..errors import AnalysisInputError
 from ._grouped import (
     as_days,
-    as_ids,
     as_numbers,
     days_to_timestamps,
+    goal_ids,
     grouped_theilslopes,
     id_codes,
     match_goals,
@@ -105,7 +105,7 @@ def goal_pace(goals: pd.DataFrame, progress: pd.DataFrame, *, today=None, window
         missing or an option is invalid.
     """
     fn = "goal_pace"
-    require_frame(goals, ["goal_id", "participant_id"], name="goals", function=fn)
+    gid, pid = goal_ids(goals, function=fn)
     require_frame(progress, ["participant_id", "date", "goal_id", "percent"], name="progress",
                   function=fn)
     try:
@@ -119,14 +119,6 @@ def goal_pace(goals: pd.DataFrame, progress: pd.DataFrame, *, today=None, window
     if not tolerance >= 0:
         raise AnalysisInputError(f"{fn}: tolerance={tolerance!r} must be >= 0")
 
-    gid = as_ids(goals["goal_id"]).reset_index(drop=True)
-    pid = as_ids(goals["participant_id"]).reset_index(drop=True)
-    dup = gid.duplicated(keep=False)
-    if dup.any():
-        first = gid[dup].iloc[0]
-        raise AnalysisInputError(
-            f"{fn}: goal_id {first!r} appears {int((gid == first).sum())} times in the goals "
-            "frame; each goal_id once")
     n_goals = len(goals)
     nat = np.full(n_goals, np.datetime64("NaT"), dtype="datetime64[D]")
     start = (as_days(goals["start_date"], column="start_date", function=fn)

@@ -32,9 +32,9 @@ import pandas as pd
 from ..errors import AnalysisInputError
 from ._grouped import (
     as_days,
-    as_ids,
     as_numbers,
     days_to_timestamps,
+    goal_ids,
     id_codes,
     labels_of,
     match_goals,
@@ -53,14 +53,7 @@ def loop_multiplier(freq_times, freq_days) -> np.ndarray:
 
 def _goal_table(goals: pd.DataFrame, function: str, *, frequency: bool = True) -> dict:
     """goal_id, participant_id, freq_times, freq_days, start (days) of each goal, checked."""
-    require_frame(goals, ["goal_id", "participant_id"], name="goals", function=function)
-    gid = as_ids(goals["goal_id"]).reset_index(drop=True)
-    pid = as_ids(goals["participant_id"]).reset_index(drop=True)
-    dup = gid.duplicated(keep=False)
-    if dup.any():
-        raise AnalysisInputError(
-            f"{function}: goal_id {gid[dup].iloc[0]!r} appears {int((gid == gid[dup].iloc[0]).sum())} "
-            "times in the goals frame; each goal_id once")
+    gid, pid = goal_ids(goals, function=function)
     n = len(goals)
 
     def freq(col):
