@@ -31,6 +31,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .analysis.correlation import lagged_pairs
+from .analysis.privacy import consenting_only
 from .errors import MasteryError
 from .framework import Framework, load_framework
 
@@ -999,13 +1000,6 @@ def _score_title(fw: Framework, value: str) -> str:
     return "Element score"
 
 
-def _consenting_ids(participants: pd.DataFrame | None) -> set:
-    if participants is None or len(participants) == 0 or "consent_share" not in participants:
-        return set()
-    share = participants["consent_share"].fillna(False).astype(bool)
-    return set(participants.loc[share, "participant_id"])
-
-
 def plot_cohort_change(scores: pd.DataFrame, change: pd.DataFrame | None = None, *,
                        participants: pd.DataFrame | None = None, value: str = "score",
                        pre: str = "baseline", post: str = "post", min_n: int = MIN_N,
@@ -1055,7 +1049,7 @@ def plot_cohort_change(scores: pd.DataFrame, change: pd.DataFrame | None = None,
     if wide.empty:
         return _empty(title, empty_msg)
     elements = _element_order(fw, wide.index.get_level_values("element"))
-    consenting = _consenting_ids(participants)
+    consenting = set(consenting_only(wide.reset_index(), participants)["participant_id"])
     change_by = (change.drop_duplicates("element").set_index("element")
                  if change is not None and len(change) and "element" in change else None)
     titles = []
@@ -1111,7 +1105,7 @@ def plot_cohort_change(scores: pd.DataFrame, change: pd.DataFrame | None = None,
     fig.update_yaxes(title_text=esc(y_title) if y_title else _score_title(fw, value), row=1, col=1)
     fig.update_xaxes(type="category", categoryorder="array", categoryarray=cats, range=[-0.35, 1.35])
     fig.update_annotations(font=dict(size=12, color=INK))
-    sub = (f"Grey lines: the {len(consenting & set(wide.index.get_level_values('participant_id')))} "
+    sub = (f"Grey lines: the {len(consenting)} "
            f"participants who agreed to share · thick line: cohort median (shown for {min_n} or "
            "more people)<br>d<sub>z</sub>, g: effect sizes of the change · reliable: changes larger "
            "than measurement error (Jacobson-Truax)")
