@@ -556,7 +556,7 @@ class CheckInForm(_Form):
             minutes, err = _parse_number(gi.minutes.value, lo=0, hi=1440, whole=False,
                                          what="minutes are a number from 0 to 1440")
             msgs += [err] if err else []
-            if minutes is not None and count is None and not err and not msgs:
+            if minutes is not None and count is None and not msgs:
                 msgs.append("minutes need a number of actions too")
             percent, err = _parse_number(gi.progress.value, lo=0, hi=100, whole=False,
                                          what="progress is a percent from 0 to 100")
@@ -756,7 +756,8 @@ class GoalForm(_Form):
     def _goals(self) -> pd.DataFrame:
         return self.store.goals(participant=self.participant_id, include_archived=True)
 
-    def _refresh(self, keep=None):
+    def _refresh(self):
+        """Reread the goals (once), list them, and return the form to a blank new goal."""
         goals = self._goals()
         options = [("(new goal)", "")] + [
             (f"{g.title}{' [archived]' if g.archived else ''} ({g.goal_id})", g.goal_id)
@@ -764,10 +765,10 @@ class GoalForm(_Form):
         self._loading = True
         try:
             self.goal_picker.options = options
-            self.goal_picker.value = keep if keep in set(goals["goal_id"]) else ""
+            self.goal_picker.value = ""
         finally:
             self._loading = False
-        self._on_pick({"new": self.goal_picker.value})
+        self._show("", goals)
         rows = "".join(
             f"<tr><td>{html.escape(g.title)}</td><td>{html.escape(self.framework.labels.get(g.element, '') if isinstance(g.element, str) else '')}</td>"
             f"<td>{g.freq_times}x / {g.freq_days} d</td>"
@@ -782,12 +783,14 @@ class GoalForm(_Form):
             else _info_html("No goals yet: fill in a title and save to add the first one."))
 
     def _on_pick(self, change):
-        if self._loading:
-            return
+        if not self._loading:
+            self._show(change["new"], self._goals())
+
+    def _show(self, gid, goals):
+        """Fill the fields with goal ``gid`` of ``goals`` (blank for a new goal)."""
         for m in self.messages.values():
             _say(m, None)
-        gid = change["new"]
-        goals = self._goals().set_index("goal_id")
+        goals = goals.set_index("goal_id")
         if not gid or gid not in goals.index:
             self.title.value, self.target.value = "", ""
             self.element.value = ""
@@ -860,17 +863,16 @@ class GoalForm(_Form):
         if fields is None:
             return False
         gid = self.goal_picker.value
-        goals = self._goals().set_index("goal_id")
         if not gid:
             taken = self.store.history("goals")["goal_id"].unique()
             gid, archived, verb = goal_id_for(fields["title"], taken), False, "Added"
         else:
-            archived, verb = bool(goals.at[gid, "archived"]), "Updated"
+            archived, verb = bool(self._goals().set_index("goal_id").at[gid, "archived"]), "Updated"
         if not self._write({"goal_id": gid, "participant_id": self.participant_id, **fields,
                             "archived": archived}):
             return False
         self.last_goal_id = gid
-        self._refresh(keep=None)
+        self._refresh()
         _say(self.status, f"{verb} goal '{fields['title']}' (id {gid}).", "ok")
         return True
 
@@ -896,7 +898,7 @@ class GoalForm(_Form):
         if not self._write(row):
             return False
         self.last_goal_id = gid
-        self._refresh(keep=None)
+        self._refresh()
         _say(self.status, f"{'Archived' if row['archived'] else 'Restored'} goal '{g['title']}'.", "ok")
         return True
 
