@@ -287,3 +287,19 @@ def test_demo_data_habits_and_streaks():
     assert out["score"].between(0, 1).all()
     runs = streaks(frames["actions"], frames["goals"])
     assert (runs["length"] >= 1).all() and runs["goal_id"].isin(frames["goals"]["goal_id"]).all()
+
+
+def test_until_scores_as_of_a_later_day_and_ignores_later_actions():
+    goals = pd.DataFrame({"goal_id": ["g"], "participant_id": ["p"], "freq_times": [1], "freq_days": [1]})
+    days = pd.date_range("2025-03-01", periods=10)
+    actions = pd.DataFrame({"participant_id": "p", "date": days, "goal_id": "g", "count": 1})
+    m = loop_multiplier(1, 1)
+    later = habit_strength(actions, goals, until="2025-03-20")  # ten days done, ten not
+    assert later["date"].iloc[-1] == pd.Timestamp("2025-03-20") and len(later) == 20
+    assert later["score"].iloc[-1] == pytest.approx((1 - m**10) * m**10, abs=1e-12)
+    pd.testing.assert_frame_equal(later.iloc[:10], habit_strength(actions, goals))
+    earlier = habit_strength(actions, goals, until="2025-03-05")
+    pd.testing.assert_frame_equal(earlier, habit_strength(actions.iloc[:5], goals))
+    assert habit_strength(actions, goals, until="2025-02-01").empty
+    with pytest.raises(AnalysisInputError, match="until"):
+        habit_strength(actions, goals, until="soon")

@@ -183,3 +183,18 @@ def test_a_claim_names_the_number_of_tests_its_q_value_is_adjusted_over(demo):
     assert 0 < tested < len(res), "the new goal's lags are not tested: the two counts differ"
     claims = _call(mine, participant_id="alex").query("kind == 'action_progress' and claim")
     assert len(claims) and all(f"after testing {tested} lags and goals" in t for t in claims["text"])
+
+
+def test_habit_strength_is_as_of_today_and_fades_after_the_last_action(demo):
+    from mastery_analysis.analysis import habit_strength
+
+    mine = {k: f.loc[f["participant_id"] == "alex"] for k, f in demo.items() if "participant_id" in f}
+    today = mine["ratings"]["date"].max()
+    mine["actions"] = mine["actions"].loc[mine["actions"]["date"] <= today - pd.Timedelta(days=30)]
+    res = _call(mine, participant_id="alex", today=today).query("kind == 'habit'").set_index("subject")
+    scores = habit_strength(mine["actions"], mine["goals"], until=today)
+    assert (scores.groupby("goal_id")["date"].max() == today).all()
+    now = scores.loc[scores["date"] == today].set_index("goal_id")["score"]
+    before = habit_strength(mine["actions"], mine["goals"]).groupby("goal_id")["score"].last()
+    assert (now < before).all(), "thirty days without action fade every score"
+    np.testing.assert_allclose(res.loc[now.index, "value"].to_numpy(dtype=float), now.to_numpy())

@@ -66,6 +66,19 @@ def as_days(values, *, column: str, function: str) -> np.ndarray:
     return s.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
 
 
+def one_day(value, *, name: str, function: str) -> np.datetime64:
+    """A date-like option (``today``, ``until``) as a ``datetime64[D]`` calendar day."""
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError) as exc:
+        raise AnalysisInputError(f"{function}: {name}={value!r} is not a date ({exc})") from None
+    if ts is pd.NaT:
+        raise AnalysisInputError(f"{function}: {name} must be a date, got {value!r}")
+    if ts.tzinfo is not None:
+        ts = ts.tz_localize(None)
+    return np.datetime64(ts.normalize().date(), "D")
+
+
 def as_numbers(values, *, column: str, function: str) -> np.ndarray:
     """A numeric column as float64 (missing values are NaN)."""
     try:

@@ -196,8 +196,7 @@ def _habit_findings(actions, goals, titles, today):
 
     if goals is None or goals.empty or actions is None:
         return []
-    strength = habit_strength(actions, goals)
-    strength = strength.loc[strength["date"] <= today]
+    strength = habit_strength(actions, goals, until=today)  # faded over days without action
     latest = strength.groupby("goal_id").tail(1).set_index("goal_id")["score"] if len(strength) else pd.Series(dtype=float)
     runs = streaks(actions, goals)
     out = []

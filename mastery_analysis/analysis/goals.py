@@ -20,23 +20,12 @@ from ._grouped import (
     grouped_theilslopes,
     id_codes,
     match_goals,
+    one_day,
     require_frame,
 )
 
 STATUSES = ("done", "ahead", "on_track", "at_risk", "off_track", "not_started")
 _MAX_PROJECTION_DAYS = 100 * 366  # a projection further out than this is "never": NaT
-
-
-def _as_day(value, name: str, function: str) -> np.datetime64:
-    try:
-        ts = pd.Timestamp(value)
-    except (ValueError, TypeError) as exc:
-        raise AnalysisInputError(f"{function}: {name}={value!r} is not a date ({exc})") from None
-    if ts is pd.NaT:
-        raise AnalysisInputError(f"{function}: {name} must be a date, got {value!r}")
-    if ts.tzinfo is not None:
-        ts = ts.tz_localize(None)
-    return np.datetime64(ts.normalize().date(), "D")
 
 
 def goal_pace(goals: pd.DataFrame, progress: pd.DataFrame, *, today=None, window="28D",
@@ -141,7 +130,7 @@ def goal_pace(goals: pd.DataFrame, progress: pd.DataFrame, *, today=None, window
         else:
             today_d = np.datetime64("NaT", "D")
     else:
-        today_d = _as_day(today, "today", fn)
+        today_d = one_day(today, name="today", function=fn)
 
     row_goal, _ = match_goals(
         gid, pid, id_codes(progress["goal_id"], column="goal_id", function=fn),

@@ -38,6 +38,7 @@ from ._grouped import (
     id_codes,
     labels_of,
     match_goals,
+    one_day,
     require_frame,
     segmented_ewma,
 )
@@ -94,7 +95,7 @@ def _action_table(actions: pd.DataFrame, function: str):
             id_codes(actions["goal_id"], column="goal_id", function=function), days, count)
 
 
-def habit_strength(actions: pd.DataFrame, goals: pd.DataFrame) -> pd.DataFrame:
+def habit_strength(actions: pd.DataFrame, goals: pd.DataFrame, *, until=None) -> pd.DataFrame:
     """Daily habit strength (0 to 1) of every goal, by Loop Habit Tracker's formula.
 
     Parameters
@@ -107,6 +108,11 @@ def habit_strength(actions: pd.DataFrame, goals: pd.DataFrame) -> pd.DataFrame:
         once a day, the schema's default) and ``start_date`` are optional. The goals frame
         decides which goals are scored: actions of goals not in it (or filed under another
         participant) are ignored.
+    until : date-like, optional
+        The last day of every goal's series, to score as of a day after the last action (the
+        days between are not done, and the score fades as in Loop). Actions after it are
+        ignored and goals that start after it have no rows. By default each participant's
+        last action day.
 
     Returns
     -------
@@ -118,8 +124,9 @@ def habit_strength(actions: pd.DataFrame, goals: pd.DataFrame) -> pd.DataFrame:
         - ``date`` (datetime64[ns]): every day from the goal's start to the participant's
           last day. The start is the earlier of the goal's ``start_date`` and its first
           action (leading days without action leave the score at 0, exactly as Loop, which
-          starts at the first check-in). The last day is the latest action date of that
-          participant in ``actions`` (any goal, any count), or the start if that is later.
+          starts at the first check-in). The last day is ``until`` or, without it, the
+          latest action date of that participant in ``actions`` (any goal, any count), or
+          the start if that is later.
           Missing days are filled as not done. A goal with neither a start_date nor an
           action has no rows.
         - ``score`` (float): Loop's habit strength on that day, from 0 to 1 (not rounded)
@@ -144,6 +151,9 @@ def habit_strength(actions: pd.DataFrame, goals: pd.DataFrame) -> pd.DataFrame:
     a_pcode, n_people = a_pid[0], len(a_pid[1])
 
     day_num = a_days.astype(np.int64)  # days since 1970-01-01
+    if until is not None:
+        until_num = np.int64(one_day(until, name="until", function=fn).astype(np.int64))
+        goal_row = np.where(day_num <= until_num, goal_row, -1)  # later actions are ignored
     # the participant's last day in the data: any action row of theirs
     last = np.full(n_people, _NO_DAY, dtype=np.int64)
     if len(day_num):
@@ -161,7 +171,11 @@ def habit_strength(actions: pd.DataFrame, goals: pd.DataFrame) -> pd.DataFrame:
     start = np.minimum(start, first_action)
     has = start != np.iinfo(np.int64).max
     person_last = np.full(n_goals, _NO_DAY, dtype=np.int64)
-    person_last[goal_pcode >= 0] = last[goal_pcode[goal_pcode >= 0]]
+    if until is None:
+        person_last[goal_pcode >= 0] = last[goal_pcode[goal_pcode >= 0]]
+    else:
+        person_last[:] = until_num
+        has &= start <= until_num
     end = np.maximum(person_last, start)
 
     # goals in output order, and their day grids laid end to end
