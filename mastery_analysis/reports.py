@@ -155,6 +155,16 @@ def personal_frames(store, participant: str, *, start=None, end=None) -> dict[st
     }
 
 
+def _cohort_members(store, cohort: str) -> pd.DataFrame:
+    """The cohort's rows of the participants table; :class:`UnknownCohortError` if none."""
+    members = store.participants(cohort=cohort)
+    if members.empty:
+        known = sorted(c for c in store.participants()["cohort"].dropna().unique() if c)
+        hint = f"; known cohorts: {', '.join(known)}" if known else "; the store has no cohorts"
+        raise UnknownCohortError(f"unknown cohort '{cohort}' in {store.url}{hint}")
+    return members
+
+
 def cohort_frames(store, cohort: str) -> dict[str, pd.DataFrame]:
     """The rows a cohort report uses: every table, for the members of one cohort.
 
@@ -172,13 +182,8 @@ def cohort_frames(store, cohort: str) -> dict[str, pd.DataFrame]:
         the cohort's members, each with its table's columns (all rows, consenting or not:
         the privacy rules are applied by the report when it shows them).
     """
-    members = store.participants(cohort=cohort)
-    if members.empty:
-        known = sorted(c for c in store.participants()["cohort"].dropna().unique() if c)
-        hint = f"; known cohorts: {', '.join(known)}" if known else "; the store has no cohorts"
-        raise UnknownCohortError(f"unknown cohort '{cohort}' in {store.url}{hint}")
     return {
-        "participants": members,
+        "participants": _cohort_members(store, cohort),
         "goals": store.goals(cohort=cohort),
         "ratings": store.ratings(cohort=cohort),
         "actions": store.actions(cohort=cohort),
@@ -251,7 +256,7 @@ def check_parameters(kind: str, store, **params) -> dict[str, object]:
         if isinstance(size, bool) or not isinstance(size, int) or size < 2:
             raise ReportParameterError(
                 f"min_group_size must be a whole number of at least 2; got {size!r}")
-        cohort_frames(store, str(full["cohort"]))
+        _cohort_members(store, str(full["cohort"]))  # the notebook reads the tables itself
         full["cohort"] = str(full["cohort"])
     return full
 
