@@ -1,9 +1,11 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
 from mastery_analysis.cli import main
 from mastery_analysis.store import open_store
@@ -36,6 +38,7 @@ def test_init_demo_list_export_forget(tmp_path, capsys):
     ratings = pd.read_csv(tmp_path / "csv" / "ratings.csv")
     assert len(ratings) == 4390
     code, out, _ = run(capsys, "export", "--store", db, "--out", str(tmp_path / "pq"), "--format", "parquet")
+    assert code == 0
     assert pd.read_parquet(tmp_path / "pq" / "responses.parquet").shape[0] == 720
 
     code, out, _ = run(capsys, "participant", "forget", "sc01", "--yes", "--store", db)
@@ -91,6 +94,32 @@ def test_every_command_has_help(argv, capsys):
 
 
 def test_console_script_is_installed():
-    proc = subprocess.run([sys.executable, "-m", "mastery_analysis.cli", "--version"],
-                          capture_output=True, text=True)
+    script = Path(sys.executable).parent / "mastery"  # the entry point pip installed beside python
+    assert script.exists(), f"no `mastery` command in {script.parent}"
+    proc = subprocess.run([str(script), "--version"], capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout.startswith("mastery-analysis ")
+
+
+def _newer_store(path):
+    open_store(path).close()
+    engine = sa.create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE meta SET value = '999' WHERE key = 'schema_version'"))
+    engine.dispose()
+
+
+@pytest.mark.parametrize("make, argv, needle", [
+    (lambda p: p.write_bytes(b"not a database" * 200), ["participant", "list"], "not a mastery store"),
+    (_newer_store, ["participant", "add", "kim"], "newer mastery-analysis"),
+    (lambda p: open_store(p).close(), ["export", "--out", "/proc/no-such-dir"], "cannot write to"),
+])
+def test_store_problems_are_one_message_and_change_nothing(tmp_path, make, argv, needle):
+    db = tmp_path / "m.db"
+    make(db)
+    before = db.read_bytes()
+    proc = subprocess.run([sys.executable, "-m", "mastery_analysis.cli", *argv, "--store", str(db)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert needle in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.stderr.count("\n") == 1
+    assert db.read_bytes() == before
