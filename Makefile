@@ -12,6 +12,7 @@ help:
 	@echo "make test    set up and run the whole test suite (unit, notebooks, browser)"
 	@echo "make lab     open JupyterLab on notebooks/"
 	@echo "make bench   run the scale benchmarks"
+	@echo "make demo    load the demo data into the default store (once)"
 
 setup: $(STAMP)
 
@@ -25,15 +26,16 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 demo: $(STAMP)
-	$(BIN)/mastery demo
+	$(BIN)/mastery demo --if-empty
 
 report: $(STAMP)
 	$(BIN)/mastery demo --if-empty
 	$(BIN)/mastery report personal --participant alex --out reports/personal-alex.html
 	$(BIN)/mastery report cohort --cohort spring-cohort --out reports/cohort-spring-cohort.html
 
+# JupyterLab refuses to run as root unless told (containers often are root)
 lab: $(STAMP)
-	$(BIN)/jupyter lab --notebook-dir=notebooks --port=$(PORT)
+	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks --port=$(PORT) $(if $(filter 0,$(shell id -u)),--allow-root)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
