@@ -165,6 +165,28 @@ def _cohort_members(store, cohort: str) -> pd.DataFrame:
     return members
 
 
+def as_of(frames: Mapping[str, pd.DataFrame], today=None) -> pd.Timestamp | None:
+    """The day a personal view is as of: ``today`` if given, else the last date in the data.
+
+    Parameters
+    ----------
+    frames : mapping of str -> DataFrame
+        :func:`personal_frames` (its ``ratings``, ``actions`` and ``progress`` are read).
+    today : date-like, optional
+        The day asked for (``YYYY-MM-DD``); None means the last date of a rating, action or
+        progress entry, never the wall clock.
+
+    Returns
+    -------
+    Timestamp or None
+        The day (midnight); None when ``today`` is None and there is no data yet.
+    """
+    if today is not None:
+        return _parse_day(today, "today")
+    days = pd.concat([frames[t]["date"] for t in ("ratings", "actions", "progress")]).dropna()
+    return pd.Timestamp(days.max()).normalize() if len(days) else None
+
+
 def cohort_frames(store, cohort: str) -> dict[str, pd.DataFrame]:
     """The rows a cohort report uses: every table, for the members of one cohort.
 
@@ -841,7 +863,7 @@ def render_personal_reports(cohort: str, *, out_dir: str | os.PathLike, store=No
 __all__ = [
     "KINDS", "PARAMETERS", "MIN_GROUP_SIZE", "ReportError", "ReportParameterError",
     "UnknownCohortError", "ReportOutputError", "UnknownParticipantError",
-    "data_fingerprint", "personal_frames", "cohort_frames", "check_parameters",
+    "data_fingerprint", "personal_frames", "as_of", "cohort_frames", "check_parameters",
     "figure_id", "figure_html", "show", "table_html", "show_table", "show_text", "show_items",
     "header_html", "show_header", "suppression_notice", "show_aggregate", "template_dir", "template_path", "execute_notebook",
     "notebook_to_html", "render_report", "write_pdf", "pdf_path_for", "render_personal_reports",

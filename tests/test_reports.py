@@ -325,3 +325,13 @@ def test_a_dead_kernel_is_one_clear_error(demo_store_path, tmp_path, monkeypatch
         reports.render_report("personal", out=tmp_path / "r.html", store=demo_store_path,
                               participant="alex")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_as_of_is_the_day_asked_for_or_the_last_day_of_data_never_the_clock(demo_store):
+    frames = reports.personal_frames(demo_store, "alex")
+    last = max(frames[t]["date"].max() for t in ("ratings", "actions", "progress"))
+    assert reports.as_of(frames) == last
+    assert reports.as_of(frames, "2026-03-01") == dt.datetime(2026, 3, 1)
+    assert reports.as_of({t: f.iloc[0:0] for t, f in frames.items()}) is None
+    with pytest.raises(reports.ReportParameterError, match="today"):
+        reports.as_of(frames, "March")
