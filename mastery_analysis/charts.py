@@ -744,8 +744,9 @@ def plot_lag_profile(correlations: pd.DataFrame, *, goals: pd.DataFrame | None =
             f"(effective {_num(ne, 0)})<br>{_p(p)}, {_p(q, 'q')}<br>"
             + ("enough data" if s else f"not enough data yet: about {_num(dn, 0)} days needed")
             for lag, r, lo, hi, n, ne, p, q, s, dn in zip(
-                g["lag"], g["r"], g["ci_low"], g["ci_high"], g.get("n", np.nan), g.get("n_eff", np.nan),
-                g.get("p_value", np.nan), g.get("q_value", np.nan), ok, g.get("days_needed", np.nan))]
+                g["lag"], g["r"], g["ci_low"], g["ci_high"], *(
+                    g[c] if c in g else [np.nan] * len(g) for c in ("n", "n_eff", "p_value", "q_value")),
+                ok, g["days_needed"] if "days_needed" in g else [np.nan] * len(g))]
         hover = np.asarray(hover, dtype=object)
         for key, mask, marker, name in (
             ("sig", sig & ok, dict(symbol="diamond", size=14, color=color, line=dict(color=INK, width=1.5)),

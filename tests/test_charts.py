@@ -312,6 +312,10 @@ def test_lag_profile_marks_significant_and_insufficient_lags(alex):
     grey = by_name(short, "Not enough data yet")
     assert grey and all(t.marker.color == ch.NO_DATA_GREY for t in grey)
     assert any("days needed" in h for t in grey for h in t.hovertext)
+    # a hand-built frame needs only the columns plot_lag_profile requires
+    needed = ["goal_id", "lag", "r", "ci_low", "ci_high", "significant", "sufficient"]
+    bare = ch.plot_lag_profile(corr[needed], goals=alex["goals"])
+    assert len(by_name(bare, "Significant (q < 0.05)")) == len(sig)
 
 
 def test_action_progress_dots_are_the_pairs_the_analysis_correlated(alex):
