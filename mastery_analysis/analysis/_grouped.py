@@ -358,15 +358,14 @@ def grouped_theilslopes(codes: np.ndarray, x: np.ndarray, y: np.ndarray, n_group
             ties_y = _tie_term(Y)
             sigsq = (n * (n - 1) * (2 * n + 5) - ties_x - ties_y) / 18.0
             sigma = np.sqrt(np.maximum(sigsq, 0.0))
-            ok = has
             # Sen (1968), eq. 2.6: the ranks of the interval's ends among the sorted slopes
             r_up = np.minimum(np.round((nt - z * sigma) / 2.0).astype(np.int64), nt - 1)
             r_low = np.maximum(np.round((nt + z * sigma) / 2.0).astype(np.int64) - 1, 0)
             r_up = np.clip(r_up, 0, n_pairs - 1)
             r_low = np.clip(r_low, 0, n_pairs - 1)
             out["slope"][g] = np.where(has, med, np.nan)
-            out["slope_low"][g] = np.where(ok, slopes[rows, r_low], np.nan)
-            out["slope_high"][g] = np.where(ok, slopes[rows, r_up], np.nan)
+            out["slope_low"][g] = np.where(has, slopes[rows, r_low], np.nan)
+            out["slope_high"][g] = np.where(has, slopes[rows, r_up], np.nan)
             if kendall:
                 if np.any(dx == 0):
                     raise ValueError("grouped_theilslopes(kendall=True) needs distinct x per group")

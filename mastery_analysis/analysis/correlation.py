@@ -231,7 +231,7 @@ def _grid(d, max_lag):
     arel = d["a_day"] - start[ag]
     inside = usable[ag] & (arel >= 0) & (arel < length[ag])
     x[offset[ag[inside]] + arel[inside]] = d["a_x"][inside]
-    return x, y, gid, offset, length, n_entries
+    return x, y, gid, offset, length
 
 
 def _moments(x, y, gid, remaining, x_ok, lag, G):
@@ -376,7 +376,7 @@ def action_progress_correlation(actions: pd.DataFrame, progress: pd.DataFrame, *
     G = len(codes["g_pid"])
     if G == 0:
         return _empty()
-    x, y, gid, offset, length, _ = _grid(codes, int(lag_values.max()))
+    x, y, gid, offset, length = _grid(codes, int(lag_values.max()))
 
     remaining = length[gid] - (np.arange(len(x)) - offset[gid])
     x_ok = np.isfinite(x)
@@ -386,7 +386,7 @@ def action_progress_correlation(actions: pd.DataFrame, progress: pd.DataFrame, *
         parts.append(pd.DataFrame({"g": np.arange(G), "lag": lag, "n": n, "r": r,
                                    "ac_actions": acx, "ac_progress": acy, "varies": varies,
                                    "possible": possible}))
-    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    out = pd.concat(parts, ignore_index=True)  # at least one group and one lag
     out = out.sort_values(["g", "lag"], kind="stable").reset_index(drop=True)
 
     n = out["n"].to_numpy()
@@ -422,7 +422,7 @@ def action_progress_correlation(actions: pd.DataFrame, progress: pd.DataFrame, *
     result = pd.DataFrame({
         "participant_id": pd.array(codes["pid_labels"][codes["g_pid"][g]], dtype="str"),
         "goal_id": pd.array(codes["goal_labels"][codes["g_goal"][g]], dtype="str"),
-        "lag": out["lag"].to_numpy(dtype=np.int64) if len(out) else np.array([], dtype=np.int64),
+        "lag": out["lag"].to_numpy(dtype=np.int64),
         "n": n.astype(np.int64),
         "n_eff": n_eff.astype(float),
         "r": r.astype(float),
@@ -434,8 +434,8 @@ def action_progress_correlation(actions: pd.DataFrame, progress: pd.DataFrame, *
         "sufficient": sufficient.astype(bool),
         "days_needed": pd.array(np.where(np.isfinite(needed), needed, np.nan), dtype="Float64").astype("Int64"),
         "more_days": pd.array(more, dtype="Float64").astype("Int64"),
-        "ac_actions": out["ac_actions"].to_numpy(dtype=float) if len(out) else np.array([], float),
-        "ac_progress": out["ac_progress"].to_numpy(dtype=float) if len(out) else np.array([], float),
+        "ac_actions": out["ac_actions"].to_numpy(dtype=float),
+        "ac_progress": out["ac_progress"].to_numpy(dtype=float),
     })
     return result.sort_values(["participant_id", "goal_id", "lag"], kind="stable",
                               ignore_index=True)[COLUMNS]

@@ -48,7 +48,7 @@ def _days_option(value, name: str, function: str, *, whole: bool) -> float:
     return float(days)
 
 
-def _current_and_vision(ratings: pd.DataFrame, function: str):
+def _current_and_vision(ratings: pd.DataFrame):
     """Masks of the rows that are current ratings and vision ratings."""
     if "kind" in ratings.columns:
         kind = ratings["kind"]
@@ -130,7 +130,7 @@ def element_trajectories(ratings: pd.DataFrame, *, window="7D", halflife=None) -
                   function=fn)
     w = int(_days_option(window, "window", fn, whole=True))
     h = w if halflife is None else _days_option(halflife, "halflife", fn, whole=False)
-    is_cur, is_vis = _current_and_vision(ratings, fn)
+    is_cur, is_vis = _current_and_vision(ratings)
     days_all = as_days(ratings["date"], column="date", function=fn)
     _check_dates(days_all, is_cur | is_vis, fn)
     values_all = as_numbers(ratings["rating"], column="rating", function=fn)
@@ -303,7 +303,7 @@ def element_trends(ratings: pd.DataFrame, *, freq="W", alpha: float = 0.05,
         raise AnalysisInputError(f"{fn}: alpha={alpha!r} must be between 0 and 1")
     if int(min_periods) != min_periods or min_periods < 3:
         raise AnalysisInputError(f"{fn}: min_periods={min_periods!r} must be a whole number >= 3")
-    is_cur, _ = _current_and_vision(ratings, fn)
+    is_cur, _ = _current_and_vision(ratings)
     days_all = as_days(ratings["date"], column="date", function=fn)
     _check_dates(days_all, is_cur, fn)
     rows = np.flatnonzero(is_cur)
