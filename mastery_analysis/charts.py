@@ -1220,7 +1220,7 @@ def plot_forest(estimates: pd.DataFrame, rmcorr: pd.Series | dict | pd.DataFrame
                 row=1, col=j)
         fig.add_vline(x=0, line=dict(color="#9a9a9a", width=1), row=1, col=j)
     fig.update_yaxes(type="category", categoryorder="array", categoryarray=rows[::-1], showgrid=False)
-    fig.update_xaxes(title_text=x_title if len(elements) == 1 else "", zeroline=False)
+    fig.update_xaxes(title_text=esc(x_title) if len(elements) == 1 else "", zeroline=False)
     if len(elements) > 1:
         fig.add_annotation(text=esc(x_title), x=0.5, y=-0.02, xref="paper", yref="paper",
                            yanchor="top", yshift=-28, showarrow=False, font=dict(size=13, color=MUTED))

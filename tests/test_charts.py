@@ -654,6 +654,7 @@ def test_forest_names_what_the_rmcorr_relates_and_escapes_it():
     fig = ch.plot_forest(est, rm, rmcorr_label="Weekly <b>actions</b> and rating")
     assert fig.layout.title.subtitle.text.startswith("Weekly &lt;b&gt;actions&lt;/b&gt; and rating: r = −0.20")
     assert ch.plot_forest(est.iloc[0:0], title="<i>x</i>").layout.title.text == "&lt;i&gt;x&lt;/i&gt;"
+    assert ch.plot_forest(est, rm, x_title="<i>per</i> week").layout.xaxis.title.text == "&lt;i&gt;per&lt;/i&gt; week"
 
 
 def test_trajectories_show_each_days_note_escaped_in_the_hover():
