@@ -12,7 +12,8 @@ import datetime as dt
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -200,10 +201,24 @@ class Store:
     def __exit__(self, *exc):
         self.close()
 
+    @contextmanager
+    def _connection(self, *, write: bool = False) -> Iterator[sa.Connection]:
+        """A connection (a transaction when ``write``); a database failure is a StoreError."""
+        try:
+            if write:
+                with self._engine.begin() as conn:
+                    yield conn
+            else:
+                with self._read_engine.connect() as conn:
+                    yield conn
+        except sa.exc.DBAPIError as exc:
+            raise StoreError(f"cannot {'write to' if write else 'read'} the store at {self.url}: "
+                             f"{exc.orig}") from None
+
     # ----------------------------------------------------------------- meta
     @property
     def schema_version(self) -> int:
-        with self._read_engine.connect() as conn:
+        with self._connection() as conn:
             return int(conn.execute(sa.select(META.c.value).where(META.c.key == "schema_version")).scalar())
 
     # ----------------------------------------------------------------- reading
@@ -233,7 +248,7 @@ class Store:
         order = [t.c[k] for k in ("participant_id", "date", "goal_id", "element", "kind", "item")
                  if k in spec.columns] + [t.c.version_id]
         query = query.order_by(*order)
-        with self._read_engine.connect() as conn:
+        with self._connection() as conn:
             rows = conn.execute(query).mappings().all()
         return _to_frame(table, rows, with_version=not latest)
 
@@ -276,13 +291,13 @@ class Store:
 
     def row_counts(self) -> dict[str, int]:
         """Number of stored rows (all versions) per table."""
-        with self._read_engine.connect() as conn:
+        with self._connection() as conn:
             return {name: conn.execute(sa.select(sa.func.count()).select_from(SQL_TABLES[name])).scalar()
                     for name in DATA_TABLES}
 
     def has_participant(self, participant_id: str) -> bool:
         t = SQL_TABLES["participants"]
-        with self._read_engine.connect() as conn:
+        with self._connection() as conn:
             return conn.execute(sa.select(t.c.participant_id).where(
                 t.c.participant_id == participant_id).limit(1)).first() is not None
 
@@ -305,7 +320,7 @@ class Store:
         clean = validate(table, frame, framework=self.framework, where=where)
         if clean.empty:
             return 0
-        with self._engine.begin() as conn:
+        with self._connection(write=True) as conn:
             self._check_references(conn, table, clean, where)
             return self._insert(conn, table, clean)
 
@@ -328,7 +343,7 @@ class Store:
                 [{**f, "column": f"{e.table}.{f['column']}" if f.get("column") else e.table}
                  for e in errors for f in e.failures], where=where)
         counts = {}
-        with self._engine.begin() as conn:
+        with self._connection(write=True) as conn:
             for t in order:
                 if not clean[t].empty:
                     self._check_references(conn, t, clean[t], where)
@@ -346,7 +361,7 @@ class Store:
             "consent_share": consent_share, "access_code_hash": access_code_hash}]),
             framework=self.framework)
         t = SQL_TABLES["participants"]
-        with self._engine.begin() as conn:  # checked inside the write lock: two adds cannot both pass
+        with self._connection(write=True) as conn:  # checked inside the write lock: two adds cannot both pass
             if conn.execute(sa.select(t.c.participant_id).where(
                     t.c.participant_id == participant_id).limit(1)).first() is not None:
                 raise StoreError(f"participant '{participant_id}' already exists in {self.url}")
@@ -418,7 +433,7 @@ class Store:
         """Delete every row of one participant from every table. Returns rows deleted per table."""
         self.require_participant(participant_id)
         deleted = {}
-        with self._engine.begin() as conn:
+        with self._connection(write=True) as conn:
             for name in reversed(DATA_TABLES):
                 t = SQL_TABLES[name]
                 deleted[name] = conn.execute(sa.delete(t).where(t.c.participant_id == participant_id)).rowcount
@@ -542,5 +557,7 @@ def export_tables(store: Store, directory: str | os.PathLike, *, format: str = "
             os.replace(path, dest)
             final.append(dest)
         return final
+    except OSError as exc:  # a full disk, say: one clear message, not a traceback
+        raise StoreError(f"cannot write the export to {target}: {exc.strerror or exc}") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -277,3 +277,13 @@ def test_two_processes_adding_the_same_participant_add_it_once(tmp_path):
     assert sorted(outs) == ["added", "exists", "exists", "exists"]
     with open_store(path) as s:
         assert s.row_counts()["participants"] == 1
+
+
+def test_a_database_failure_after_opening_is_a_store_error(alex):
+    with alex._engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE progress")
+    with pytest.raises(StoreError, match="cannot write to the store"):
+        alex.record_checkin("alex", "2025-01-05", ratings={"proactive": 5}, progress={"g-write": 10})
+    with pytest.raises(StoreError, match="cannot read the store"):
+        alex.progress()
+    assert alex.ratings().empty  # the failed check-in wrote none of its ratings
