@@ -135,6 +135,11 @@ def test_today_defaults_to_the_data_and_hides_later_rows(demo):
     assert not early.equals(a)
     later = {k: (v[v["date"] <= "2025-06-30"] if "date" in v else v) for k, v in alex.items()}
     pd.testing.assert_frame_equal(early, _call(later, today="2025-06-30"))
+    # a time of day (with a zone) is that calendar day; an empty or bad today is named
+    pd.testing.assert_frame_equal(early, _call(demo, participant_id="alex", today="2025-06-30T09:00+02:00"))
+    for bad in ("", "soon"):
+        with pytest.raises(AnalysisInputError, match="today"):
+            _call(demo, participant_id="alex", today=bad)
 
 
 def test_inputs_and_participant_errors(demo):

@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..errors import AnalysisInputError
 from ..framework import Framework, load_framework
-from ._grouped import bh_q, require_frame
+from ._grouped import bh_q, one_day, require_frame
 from .correlation import TARGET_R, action_progress_correlation
 
 COLUMNS = ["kind", "subject", "text", "value", "ci_low", "ci_high", "p_value", "q_value", "n",
@@ -307,10 +307,7 @@ def insights(ratings: pd.DataFrame, actions: pd.DataFrame, progress: pd.DataFram
         dates = pd.concat([pd.to_datetime(f["date"]) for f in (r, a, p)], ignore_index=True).dropna()
         today = dates.max().normalize() if len(dates) else None
     else:
-        try:
-            today = pd.Timestamp(today).normalize()
-        except (TypeError, ValueError) as exc:
-            raise AnalysisInputError(f"insights: today={today!r} is not a date ({exc})") from None
+        today = pd.Timestamp(one_day(today, name="today", function="insights"))
     if today is None:
         out = [_finding("data", participant_id, "Nothing recorded yet: no ratings, actions or "
                         "progress.", sufficient=False)]
