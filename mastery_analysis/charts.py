@@ -250,7 +250,7 @@ def _empty(title: str, message: str) -> go.Figure:
     return _finish(fig, height=360, legend=False, meta={"empty": True})
 
 
-def _is_empty(frame, needed: Iterable[str] = ()) -> bool:
+def _is_empty(frame) -> bool:
     return frame is None or len(frame) == 0 or (len(frame.columns) == 0)
 
 
@@ -263,8 +263,8 @@ def _require(frame: pd.DataFrame, needed: Iterable[str], chart: str, source: str
 
 
 def _dates(series: pd.Series) -> pd.Series:
-    return pd.to_datetime(series).dt.tz_localize(None) if getattr(
-        pd.to_datetime(series).dt, "tz", None) is not None else pd.to_datetime(series)
+    dates = pd.to_datetime(series)
+    return dates.dt.tz_localize(None) if dates.dt.tz is not None else dates
 
 
 def _one_participant(frame: pd.DataFrame, participant, chart: str) -> tuple[pd.DataFrame, str | None]:
