@@ -332,7 +332,7 @@ def load_demo(store, *, if_empty: bool = False) -> dict[str, int]:
     """
     frames = read_demo_csv()
     ids = frames["participants"]["participant_id"].tolist()
-    present = [pid for pid in ids if store.has_participant(pid)]
+    present = store.history("participants", participant=ids)["participant_id"].unique().tolist()
     if present:
         if if_empty:
             return {}

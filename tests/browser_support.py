@@ -128,7 +128,7 @@ class JupyterLab:
         return env
 
     def start(self) -> "JupyterLab":
-        """Start the server and wait until ``/api/status`` answers; retry once on a port clash."""
+        """Start the server and wait until ``/api/status`` answers; up to three tries (a port clash)."""
         env = self._environment()
         for attempt in range(3):
             self.port = free_port()

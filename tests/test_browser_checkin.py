@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 
 from browser_support import chromium, jupyter_lab, lab_page, open_notebook, run_all_cells  # noqa: F401
-from conftest import require_browser
 from mastery_analysis.store import open_store
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "01_check_in.ipynb"
@@ -29,7 +28,6 @@ def wait_for_rows(path, table, n, timeout=20):
 
 
 def test_check_in_with_keyboard_and_mouse_in_jupyterlab(tmp_path, jupyter_lab, lab_page):
-    require_browser()  # the chromium fixture behind lab_page has already checked, first of all
     root = tmp_path / "lab"
     root.mkdir()
     shutil.copy(NOTEBOOK, root / NOTEBOOK.name)
