@@ -152,14 +152,23 @@ def _need(mapping, key, where, kind=str):
     return value
 
 
+def _optional_text(mapping, key, where) -> str:
+    value = mapping.get(key, "")
+    if not isinstance(value, str):
+        raise FrameworkError(f"{where}: field '{key}' should be text, got {value!r}")
+    return value
+
+
 def _parse_scale(data, where) -> Scale:
     lo, hi = _need(data, "min", where, int), _need(data, "max", where, int)
     if lo >= hi:
         raise FrameworkError(f"{where}: scale min ({lo}) must be below max ({hi})")
     labels = data.get("labels") or {}
-    if not isinstance(labels, dict):
-        raise FrameworkError(f"{where}: scale labels should be a mapping of value to label")
-    return Scale(lo, hi, {int(k): str(v) for k, v in labels.items()})
+    if not isinstance(labels, dict) or not all(
+            isinstance(k, int) and not isinstance(k, bool) and lo <= k <= hi for k in labels):
+        raise FrameworkError(f"{where}: scale labels should map values from {lo} to {hi} to "
+                             f"labels, got {labels!r}")
+    return Scale(lo, hi, {k: str(v) for k, v in labels.items()})
 
 
 def _parse(data, where: str) -> Framework:
@@ -190,8 +199,8 @@ def _parse(data, where: str) -> Framework:
             Element(
                 key=key,
                 label=_need(raw, "label", at),
-                description=raw.get("description", ""),
-                prompt=raw.get("prompt", ""),
+                description=_optional_text(raw, "description", at),
+                prompt=_optional_text(raw, "prompt", at),
                 color=color,
                 reliability=None if rel is None else float(rel),
             )
