@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pingouin as pg  # a test oracle only; the package never imports it
 import pytest
 from scipy import stats
 
@@ -14,7 +15,7 @@ from mastery_analysis.analysis.cohort import (CHANGE_COLUMNS, RM_COLUMNS, WEEKLY
 from mastery_analysis.errors import AnalysisInputError
 from mastery_analysis.framework import load_framework
 
-pg = pytest.importorskip("pingouin")  # a test oracle only; the package never imports it
+
 FIXTURES = Path(__file__).parent / "fixtures"
 # pingouin (the oracle, not our code) still calls rename(inplace=True) under pandas 3
 pytestmark = pytest.mark.filterwarnings("ignore:The inplace keyword:Warning")
@@ -67,7 +68,7 @@ def test_rm_corr_differs_from_the_pooled_correlation_on_the_demo_cohort(demo):
 
 
 def test_rm_corr_common_slope_is_the_ancova_coefficient():
-    smf = pytest.importorskip("statsmodels.formula.api")
+    import statsmodels.formula.api as smf
     data = pd.read_csv(FIXTURES / "rm_corr_bland_altman.csv")
     row = rm_corr(data, x="pH", y="PacO2", subject="Subject").iloc[0]
     fit = smf.ols("PacO2 ~ C(Subject) + pH", data=data).fit()

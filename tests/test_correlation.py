@@ -146,7 +146,7 @@ def test_autocorrelation_and_n_eff_match_statsmodels_on_a_gapless_series():
 
 
 def test_days_needed_is_the_fisher_z_sample_size_inflated_by_autocorrelation():
-    pg = pytest.importorskip("pingouin")
+    import pingouin as pg
     n_iid = pg.power_corr(r=0.3, power=0.8, alpha=0.05)
     assert required_days(0.0)[()] == pytest.approx(np.ceil(n_iid), abs=1)
     assert pg.power_corr(r=0.3, n=required_days(0.0)[()]) >= 0.8
@@ -242,7 +242,6 @@ def test_inputs_are_not_modified_and_errors_name_the_column():
 
 
 def test_property_any_gappy_layout_matches_the_obvious_pairing():
-    hypothesis = pytest.importorskip("hypothesis")
     from hypothesis import given, settings
     from hypothesis import strategies as st
 

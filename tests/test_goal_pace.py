@@ -172,7 +172,7 @@ def test_other_participants_goals_and_bad_input():
 
 
 def test_demo_goals():
-    demo = pytest.importorskip("mastery_analysis.demo")
+    from mastery_analysis import demo
     frames = demo.demo_frames()
     alex = frames["goals"][frames["goals"]["participant_id"] == "alex"]
     out = goal_pace(alex, frames["progress"][frames["progress"]["participant_id"] == "alex"],

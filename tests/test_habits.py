@@ -277,7 +277,7 @@ def test_streaks_equal_plain_loop_and_follow_goals():
 
 
 def test_demo_data_habits_and_streaks():
-    demo = pytest.importorskip("mastery_analysis.demo")
+    from mastery_analysis import demo
     frames = demo.demo_frames()
     out = habit_strength(frames["actions"], frames["goals"])
     assert set(out["goal_id"]) == set(frames["goals"]["goal_id"])

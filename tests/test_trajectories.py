@@ -216,7 +216,7 @@ def test_missing_columns_and_bad_options_raise_mastery_errors():
 
 
 def test_demo_ground_truth_trends_for_alex():
-    demo = pytest.importorskip("mastery_analysis.demo")
+    from mastery_analysis import demo
     ratings = demo.demo_frames()["ratings"]
     alex = ratings[ratings["participant_id"] == "alex"]
     with warnings.catch_warnings():
