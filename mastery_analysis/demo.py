@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import StoreError
-from .schema import TABLES
+from .schema import TABLES, dtype_of
 
 SEED = 20241101
 ALEX_START = pd.Timestamp("2024-11-01")
@@ -275,22 +275,9 @@ def _canonical(table, frame):
     """Sorted, typed the way the CSV round trip gives them back."""
     spec = TABLES[table]
     frame = frame.copy()
-    for col in spec.dates:
-        frame[col] = pd.to_datetime(frame[col]).astype("datetime64[ns]")
-    for col in ("minutes", "percent", "value"):
-        if col in frame:
-            frame[col] = frame[col].astype(float)
-    for col in ("rating", "count", "freq_times", "freq_days"):
-        if col in frame:
-            frame[col] = frame[col].astype("int64")
-    for col in ("consent_share", "archived"):
-        if col in frame:
-            frame[col] = frame[col].astype(bool)
-    typed = set(spec.dates) | {"minutes", "percent", "value", "rating", "count", "freq_times",
-                                "freq_days", "consent_share", "archived"}
     for col in frame.columns:
-        if col not in typed:
-            frame[col] = frame[col].astype("str")
+        dtype = dtype_of(table, col)
+        frame[col] = (pd.to_datetime(frame[col]) if dtype.startswith("datetime") else frame[col]).astype(dtype)
     return frame.sort_values(list(spec.key), kind="stable").reset_index(drop=True)
 
 

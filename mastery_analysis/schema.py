@@ -259,8 +259,10 @@ def _coerce_bools(frame, column, failures):
     return out.fillna(False).astype(bool)
 
 
-_TYPED = {"rating", "count", "freq_times", "freq_days", "minutes", "percent", "value",
-          "consent_share", "archived", "recorded_at"}
+INT_COLUMNS = ("rating", "count", "freq_times", "freq_days")
+FLOAT_COLUMNS = ("minutes", "percent", "value")
+BOOL_COLUMNS = ("consent_share", "archived")
+_TYPED = {*INT_COLUMNS, *FLOAT_COLUMNS, *BOOL_COLUMNS, "recorded_at"}
 
 
 def validate(table: str, frame: pd.DataFrame, *, framework: Framework | str | None = None,
@@ -300,13 +302,13 @@ def validate(table: str, frame: pd.DataFrame, *, framework: Framework | str | No
     nullable_dates = {"joined_on", "due_date"}
     for col in spec.dates:
         out[col] = _coerce_dates(out, col, failures, nullable=col in nullable_dates)
-    for col in ("rating", "count", "freq_times", "freq_days"):
+    for col in INT_COLUMNS:
         if col in out:
             out[col] = _coerce_numbers(out, col, failures, integer=True)
-    for col in ("minutes", "percent", "value"):
+    for col in FLOAT_COLUMNS:
         if col in out:
             out[col] = _coerce_numbers(out, col, failures, integer=False).astype(float)
-    for col in ("consent_share", "archived"):
+    for col in BOOL_COLUMNS:
         if col in out:
             out[col] = _coerce_bools(out, col, failures)
     if "recorded_at" in out:
@@ -316,7 +318,7 @@ def validate(table: str, frame: pd.DataFrame, *, framework: Framework | str | No
         if col not in _TYPED and col not in spec.dates:  # text columns, even when all empty
             s = out[col].astype(object)
             out[col] = s.where(s.isna(), s.astype(str).str.strip()).replace({"": None}).astype("str")
-    for col in ("rating", "count", "freq_times", "freq_days"):
+    for col in INT_COLUMNS:
         if col in out:
             out[col] = out[col].astype(float)
     try:
@@ -337,7 +339,7 @@ def validate(table: str, frame: pd.DataFrame, *, framework: Framework | str | No
         failures.sort(key=lambda f: (order.get(f["row"], -1), str(f["column"])))
         raise ValidationError(table, failures, where=where)
     result = out.copy()
-    for col in ("rating", "count", "freq_times", "freq_days"):
+    for col in INT_COLUMNS:
         if col in result:
             result[col] = result[col].astype("int64")
     return result
@@ -390,29 +392,24 @@ def _pandera_failures(exc, frame):
     return out
 
 
+def dtype_of(table: str, column: str) -> str:
+    """The pandas dtype a column of ``table`` has once validated (and when read from the store)."""
+    if column == "recorded_at":
+        return "datetime64[ns, UTC]"
+    if column in TABLES[table].dates:
+        return "datetime64[ns]"
+    if column in INT_COLUMNS:
+        return "int64"
+    if column in FLOAT_COLUMNS:
+        return "float64"
+    if column in BOOL_COLUMNS:
+        return "bool"
+    return "str"
+
+
 def empty(table: str) -> pd.DataFrame:
     """An empty, correctly typed frame of ``table``."""
-    dtypes = {
-        "participants": {"participant_id": "str", "name": "str", "cohort": "str",
-                         "joined_on": "datetime64[ns]", "consent_share": bool,
-                         "access_code_hash": "str"},
-        "ratings": {"participant_id": "str", "date": "datetime64[ns]", "element": "str",
-                    "rating": "int64", "kind": "str", "note": "str", "source": "str",
-                    "recorded_at": "datetime64[ns, UTC]"},
-        "goals": {"goal_id": "str", "participant_id": "str", "title": "str", "element": "str",
-                  "freq_times": "int64", "freq_days": "int64", "start_date": "datetime64[ns]",
-                  "due_date": "datetime64[ns]", "target": "str", "archived": bool},
-        "actions": {"participant_id": "str", "date": "datetime64[ns]", "goal_id": "str",
-                    "count": "int64", "minutes": float, "note": "str", "source": "str",
-                    "recorded_at": "datetime64[ns, UTC]"},
-        "progress": {"participant_id": "str", "date": "datetime64[ns]", "goal_id": "str",
-                     "percent": float, "note": "str", "source": "str",
-                     "recorded_at": "datetime64[ns, UTC]"},
-        "responses": {"participant_id": "str", "date": "datetime64[ns]", "phase": "str",
-                      "instrument": "str", "item": "str", "value": float,
-                      "recorded_at": "datetime64[ns, UTC]"},
-    }[table]
-    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in dtypes.items()})
+    return pd.DataFrame({c: pd.Series(dtype=dtype_of(table, c)) for c in TABLES[table].columns})
 
 
 def validate_participants(frame, **kw):
