@@ -61,10 +61,12 @@ def test_filters_by_participant_cohort_and_dates(alex):
 def test_forget_deletes_everything_of_one_person(alex):
     alex.record_checkin("alex", "2025-01-05", ratings={"proactive": 6}, actions={"g-write": 1})
     alex.record_checkin("sam", "2025-01-05", ratings={"proactive": 4}, actions={"g-sam": 1})
+    sams = {t: alex.history(t, participant="sam") for t in alex.row_counts()}
     deleted = alex.forget("alex")
     assert deleted["ratings"] == 1 and deleted["goals"] == 1 and deleted["participants"] == 1
-    for table in ("participants", "goals", "ratings", "actions"):
+    for table, rows in sams.items():
         assert "alex" not in set(alex.history(table)["participant_id"])
+        pd.testing.assert_frame_equal(alex.history(table), rows)  # everything of sam's stays
     assert alex.ratings()["participant_id"].tolist() == ["sam"]
     with pytest.raises(UnknownParticipantError):
         alex.forget("alex")
