@@ -22,7 +22,7 @@ from sqlalchemy import event
 
 from . import __version__
 from .errors import StoreError, StoreVersionError, UnknownParticipantError, ValidationError
-from .framework import Framework, load_framework
+from .framework import DEFAULT_FRAMEWORK, FRAMEWORK_DIR, Framework, load_framework
 from .schema import TABLES, as_day, empty, validate
 
 SCHEMA_VERSION = 1
@@ -126,6 +126,7 @@ class Store:
 
     def __init__(self, url: str, *, framework=None, create: bool = True):
         self.url = url
+        chosen = load_framework(framework) if framework is not None else None  # before any file is made
         self._sqlite = url.startswith("sqlite")
         in_memory = False
         if self._sqlite:
@@ -168,7 +169,7 @@ class Store:
                 if stored is not None and not str(stored).isdigit():
                     raise StoreError(f"{url} is not a mastery store: schema version {stored!r}")
                 if stored is None:
-                    fw_name = load_framework(framework).name if framework is not None else "career_mastery"
+                    fw_name = _framework_ref(chosen) if chosen is not None else DEFAULT_FRAMEWORK
                     conn.execute(META.insert(), [
                         {"key": "schema_version", "value": str(SCHEMA_VERSION)},
                         {"key": "framework", "value": fw_name},
@@ -185,7 +186,7 @@ class Store:
             raise StoreError(f"cannot open the store at {url}: {exc.orig}") from None
         except sa.exc.DatabaseError as exc:
             raise StoreError(f"{url} is not a mastery store: {exc.orig}") from None
-        self.framework = load_framework(framework if framework is not None else recorded_fw)
+        self.framework = chosen if chosen is not None else load_framework(recorded_fw)
 
     def __repr__(self):
         return f"Store({self.url!r})"
@@ -499,6 +500,14 @@ class Store:
             records.append(out)
         conn.execute(SQL_TABLES[table].insert(), records)
         return len(records)
+
+
+def _framework_ref(fw: Framework) -> str:
+    """What a new store records to find its framework again: a shipped name, else the YAML path."""
+    source = Path(fw.source) if fw.source else None
+    if source is None or source.parent == FRAMEWORK_DIR:
+        return fw.name
+    return str(source.resolve())
 
 
 def _check_table(table):

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from mastery_analysis.errors import (StoreError, StoreVersionError, UnknownParticipantError,
-                                     ValidationError)
+from mastery_analysis.errors import (FrameworkError, StoreError, StoreVersionError,
+                                     UnknownParticipantError, ValidationError)
 from mastery_analysis.store import SCHEMA_VERSION, default_url, open_store, resolve_url
 
 
@@ -153,6 +153,20 @@ def test_store_remembers_its_schema_version_and_framework(tmp_path):
     with open_store(path) as s:
         assert s.schema_version == SCHEMA_VERSION
         assert s.framework.name == "wheel_of_life"
+
+
+def test_a_store_made_with_a_framework_file_reopens_with_it(tmp_path):
+    path = tmp_path / "mine.yaml"
+    path.write_text("name: mine\nscale: {min: 0, max: 4}\nelements:\n  - {key: calm, label: Calm}\n")
+    open_store(tmp_path / "mine.db", framework=path).close()
+    with open_store(tmp_path / "mine.db") as s:
+        assert s.framework.name == "mine" and s.framework.keys == ["calm"]
+
+
+def test_an_unknown_framework_creates_no_store(tmp_path):
+    with pytest.raises(FrameworkError, match="no framework named 'nope'"):
+        open_store(tmp_path / "new.db", framework="nope")
+    assert not (tmp_path / "new.db").exists()
 
 
 def test_not_a_store_and_missing_store(tmp_path):
