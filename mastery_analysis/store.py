@@ -286,7 +286,8 @@ class Store:
         return self._read("responses", participant=participant, cohort=cohort, start=start, end=end)
 
     def history(self, table: str, *, participant=None) -> pd.DataFrame:
-        """Every version of every row of ``table``, oldest first, with a ``version_id`` column."""
+        """Every version of every row of ``table`` with a ``version_id`` column, sorted by key
+        (participant, date, ...) and, within a key, oldest version first."""
         _check_table(table)
         return self._read(table, participant=participant, latest=False)
 
