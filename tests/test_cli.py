@@ -84,7 +84,10 @@ def test_forget_without_yes_and_no_terminal_refuses(tmp_path):
 
 @pytest.mark.parametrize("argv", [["--help"], ["init", "--help"], ["demo", "--help"],
                                   ["export", "--help"], ["participant", "--help"],
-                                  ["participant", "add", "--help"], ["participant", "forget", "--help"]])
+                                  ["participant", "add", "--help"], ["participant", "list", "--help"],
+                                  ["participant", "forget", "--help"], ["report", "--help"],
+                                  ["report", "personal", "--help"], ["report", "cohort", "--help"],
+                                  ["stats", "--help"]])
 def test_every_command_has_help(argv, capsys):
     with pytest.raises(SystemExit) as info:
         main(argv)
