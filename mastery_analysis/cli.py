@@ -13,6 +13,7 @@ import pandas as pd
 
 from . import __version__
 from .errors import MasteryError
+from .schema import PHASES
 
 STORE_HELP = ("store URL or SQLite file path (default: $MASTERY_STORE, else data/mastery.db "
               "in the project)")
@@ -251,8 +252,10 @@ def _add_stats_command(sub):
     who.add_argument("--cohort", help="cohort name (consenting participants only)")
     p.add_argument("--today", help="the day goals and insights are assessed on, YYYY-MM-DD "
                                    "(default: the last date in the data)")
-    p.add_argument("--pre", default="baseline", help="cohort-change: the first phase (default: baseline)")
-    p.add_argument("--post", default="post", help="cohort-change: the second phase (default: post)")
+    p.add_argument("--pre", default="baseline", choices=PHASES,
+                   help="cohort-change: the first phase (default: baseline)")
+    p.add_argument("--post", default="post", choices=PHASES,
+                   help="cohort-change: the second phase (default: post)")
     p.add_argument("--min-group-size", type=int, default=None,
                    help="cohort-change: smallest group a statistic is shown for (default: 5)")
     p.add_argument("--store", help=STORE_HELP)
