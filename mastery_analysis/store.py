@@ -545,6 +545,9 @@ def export_tables(store: Store, directory: str | os.PathLike, *, format: str = "
     """
     if format not in ("csv", "parquet"):
         raise StoreError(f"unknown export format '{format}'; use csv or parquet")
+    tables = list(tables)
+    for name in tables:
+        _check_table(name)
     target = Path(directory)
     try:
         target.mkdir(parents=True, exist_ok=True)

@@ -303,3 +303,11 @@ def test_a_database_failure_after_opening_is_a_store_error(alex):
     with pytest.raises(StoreError, match="cannot read the store"):
         alex.progress()
     assert alex.ratings().empty  # the failed check-in wrote none of its ratings
+
+
+def test_export_refuses_an_unknown_table_before_writing(store, tmp_path):
+    from mastery_analysis.store import export_tables
+
+    with pytest.raises(StoreError, match="unknown table 'rating'"):
+        export_tables(store, tmp_path / "out", tables=["goals", "rating"])
+    assert not (tmp_path / "out").exists()
