@@ -17,6 +17,9 @@ from .errors import FrameworkError
 
 FRAMEWORK_DIR = Path(__file__).parent / "frameworks"
 DEFAULT_FRAMEWORK = "career_mastery"
+# ids stored in the tables (participants, goals, questionnaire instruments and items)
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$"
+ID_EXPECTED = "an id of letters, digits, '_', '.', '@' or '-' (at most 64 characters)"
 _KEY = re.compile(r"^[a-z][a-z0-9_]*$")
 _COLOR = re.compile(r"^#[0-9A-Fa-f]{6}$")
 
@@ -152,6 +155,13 @@ def _need(mapping, key, where, kind=str):
     return value
 
 
+def _stored_id(mapping, key, where) -> str:
+    value = _need(mapping, key, where)
+    if not re.match(ID_PATTERN, value):
+        raise FrameworkError(f"{where}: {key} {value!r} should be {ID_EXPECTED}")
+    return value
+
+
 def _optional_text(mapping, key, where) -> str:
     value = mapping.get(key, "")
     if not isinstance(value, str):
@@ -213,7 +223,7 @@ def _parse(data, where: str) -> Framework:
         items, ids = [], set()
         for i, raw in enumerate(_need(q, "items", qwhere, list)):
             at = f"{qwhere}: items[{i}]"
-            item_id = _need(raw, "id", at)
+            item_id = _stored_id(raw, "id", at)
             element = _need(raw, "element", at)
             if element not in seen:
                 raise FrameworkError(f"{at}: element '{element}' is not one of {', '.join(seen)}")
@@ -225,7 +235,7 @@ def _parse(data, where: str) -> Framework:
                 raise FrameworkError(f"{at}: reverse should be true or false, got {reverse!r}")
             items.append(Item(item_id, element, _need(raw, "text", at), reverse))
         questionnaire = Questionnaire(
-            instrument=_need(q, "instrument", qwhere),
+            instrument=_stored_id(q, "instrument", qwhere),
             title=q.get("title", title),
             scale=qscale,
             items=tuple(items),

@@ -16,12 +16,10 @@ import pandas as pd
 import pandera.pandas as pa
 
 from .errors import ValidationError
-from .framework import Framework, load_framework
+from .framework import ID_EXPECTED, ID_PATTERN, Framework, load_framework
 
 KINDS = ("current", "vision")
 PHASES = ("baseline", "mid", "post")
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$"
-ID_EXPECTED = "an id of letters, digits, '_', '.', '@' or '-' (at most 64 characters)"
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,9 @@ def test_load_from_path(tmp_path):
      "  instrument: q\n  scale: {min: 1, max: 5}\n  items: [{id: i1, element: b, text: t}]\n",
      "element 'b' is not one of"),
     ("name: [unclosed\n", "not valid YAML"),
+    ("name: x\nscale: {min: 1, max: 5}\nelements: [{key: a, label: A}]\nquestionnaire:\n"
+     "  instrument: q\n  scale: {min: 1, max: 5}\n  items: [{id: item one, element: a, text: t}]\n",
+     "id 'item one' should be an id of letters"),
     ("name: x\nscale: {min: 1, max: 5, labels: {low: L}}\nelements: [{key: a, label: A}]\n",
      "scale labels should map values from 1 to 5"),
     ("name: x\nscale: {min: 1, max: 5}\nelements: [{key: a, label: A, prompt: 5}]\n",
