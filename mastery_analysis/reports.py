@@ -376,7 +376,8 @@ def table_html(frame: pd.DataFrame, *, caption: str | None = None, index: bool =
                          float_format=lambda v: f"{v:.{digits}g}")
     cap = f'<p class="caption">{html.escape(caption)}</p>' if caption else ""
     tail = f'<p class="more">… and {more} more rows</p>' if more else ""
-    return f"{cap}{body}{tail}"
+    # wide tables (a dozen statistics) scroll sideways instead of running off the page
+    return f'{cap}<div class="table-wrap">{body}</div>{tail}'
 
 
 def show_table(frame: pd.DataFrame, *, caption: str | None = None, index: bool = False,
@@ -484,6 +485,7 @@ h1{font-size:1.7rem;margin:.2rem 0 .8rem}h2{font-size:1.3rem;margin-top:2rem;
 border-bottom:1px solid #d0d7de;padding-bottom:.2rem}h3{font-size:1.1rem}
 a.anchor-link{display:none}
 table{border-collapse:collapse;margin:.5rem 0;font-size:.9rem}
+.table-wrap{overflow-x:auto;max-width:100%}
 th,td{border:1px solid #d0d7de;padding:.25rem .5rem;text-align:left;vertical-align:top}
 thead th{background:#f6f8fa}
 table.parameters th{background:#f6f8fa;font-weight:600}
@@ -491,7 +493,8 @@ table.parameters th{background:#f6f8fa;font-weight:600}
 .caption{font-weight:600;margin-bottom:.2rem}.more{color:#59636e;font-size:.85rem}
 .mastery-figure{margin:1rem 0;break-inside:avoid}
 pre{white-space:pre-wrap}
-@media print{main{max-width:none;padding:0}h2{break-after:avoid}table{break-inside:auto}}
+@media print{main{max-width:none;padding:0}h2{break-after:avoid}table{break-inside:auto;
+font-size:.7rem}.table-wrap{overflow-x:visible}}
 """
 
 _HTML_TEMPLATE = """{%- extends 'classic/base.html.j2' -%}
