@@ -1,4 +1,5 @@
-"""element_trajectories and element_trends against pandas' and SciPy's per-group results."""
+"""element_trajectories, element_trends and wheel_values against pandas', SciPy's and plain
+per-group results."""
 
 import warnings
 
@@ -7,7 +8,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from mastery_analysis.analysis import element_trajectories, element_trends
+from mastery_analysis.analysis import element_trajectories, element_trends, wheel_values
 from mastery_analysis.errors import AnalysisInputError, MasteryError
 
 pytestmark = pytest.mark.filterwarnings("error")
@@ -263,3 +264,83 @@ def test_non_integer_ratings_and_same_day_rows_equal_pandas():
         np.testing.assert_allclose(got["rolling_mean"], s.rolling("10D").mean(), rtol=1e-13)
         np.testing.assert_allclose(got["ewm"], s.ewm(halflife=pd.Timedelta("10D"),
                                                      times=s.index).mean(), rtol=1e-13)
+
+
+# ---------------------------------------------------------------------------- wheel_values
+def plain_wheel(traj, today):
+    """Each person's baseline, now and vision per element, one group at a time."""
+    out = {}
+    for (p, e), g in traj.loc[traj["date"] <= pd.Timestamp(today)].groupby(["participant_id", "element"]):
+        g = g.sort_values("date")
+        now, vision = g["rolling_mean"].dropna(), g["vision"].dropna()
+        out[(p, e)] = {
+            "baseline": g.loc[g["date"] < g["date"].min() + pd.Timedelta(days=7), "rating"].mean(),
+            "now": now.iloc[-1] if len(now) else np.nan,
+            "vision": vision.iloc[-1] if len(vision) else np.nan,
+        }
+    return out
+
+
+@pytest.mark.parametrize("today", [None, "2025-02-20"])
+def test_wheel_values_per_participant_equal_a_plain_computation(today):
+    traj = element_trajectories(gappy_ratings())
+    before = traj.copy(deep=True)
+    got = wheel_values(traj, today=today)
+    pd.testing.assert_frame_equal(traj, before)  # the input is not modified
+    assert list(got.columns) == ["participant_id", "element", "measure", "value", "n", "suppressed"]
+    expected = plain_wheel(traj, today or traj["date"].max())
+    keys = list(zip(got["participant_id"], got["element"]))
+    assert sorted(set(keys)) == sorted(expected) and len(got) == 3 * len(expected)
+    assert got["measure"].tolist() == ["baseline", "now", "vision"] * len(expected)
+    want = [expected[k][m] for k, m in zip(keys, got["measure"])]
+    np.testing.assert_allclose(got["value"].to_numpy(), want)
+    assert (got["n"] == got["value"].notna().astype(int)).all() and not got["suppressed"].any()
+    assert got[["participant_id", "element"]].apply(tuple, axis=1).is_monotonic_increasing
+
+
+def test_wheel_values_cohort_medians_suppress_each_element_and_measure_below_min_n():
+    ratings = gappy_ratings()
+    # visions of only three people for 'proactive': its vision median is suppressed, the rest not
+    ratings = ratings.loc[~((ratings["kind"] == "vision") & (ratings["element"] == "proactive")
+                            & ratings["participant_id"].isin(["p0", "p1", "p3"]))]
+    traj = element_trajectories(ratings)
+    today = "2025-03-31"
+    got = wheel_values(traj, by="cohort", today=today)
+    assert list(got.columns) == ["element", "measure", "value", "n", "n_people", "suppressed"]
+    per = plain_wheel(traj, today)
+    assert (got["n_people"] == len({p for p, _ in per})).all()
+    for row in got.itertuples(index=False):
+        values = [v[row.measure] for (p, e), v in per.items() if e == row.element]
+        values = [v for v in values if not np.isnan(v)]
+        assert row.n == len(values), (row.element, row.measure)
+        assert row.suppressed == (len(values) < 5)
+        if row.suppressed:
+            assert np.isnan(row.value)
+        else:
+            assert row.value == pytest.approx(np.median(values))
+    small = got.set_index(["element", "measure"])["suppressed"]
+    assert small["proactive", "vision"] and not small["proactive", "now"]
+    assert small["focused", "now"] and small["potential", "baseline"]  # 4 and 2 people rate them
+    assert not small["connect"].any()
+    # min_n is an option; with 2 every element is shown
+    assert not wheel_values(traj, by="cohort", today=today, min_n=2)["suppressed"].any()
+
+
+def test_wheel_values_today_defaults_to_the_last_date_and_edge_cases():
+    traj = element_trajectories(gappy_ratings())
+    last = traj["date"].max()
+    pd.testing.assert_frame_equal(wheel_values(traj), wheel_values(traj, today=last))
+    for by in ("participant", "cohort"):
+        empty = wheel_values(traj, today="2024-01-01", by=by)
+        assert empty.empty and "measure" in empty.columns
+        assert wheel_values(traj.iloc[0:0], by=by).empty
+    no_vision = wheel_values(traj.drop(columns=["vision", "gap", "ewm"]))
+    assert no_vision.loc[no_vision["measure"] == "vision", "value"].isna().all()
+    with pytest.raises(AnalysisInputError, match="rolling_mean"):
+        wheel_values(traj.drop(columns=["rolling_mean"]))
+    with pytest.raises(AnalysisInputError, match="by="):
+        wheel_values(traj, by="element")
+    with pytest.raises(AnalysisInputError, match="min_n"):
+        wheel_values(traj, min_n=0)
+    with pytest.raises(AnalysisInputError, match="today"):
+        wheel_values(traj, today="not a day")

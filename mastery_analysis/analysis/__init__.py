@@ -8,6 +8,7 @@ import importlib
 _WHERE = {
     "element_trajectories": "trajectories",
     "element_trends": "trajectories",
+    "wheel_values": "trajectories",
     "habit_strength": "habits",
     "streaks": "habits",
     "goal_pace": "goals",

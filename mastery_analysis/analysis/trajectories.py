@@ -16,19 +16,28 @@ import pandas as pd
 from ..errors import AnalysisInputError
 from ._grouped import (
     as_days,
+    as_ids,
     as_numbers,
     days_to_timestamps,
     filter_segments,
     grouped_theilslopes,
     id_codes,
     labels_of,
+    one_day,
     require_frame,
 )
+from .privacy import MIN_N
 
 DIRECTIONS = ("improving", "declining", "flat", "insufficient")
 
 _TRAJECTORY_COLUMNS = ["participant_id", "element", "date", "rating", "rolling_mean", "ewm",
                        "vision", "gap"]
+#: The measures of :func:`wheel_values`, in the order they are listed.
+WHEEL_MEASURES = ("baseline", "now", "vision")
+#: Days from an element's first rating that make up its baseline.
+BASELINE_DAYS = 7
+_WHEEL_COLUMNS = {"participant": ["participant_id", "element", "measure", "value", "n", "suppressed"],
+                  "cohort": ["element", "measure", "value", "n", "n_people", "suppressed"]}
 _TREND_COLUMNS = ["participant_id", "element", "n_periods", "slope", "slope_low", "slope_high",
                   "tau", "p_value", "direction"]
 
@@ -366,3 +375,121 @@ def _empty_trends() -> pd.DataFrame:
         "n_periods": pd.Series(dtype=np.int64),
         **{c: pd.Series(dtype=float) for c in _TREND_COLUMNS[3:8]},
         "direction": pd.Series(dtype="str")})
+
+
+def wheel_values(trajectories: pd.DataFrame, *, today=None, min_n: int = MIN_N,
+                 by: str = "participant") -> pd.DataFrame:
+    """Where each element started, where it is now, and its vision: the values of the wheel.
+
+    Per participant and element:
+
+    - baseline: the mean rating over the first :data:`BASELINE_DAYS` (7) days of the
+      element's ratings, i.e. dated before its first rating + 7 days;
+    - now: the latest non-missing ``rolling_mean`` dated on or before ``today``;
+    - vision: the latest non-missing ``vision`` dated on or before ``today``.
+
+    With ``by="cohort"`` each measure of each element is the median of the per-person values
+    (people without a value do not count), shown only when at least ``min_n`` people have a
+    value (DESIGN.md, "Privacy"): few people may have set a vision while everyone rated.
+
+    Parameters
+    ----------
+    trajectories : DataFrame
+        Output of :func:`element_trajectories`; needs ``participant_id``, ``element``,
+        ``date``, ``rating`` and ``rolling_mean``; ``vision`` is optional (no vision when
+        absent). Other columns are ignored.
+    today : date-like, optional
+        The "now": rows dated after it are ignored. Defaults to the last date in the frame
+        (never the wall clock).
+    min_n : int, default 5
+        ``by="cohort"`` only: the fewest people a median may summarise.
+    by : {"participant", "cohort"}
+        One wheel per participant, or one for everyone in the frame.
+
+    Returns
+    -------
+    DataFrame
+        One row per element and measure (baseline, now, vision, in that order), for every
+        element with a rating on or before ``today``; empty when there is none. With
+        ``by="participant"``, sorted by participant_id, element and measure:
+
+        - ``participant_id`` (str)
+        - ``element`` (str)
+        - ``measure`` (str): ``"baseline"``, ``"now"`` or ``"vision"``
+        - ``value`` (float): the participant's value, NaN when there is none (no vision set)
+        - ``n`` (int): 1 when there is a value, else 0
+        - ``suppressed`` (bool): always false (one person's own wheel)
+
+        With ``by="cohort"``, sorted by element and measure:
+
+        - ``element`` (str)
+        - ``measure`` (str): ``"baseline"``, ``"now"`` or ``"vision"``
+        - ``value`` (float): median of the per-person values; NaN when suppressed
+        - ``n`` (int): people with a value of this measure for this element
+        - ``n_people`` (int): people in the frame with a rating on or before ``today``
+          (the same on every row)
+        - ``suppressed`` (bool): true when ``n < min_n`` (the value is then NaN)
+
+    Raises
+    ------
+    AnalysisInputError
+        If a required column is missing, a date is missing or an option is invalid.
+    """
+    fn = "wheel_values"
+    require_frame(trajectories, ["participant_id", "element", "date", "rating", "rolling_mean"],
+                  name="trajectories", function=fn)
+    if by not in _WHEEL_COLUMNS:
+        raise AnalysisInputError(f"{fn}: by={by!r} must be 'participant' or 'cohort'")
+    if not isinstance(min_n, (int, np.integer)) or isinstance(min_n, bool) or min_n < 1:
+        raise AnalysisInputError(f"{fn}: min_n should be a whole number of people >= 1, got {min_n!r}")
+    days = as_days(trajectories["date"], column="date", function=fn)
+    _check_dates(days, np.ones(len(days), dtype=bool), fn)
+    vision = (as_numbers(trajectories["vision"], column="vision", function=fn)
+              if "vision" in trajectories.columns else np.full(len(days), np.nan))
+    d = pd.DataFrame({
+        "participant_id": as_ids(trajectories["participant_id"]).to_numpy(),
+        "element": as_ids(trajectories["element"]).to_numpy(),
+        "date": days,
+        "rating": as_numbers(trajectories["rating"], column="rating", function=fn),
+        "rolling_mean": as_numbers(trajectories["rolling_mean"], column="rolling_mean", function=fn),
+        "vision": vision,
+    })
+    if len(d) and today is not None:
+        d = d.loc[d["date"].to_numpy() <= one_day(today, name="today", function=fn)]
+    columns = _WHEEL_COLUMNS[by]
+    if d.empty:
+        return _empty_wheel(columns)
+
+    keys = ["participant_id", "element"]
+    d = d.sort_values(keys + ["date"], kind="stable")
+    start = d.groupby(keys, sort=False)["date"].transform("min")
+    first_week = d["date"] < start + np.timedelta64(BASELINE_DAYS, "D")
+    per = pd.DataFrame({
+        "baseline": d.loc[first_week].groupby(keys)["rating"].mean(),
+        "now": d.groupby(keys)["rolling_mean"].last(),  # last() skips missing values
+        "vision": d.groupby(keys)["vision"].last(),
+    }).reindex(d.groupby(keys).size().index)
+
+    if by == "participant":
+        long = per.rename_axis(columns="measure").stack(future_stack=True).rename("value").reset_index()
+        n = long["value"].notna().to_numpy().astype(np.int64)
+        suppressed = np.zeros(len(long), dtype=bool)
+    else:
+        g = per.groupby(level="element")
+        counts = g.count()
+        medians = g.median().where(counts >= min_n)
+        long = medians.rename_axis(columns="measure").stack(future_stack=True).rename("value").reset_index()
+        n = counts.stack(future_stack=True).to_numpy().astype(np.int64)
+        suppressed = n < min_n
+        long["n_people"] = np.int64(d["participant_id"].nunique())
+    long["n"] = n
+    long["suppressed"] = suppressed
+    long["measure"] = long["measure"].astype("str")
+    long["value"] = long["value"].astype(float)
+    return long[columns].reset_index(drop=True)
+
+
+def _empty_wheel(columns) -> pd.DataFrame:
+    dtypes = {"participant_id": "str", "element": "str", "measure": "str", "value": float,
+              "n": np.int64, "n_people": np.int64, "suppressed": bool}
+    return pd.DataFrame({c: pd.Series(dtype=dtypes[c]) for c in columns})
