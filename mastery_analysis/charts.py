@@ -419,27 +419,26 @@ def plot_trajectories(trajectories: pd.DataFrame, *, participant: str | None = N
     return _finish(fig, height=190 * len(elements) + 190, panel_titles=1)
 
 
-def plot_wheel(trajectories: pd.DataFrame, *, participant: str | None = None, today=None,
-               framework=None, min_n: int = MIN_N) -> go.Figure:
+def plot_wheel(wheel: pd.DataFrame, *, participant: str | None = None, framework=None,
+               min_n: int = MIN_N) -> go.Figure:
     """Radar of the elements: where I started, where I am now, and my vision.
 
-    For one person: baseline is the mean rating over the first 7 days of each element, now is
-    the latest rolling mean on or before ``today``, vision the latest vision. For a frame with
-    several people (and no ``participant``), each of the three is the cohort median of the
-    per-person values, shown only when at least ``min_n`` people contribute.
+    Draws the values :func:`~mastery_analysis.analysis.wheel_values` computed: one person's
+    wheel (a frame with ``participant_id``) or the cohort's medians (``by="cohort"``), where a
+    suppressed median (fewer than ``min_n`` people) is left out of its polygon.
 
     Parameters
     ----------
-    trajectories : DataFrame
-        Output of :func:`~mastery_analysis.analysis.element_trajectories`: participant_id,
-        element, date, rating, rolling_mean, vision.
+    wheel : DataFrame
+        Output of :func:`~mastery_analysis.analysis.wheel_values`: element, measure
+        (baseline, now, vision), value; participant_id for one person's wheel, n_people for
+        the cohort's.
     participant : str, optional
-        Show this person; None shows the one person in the frame, or the cohort median.
-    today : date-like, optional
-        The "now" of the chart; the last date in the frame when None.
+        Whose wheel to show when the frame holds several people.
     framework : Framework or str, optional
     min_n : int
-        Fewest people a cohort median may summarise.
+        The ``min_n`` given to ``wheel_values``: a cohort of fewer people gets an empty state
+        that says so.
 
     Returns
     -------
@@ -447,45 +446,24 @@ def plot_wheel(trajectories: pd.DataFrame, *, participant: str | None = None, to
     """
     fw = _fw(framework)
     title = "My wheel: where I started, where I am, where I want to be"
-    if _is_empty(trajectories):
+    if _is_empty(wheel):
         return _empty(title, "No ratings yet: do a check-in in 01_check_in.ipynb")
-    _require(trajectories, ["element", "date", "rating", "rolling_mean"], "plot_wheel",
-             "element_trajectories")
-    data = trajectories
-    if participant is not None and "participant_id" in data:
-        data = data.loc[data["participant_id"] == participant]
+    _require(wheel, ["element", "measure", "value"], "plot_wheel", "wheel_values")
+    cohort = "participant_id" not in wheel.columns
+    data, who = (wheel, None) if cohort else _one_participant(wheel, participant, "plot_wheel")
     if data.empty:
         return _empty(title, f"No ratings for {participant} yet: do a check-in in 01_check_in.ipynb")
-    data = data.assign(date=_dates(data["date"]))
-    if "participant_id" not in data:
-        data = data.assign(participant_id="me")
-    if "vision" not in data:
-        data = data.assign(vision=np.nan)
-    if today is not None:
-        data = data.loc[data["date"] <= pd.Timestamp(today)]
-        if data.empty:
-            return _empty(title, f"No ratings on or before {_day(today)} yet")
-    data = data.sort_values(["participant_id", "element", "date"])
-    start = data.groupby(["participant_id", "element"])["date"].transform("min")
-    baseline = data.loc[data["date"] < start + pd.Timedelta(days=7)].groupby(
-        ["participant_id", "element"])["rating"].mean()
-    now = data.dropna(subset=["rolling_mean"]).groupby(["participant_id", "element"])["rolling_mean"].last()
-    vision = data.dropna(subset=["vision"]).groupby(["participant_id", "element"])["vision"].last()
-    people = data["participant_id"].nunique()
-    cohort = people > 1
     if cohort:
+        _require(wheel, ["n_people"], "plot_wheel", "wheel_values(by=\"cohort\")")
+        people = int(data["n_people"].iloc[0])
         if people < min_n:
             return _empty(title, f"Only {people} people have ratings: a cohort view needs at least "
                                  f"{min_n} (privacy rule)")
-        # each element's median needs min_n people with a value (few may have set a vision)
-        baseline, now, vision = (s.groupby(level="element").median().where(
-            s.groupby(level="element").size() >= min_n) for s in (baseline, now, vision))
         title = f"Cohort wheel: median of {people} people"
-    else:
-        baseline, now, vision = (s.droplevel("participant_id") for s in (baseline, now, vision))
-        who = data["participant_id"].iloc[0]
-        if who != "me":
-            title = f"{title}: {esc(who)}"
+    elif who is not None:
+        title = f"{title}: {esc(who)}"
+    baseline, now, vision = (data.loc[data["measure"] == m].set_index("element")["value"]
+                             for m in ("baseline", "now", "vision"))
     elements = _element_order(fw, data["element"])
     theta = [_label(fw, e) for e in elements]
     closed = theta + theta[:1]

@@ -55,7 +55,7 @@ def all_figures(demo_store_path):
         pace_figure = ch.plot_goal_pace(cf.pace(), cf.progress(), cf.goals())
     return {
         "trajectories": ch.plot_trajectories(traj),
-        "wheel": ch.plot_wheel(traj),
+        "wheel": ch.plot_wheel(A.wheel_values(traj)),
         "calendar": ch.plot_calendar(a, goals=g, streaks=A.streaks(a, g)),
         "habit_strength": ch.plot_habit_strength(A.habit_strength(a, g), goals=g),
         "lag_profile": ch.plot_lag_profile(corr, goals=g),

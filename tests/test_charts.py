@@ -73,7 +73,7 @@ def cohort(demo_store_path):
 # ---------------------------------------------------------------------------- theme and colours
 def test_every_chart_uses_the_one_theme(alex, cohort):
     figs = [
-        ch.plot_trajectories(alex["trajectories"]), ch.plot_wheel(alex["trajectories"]),
+        ch.plot_trajectories(alex["trajectories"]), ch.plot_wheel(A.wheel_values(alex["trajectories"])),
         ch.plot_calendar(alex["actions"]), ch.plot_habit_strength(alex["habit"]),
         ch.plot_lag_profile(alex["correlations"]),
         ch.plot_action_progress(alex["actions"], alex["progress"], alex["correlations"]),
@@ -211,45 +211,61 @@ def test_trajectories_of_several_people_need_a_participant():
     assert fig.layout.title.text.endswith(": b")
 
 
-def test_wheel_values_are_baseline_now_and_vision(alex):
-    traj = alex["trajectories"]
-    fig = ch.plot_wheel(traj)
+def wheel_r(wheel, measure):
+    """The frame's values of one measure in framework order, the polygon closed."""
+    v = wheel.loc[wheel["measure"] == measure].set_index("element")["value"].reindex(FW.keys).tolist()
+    return v + v[:1]
+
+
+def test_wheel_draws_baseline_now_and_vision_from_wheel_values(alex):
+    wheel = A.wheel_values(alex["trajectories"])
+    fig = ch.plot_wheel(wheel)
     now, base, vision = (by_name(fig, n)[0] for n in ("Now", "Baseline", "Vision"))
-    assert list(now.theta[:-1]) == [FW.labels[k] for k in FW.keys]
-    last = traj.sort_values("date").groupby("element")["rolling_mean"].last()
-    np.testing.assert_allclose(now.r[:-1], [last[k] for k in FW.keys])
+    assert fig.layout.title.text.endswith(": alex")
+    assert list(now.theta) == [FW.labels[k] for k in FW.keys + FW.keys[:1]]
+    for trace, measure in ((now, "now"), (base, "baseline"), (vision, "vision")):
+        np.testing.assert_allclose(trace.r, wheel_r(wheel, measure))
     assert now.r[-1] == now.r[0], "the polygon is closed"
-    first_week = traj.loc[traj["date"] < traj["date"].min() + pd.Timedelta(days=7)]
-    np.testing.assert_allclose(base.r[:-1], [first_week.loc[first_week["element"] == k, "rating"].mean()
-                                             for k in FW.keys])
-    last_vision = traj.dropna(subset=["vision"]).sort_values("date").groupby("element")["vision"].last()
-    np.testing.assert_allclose(vision.r[:-1], [last_vision[k] for k in FW.keys])
     assert list(now.marker.color[:-1]) == [FW.colors[k] for k in FW.keys]
+    assert "vision: where I want to be" in fig.layout.title.subtitle.text
 
 
-def test_wheel_today_is_the_now():
-    traj = A.element_trajectories(cf.ratings(days=120))
-    today = pd.Timestamp("2024-02-15")
-    fig = ch.plot_wheel(traj, today=today)
-    expected = traj.loc[traj["date"] <= today].sort_values("date").groupby("element")["rolling_mean"].last()
-    np.testing.assert_allclose(by_name(fig, "Now")[0].r[:-1], [expected[k] for k in FW.keys])
+def test_wheel_without_a_vision_draws_no_vision_and_several_people_need_a_participant():
+    traj = cf.trajectories().assign(vision=np.nan)
+    fig = ch.plot_wheel(A.wheel_values(traj))
+    assert [t.name for t in fig.data] == ["Baseline", "Now"]
+    assert "vision" not in fig.layout.title.subtitle.text
+    two = A.wheel_values(pd.concat([cf.trajectories(participant="a"), cf.trajectories(participant="b")]))
+    with pytest.raises(ch.ChartError, match="participant="):
+        ch.plot_wheel(two)
+    fig = ch.plot_wheel(two, participant="b")
+    assert fig.layout.title.text.endswith(": b")
+    np.testing.assert_allclose(by_name(fig, "Now")[0].r,
+                               wheel_r(two.loc[two["participant_id"] == "b"], "now"))
+    assert ch.plot_wheel(two, participant="nobody").layout.meta["empty"]
 
 
-def test_cohort_wheel_is_a_median_and_respects_the_small_group_rule(cohort):
+def test_cohort_wheel_draws_the_medians_and_leaves_out_what_is_suppressed(cohort):
     traj = A.element_trajectories(cohort["ratings"])
-    fig = ch.plot_wheel(traj)
+    wheel = A.wheel_values(traj, by="cohort")
+    fig = ch.plot_wheel(wheel)
     assert "median of 24 people" in fig.layout.title.text
-    now = traj.sort_values("date").groupby(["participant_id", "element"])["rolling_mean"].last()
-    med = now.groupby(level="element").median()
-    np.testing.assert_allclose(by_name(fig, "Now")[0].r[:-1], [med[k] for k in FW.keys])
-    few = traj.loc[traj["participant_id"].isin(["sc01", "sc02", "sc03"])]
+    np.testing.assert_allclose(by_name(fig, "Now")[0].r, wheel_r(wheel, "now"))
+    np.testing.assert_allclose(by_name(fig, "Baseline")[0].r, wheel_r(wheel, "baseline"))
+    few = A.wheel_values(traj.loc[traj["participant_id"].isin(["sc01", "sc02", "sc03"])], by="cohort")
     small = ch.plot_wheel(few)
     assert small.layout.meta["empty"] and "at least 5" in small.layout.annotations[0].text
-    # a median per element needs 5 people with a value: three visions give no vision median
-    first = cohort["ratings"].sort_values("date").groupby("participant_id").head(1)
-    visions = first.loc[first["participant_id"].isin(["sc01", "sc02", "sc03"])].assign(kind="vision", rating=9)
-    fig = ch.plot_wheel(A.element_trajectories(pd.concat([cohort["ratings"], visions], ignore_index=True)))
-    assert not by_name(fig, "Vision") and "median of 24 people" in fig.layout.title.text
+    # a suppressed median is not drawn: no vision at all, or a gap at one element
+    assert wheel.loc[wheel["measure"] == "vision", "suppressed"].all() and not by_name(fig, "Vision")
+    gap = wheel.copy()
+    hide = (gap["element"] == "focused") & (gap["measure"] == "now")
+    gap.loc[hide, ["value", "suppressed"]] = [np.nan, True]
+    gap.loc[gap["measure"] == "vision", ["value", "suppressed"]] = [8.0, False]
+    fig = ch.plot_wheel(gap)
+    now = by_name(fig, "Now")[0].r
+    assert np.isnan(now[FW.keys.index("focused")]) and np.isfinite(np.delete(now, FW.keys.index("focused"))).all()
+    np.testing.assert_allclose(by_name(fig, "Vision")[0].r, [8.0] * 6)
+    assert "where they want to be (cohort medians)" in fig.layout.title.subtitle.text
 
 
 def test_calendar_cells_hold_the_daily_action_counts(alex):
@@ -490,7 +506,7 @@ def test_participation_counts_people_per_week(cohort):
 # ---------------------------------------------------------------------------- empty states
 EMPTY_CASES = {
     "trajectories": lambda: ch.plot_trajectories(A.element_trajectories(empty_table("ratings"))),
-    "wheel": lambda: ch.plot_wheel(A.element_trajectories(empty_table("ratings"))),
+    "wheel": lambda: ch.plot_wheel(A.wheel_values(A.element_trajectories(empty_table("ratings")))),
     "calendar": lambda: ch.plot_calendar(empty_table("actions")),
     "habit_strength": lambda: ch.plot_habit_strength(
         A.habit_strength(empty_table("actions"), empty_table("goals"))),
@@ -522,7 +538,7 @@ def test_one_check_in_gives_charts_not_errors(store):
     ratings = store.ratings(participant="solo")
     traj = A.element_trajectories(ratings)
     assert len(ch.plot_trajectories(traj).data) > 0
-    assert len(ch.plot_wheel(traj).data) == 3
+    assert len(ch.plot_wheel(A.wheel_values(traj)).data) == 3
     assert ch.plot_calendar(store.actions(participant="solo")).layout.meta["empty"]
     corr = A.action_progress_correlation(store.actions(), store.progress())
     assert ch.plot_lag_profile(corr).layout.meta["empty"]
@@ -551,7 +567,7 @@ def test_text_a_person_typed_is_escaped_everywhere():
     trends = trends.replace({"p01": evil})
     traj = cf.trajectories(participant=evil)
     figs = [
-        ch.plot_trajectories(traj), ch.plot_wheel(traj),
+        ch.plot_trajectories(traj), ch.plot_wheel(A.wheel_values(traj)),
         ch.plot_calendar(actions, goal_id="g0", goals=goals),
         ch.plot_habit_strength(A.habit_strength(actions, goals), goals=goals),
         ch.plot_lag_profile(corr, goals=goals),
@@ -586,7 +602,7 @@ def test_three_years_of_daily_data_stay_under_a_megabyte(three_years):
     d = three_years
     figs = {
         "trajectories": ch.plot_trajectories(d["trajectories"]),
-        "wheel": ch.plot_wheel(d["trajectories"]),
+        "wheel": ch.plot_wheel(A.wheel_values(d["trajectories"])),
         "calendar": ch.plot_calendar(d["actions"], goals=d["goals"],
                                      streaks=A.streaks(d["actions"], d["goals"])),
         "habit_strength": ch.plot_habit_strength(A.habit_strength(d["actions"], d["goals"]),
@@ -616,7 +632,7 @@ def test_large_scatters_use_webgl():
 def test_the_whole_demo_cohort_stays_under_a_megabyte(cohort):
     traj = A.element_trajectories(cohort["ratings"])
     figs = {
-        "wheel": ch.plot_wheel(traj),
+        "wheel": ch.plot_wheel(A.wheel_values(traj, by="cohort")),
         "cohort_change": ch.plot_cohort_change(cohort["scores"], cohort["change"],
                                                participants=cohort["participants"]),
         "forest": ch.plot_forest(consenting_only(cohort["trends"], cohort["participants"])),
