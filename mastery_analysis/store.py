@@ -24,6 +24,7 @@ from . import __version__
 from .errors import StoreError, StoreVersionError, UnknownParticipantError, ValidationError
 from .framework import DEFAULT_FRAMEWORK, FRAMEWORK_DIR, Framework, load_framework
 from .schema import TABLES, as_day, empty, validate
+from .snapshot import GENERATION_KEY, Snapshot, new_generation
 
 SCHEMA_VERSION = 1
 STORE_ENV = "MASTERY_STORE"
@@ -174,6 +175,7 @@ class Store:
                         {"key": "schema_version", "value": str(SCHEMA_VERSION)},
                         {"key": "framework", "value": fw_name},
                         {"key": "created_by", "value": f"mastery-analysis {__version__}"},
+                        {"key": GENERATION_KEY, "value": new_generation()},
                     ])
                 elif int(stored) > SCHEMA_VERSION:
                     raise StoreVersionError(
@@ -190,6 +192,15 @@ class Store:
 
     def __repr__(self):
         return f"Store({self.url!r})"
+
+    def snapshot(self, directory=None) -> Snapshot:
+        """The store's columnar snapshot for analysis (:mod:`mastery_analysis.snapshot`):
+        ``store.snapshot().read("ratings")`` equals ``store.ratings()``, read from Parquet."""
+        if directory is not None:
+            return Snapshot(self, directory)
+        if getattr(self, "_snapshot", None) is None:
+            self._snapshot = Snapshot(self)
+        return self._snapshot
 
     def close(self):
         self._engine.dispose()
@@ -439,6 +450,9 @@ class Store:
             for name in reversed(DATA_TABLES):
                 t = SQL_TABLES[name]
                 deleted[name] = conn.execute(sa.delete(t).where(t.c.participant_id == participant_id)).rowcount
+            # deletions are invisible to a version watermark: snapshots rebuild on a new generation
+            conn.execute(META.delete().where(META.c.key == GENERATION_KEY))
+            conn.execute(META.insert(), [{"key": GENERATION_KEY, "value": new_generation()}])
         return deleted
 
     # ----------------------------------------------------------------- internals
