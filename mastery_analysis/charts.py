@@ -47,6 +47,11 @@ WEEKLY_AFTER = 400
 GL_AFTER = 2000
 #: The smallest group whose aggregate a cohort chart shows (DESIGN.md, "Privacy").
 MIN_N = 5
+#: Cohort charts draw one line (or row) per participant up to this many participants; beyond
+#: it they draw the distribution instead (bands, histograms), which stays readable and keeps a
+#: chart of 10,000 people as small as one of 300.
+MAX_PEOPLE_DRAWN = 300
+_HIST_BINS = 40
 
 FONT = "Source Sans Pro, Helvetica Neue, Helvetica, Arial, sans-serif"
 INK = "#222222"
@@ -1054,6 +1059,19 @@ def plot_cohort_change(scores: pd.DataFrame, change: pd.DataFrame | None = None,
         w = wide.loc[e]
         color = _color(fw, e)
         mine = w.loc[w.index.isin(consenting)]
+        if len(consenting) > MAX_PEOPLE_DRAWN:  # too many lines to read: the spread, as bands
+            if len(w) >= min_n:
+                for lo_q, hi_q, alpha, name in ((0.1, 0.9, 0.14, "Middle 80% of participants"),
+                                                (0.25, 0.75, 0.28, "Middle 50% of participants")):
+                    q = w[[pre, post]].quantile([lo_q, hi_q])
+                    fig.add_trace(go.Scatter(
+                        x=cats + cats[::-1], y=[q.at[lo_q, pre], q.at[lo_q, post],
+                                                q.at[hi_q, post], q.at[hi_q, pre]],
+                        mode="lines", fill="toself", fillcolor=_rgba(color, alpha),
+                        line=dict(width=0), name=name, legendgroup=name,
+                        showlegend=name not in shown, hoverinfo="skip"), row=1, col=j)
+                    shown.add(name)
+            mine = mine.iloc[:0]
         if len(mine):
             xs, ys, hover = [], [], []
             for pid, r in mine.iterrows():
@@ -1084,8 +1102,11 @@ def plot_cohort_change(scores: pd.DataFrame, change: pd.DataFrame | None = None,
     fig.update_yaxes(title_text=esc(y_title) if y_title else _score_title(fw, value), row=1, col=1)
     fig.update_xaxes(type="category", categoryorder="array", categoryarray=cats, range=[-0.35, 1.35])
     fig.update_annotations(font=dict(size=12, color=INK))
-    sub = (f"Grey lines: the {len(consenting)} "
-           f"participants who agreed to share · thick line: cohort median (shown for {min_n} or "
+    people = (f"Grey lines: the {len(consenting)} participants who agreed to share"
+              if len(consenting) <= MAX_PEOPLE_DRAWN else
+              f"Bands: the middle 50% and 80% of the {wide.index.get_level_values('participant_id').nunique()} "
+              f"participants (too many for a line each)")
+    sub = (f"{people} · thick line: cohort median (shown for {min_n} or "
            "more people)<br>d<sub>z</sub>, g: effect sizes of the change · reliable: changes larger "
            "than measurement error (Jacobson-Truax)")
     if suppressed:
@@ -1166,6 +1187,11 @@ def plot_forest(estimates: pd.DataFrame, rmcorr: pd.Series | dict | pd.DataFrame
         pooled_lo = pooled if pooled_lo is None or pd.isna(pooled_lo) else float(pooled_lo)
         pooled_hi = pooled if pooled_hi is None or pd.isna(pooled_hi) else float(pooled_hi)
         rows = ["<b>All: rmcorr</b>"] + rows
+    if len(order) > MAX_PEOPLE_DRAWN:
+        return _forest_histograms(data, elements, fw, estimate=estimate, x_title=x_title,
+                                  title=title, sub=sub, rm=rm if overall else {},
+                                  pooled=(pooled, pooled_lo, pooled_hi) if overall else None,
+                                  people=len(order))
     fig = make_subplots(rows=1, cols=len(elements), shared_yaxes=True, horizontal_spacing=0.02,
                         subplot_titles=[_label(fw, e) if e else "" for e in elements])
     for j, e in enumerate(elements, start=1):
@@ -1206,6 +1232,52 @@ def plot_forest(estimates: pd.DataFrame, rmcorr: pd.Series | dict | pd.DataFrame
     fig.update_layout(title=dict(text=title, subtitle=dict(text=sub)))
     return _finish(fig, height=min(2400, 22 * len(rows) + 230), panel_titles=1, legend=False,
                    margin_b=80)
+
+
+def _forest_histograms(data, elements, fw, *, estimate, x_title, title, sub, rm, pooled,
+                       people) -> go.Figure:
+    """plot_forest for more than MAX_PEOPLE_DRAWN participants: how the estimates spread.
+
+    One histogram of the participants' estimates per element (binned here, so the figure
+    carries 40 bars per panel rather than every estimate), with zero and, when given, the
+    rmcorr estimate and its interval as a line and a band.
+    """
+    values = data[estimate].to_numpy(dtype=float)
+    values = values[np.isfinite(values)]
+    lo, hi = (np.quantile(values, [0.005, 0.995]) if len(values) else (0.0, 1.0))
+    if pooled is not None:
+        lo, hi = min(lo, pooled[1]), max(hi, pooled[2])
+    if not hi > lo:
+        lo, hi = lo - 0.5, hi + 0.5
+    edges = np.linspace(lo, hi, _HIST_BINS + 1)
+    mids = (edges[:-1] + edges[1:]) / 2
+    fig = make_subplots(rows=1, cols=len(elements), shared_yaxes=True, horizontal_spacing=0.02,
+                        subplot_titles=[_label(fw, e) if e else "" for e in elements])
+    for j, e in enumerate(elements, start=1):
+        d = data if e is None else data.loc[data["element"] == e]
+        v = d[estimate].to_numpy(dtype=float)
+        counts, _ = np.histogram(np.clip(v[np.isfinite(v)], lo, hi), bins=edges)
+        color = _color(fw, e)
+        fig.add_trace(go.Bar(
+            x=mids, y=counts, width=(edges[1] - edges[0]) * 0.95, marker_color=_rgba(color, 0.75),
+            showlegend=False, customdata=np.column_stack([edges[:-1], edges[1:]]),
+            hovertemplate="%{customdata[0]:.2f} to %{customdata[1]:.2f}: %{y} people<extra></extra>"),
+            row=1, col=j)
+        fig.add_vline(x=0, line=dict(color="#9a9a9a", width=1), row=1, col=j)
+        if pooled is not None and (e is None or rm.get("element") in (None, e)):
+            fig.add_vrect(x0=pooled[1], x1=pooled[2], fillcolor=_rgba(INK, 0.12), line_width=0,
+                          row=1, col=j)
+            fig.add_vline(x=pooled[0], line=dict(color=INK, width=2.5), row=1, col=j)
+    fig.update_yaxes(title_text="People", row=1, col=1, rangemode="tozero")
+    fig.update_xaxes(title_text=esc(x_title) if len(elements) == 1 else "", zeroline=False)
+    if len(elements) > 1:
+        fig.add_annotation(text=esc(x_title), x=0.5, y=-0.02, xref="paper", yref="paper",
+                           yanchor="top", yshift=-28, showarrow=False, font=dict(size=13, color=MUTED))
+    fig.update_annotations(font=dict(size=13))
+    note = (f"{people} participants: how their estimates spread (too many for a row each)"
+            + (" · dark line and band: rmcorr and its interval" if pooled is not None else ""))
+    fig.update_layout(title=dict(text=title, subtitle=dict(text=f"{sub}<br>{note}" if sub else note)))
+    return _finish(fig, height=520, panel_titles=1, legend=False, margin_b=80)
 
 
 def plot_distribution(scores: pd.DataFrame, *, value: str = "score", phases=("baseline", "mid", "post"),
