@@ -5,13 +5,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8888
 
-.PHONY: setup test report lab bench demo clean-store help
+.PHONY: setup test report lab bench bench-full demo clean-store help
 
 help:
 	@echo "make report  set up, load the demo data, render the reports into reports/"
 	@echo "make test    set up and run the whole test suite (unit, notebooks, browser)"
 	@echo "make lab     open JupyterLab on notebooks/"
-	@echo "make bench   run the scale benchmarks"
+	@echo "make bench   run the scale benchmarks (a few minutes; writes benchmarks/results.json)"
+	@echo "make bench-full  every size, the 10,000-person organisation and the reports (heavy)"
 	@echo "make demo    load the demo data into the default store (once)"
 
 setup: $(STAMP)
@@ -37,8 +38,18 @@ report: $(STAMP)
 lab: $(STAMP)
 	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks --port=$(PORT) $(if $(filter 0,$(shell id -u)),--allow-root)
 
-bench: $(STAMP)
+BENCH_STAMP := $(VENV)/.bench-installed
+
+# the peers (polars, DuckDB) are a benchmark-only extra
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[test,bench]"
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks
+
+bench-full: $(BENCH_STAMP)
+	$(BIN)/python -m benchmarks --full
 
 clean-store:
 	rm -f data/mastery.db data/mastery.db-wal data/mastery.db-shm

@@ -1,33 +1,128 @@
-"""Run every ``benchmarks/bench_*.py`` module's ``main()`` and print its figures.
+"""Run the benchmarks, print a table of the figures, write ``benchmarks/results.json``.
 
-``python -m benchmarks [PEOPLE] [DAYS]``: the optional scale is passed on to each benchmark
-(through ``sys.argv``). Exits non-zero if any benchmark failed, after running the others.
+``python -m benchmarks`` (``make bench``, a few minutes): the analysis at the cohort size and
+at a scaled-down organisation (2,000 people x 365 days), against its peers and the naive loops;
+loading at the scaled-down organisation; saving with about a million rows stored; figures.
+
+``python -m benchmarks --full`` (``make bench-full``, heavy: run it rarely on a shared
+machine): every size, the organisation at 10,000 x 365 (about 25 million rows), the
+store's ``read_sql`` at that size, and the reports.
+
+``--only analysis,load,save,reports,figures`` picks sections; ``--runs N`` sets how many runs
+a median is taken over (3 by default). Nothing is asserted about timings; results of the
+peers and the naive loops are checked equal to ours, and a mismatch fails the run.
 """
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
+import argparse
+import json
+import platform
 import sys
 import time
 import traceback
-from pathlib import Path
+
+from benchmarks.common import RESULTS, fmt, load_average, print_table
+from benchmarks.synthetic import SIZES
+
+SECTIONS = ("analysis", "load", "save", "figures", "reports")
+SMALL_ORG = 2_000
+TARGETS = {  # key: (target, "<=" or ">=")
+    "analysis_org_s": (8, "<="), "analysis_org_peak_rss_gb": (3, "<="),
+    "analysis_vs_best_peer": (1.0, ">="), "analysis_speedup_vs_naive": (30, ">="),
+    "load_org_s": (3, "<="), "save_p50_ms": (5, "<="), "save_p99_ms": (25, "<="),
+    "report_personal_s": (8, "<="), "report_cohort_500_s": (30, "<="),
+    "report_batch_24_s": (90, "<="), "report_html_mb": (6, "<="), "figure_max_json_mb": (1, "<="),
+}
 
 
-def main() -> int:
-    here = Path(__file__).parent
-    names = sorted(m.name for m in pkgutil.iter_modules([str(here)]) if m.name.startswith("bench_"))
+def _parse(argv):
+    p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
+    p.add_argument("--full", action="store_true", help="every size, the full organisation, reports")
+    p.add_argument("--only", help="comma-separated sections: " + ", ".join(SECTIONS))
+    p.add_argument("--runs", type=int, default=3, help="runs per median (default 3)")
+    p.add_argument("--out", default=str(RESULTS), help="where to write the JSON (default %(default)s)")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = _parse(sys.argv[1:] if argv is None else argv)
+    sections = args.only.split(",") if args.only else (
+        SECTIONS if args.full else ("analysis", "load", "save", "figures"))
+    unknown = set(sections) - set(SECTIONS)
+    if unknown:
+        print(f"unknown section(s): {', '.join(sorted(unknown))}", file=sys.stderr)
+        return 2
+    results = {"runs": args.runs, "cpus": float(__import__("os").cpu_count())}
+    print(f"benchmarks: {', '.join(sections)}{' (full)' if args.full else ''}; python "
+          f"{platform.python_version()}; {load_average()}\n", flush=True)
     failed = []
-    for name in names:
-        print(f"== benchmarks.{name}", flush=True)
+    org_label, org_people = ("org", SIZES["organisation"][0]) if args.full else ("org_small", SMALL_ORG)
+    days = SIZES["organisation"][1]
+
+    def section(name, fn):
+        if name not in sections:
+            return
         t0 = time.perf_counter()
         try:
-            module = importlib.import_module(f"benchmarks.{name}")
-            module.main()
-        except Exception:  # report and go on with the other benchmarks
+            results.update(fn())
+        except Exception:  # report and go on with the others; the run still fails
             traceback.print_exc()
             failed.append(name)
-        print(f"   ({time.perf_counter() - t0:.1f} s in total)\n", flush=True)
+        print(f"   ({name}: {time.perf_counter() - t0:.0f} s)\n", flush=True)
+
+    def analysis():
+        from benchmarks import bench_analysis
+
+        out = {}
+        labels = (["personal", "cohort"] if args.full else ["cohort"])
+        for label in labels:
+            out.update(bench_analysis.run(label, *SIZES[label], runs=args.runs))
+        out.update(bench_analysis.run(org_label, org_people, days, runs=args.runs))
+        # the headline ratios are those of the largest size measured
+        out["analysis_vs_best_peer"] = out[f"analysis_{org_label}_vs_best_peer"]
+        out["analysis_speedup_vs_naive"] = out[f"analysis_{org_label}_speedup_vs_naive"]
+        return out
+
+    def load():
+        from benchmarks import bench_store
+
+        return bench_store.load(org_label, org_people, days, runs=args.runs)
+
+    def save():
+        from benchmarks import bench_store
+
+        return bench_store.save(*SIZES["cohort"])
+
+    def figures():
+        from benchmarks import bench_figures
+
+        return bench_figures.run(None if args.full else SMALL_ORG)
+
+    def reports():
+        from benchmarks import bench_reports
+
+        return bench_reports.run()
+
+    for name, fn in (("analysis", analysis), ("load", load), ("save", save),
+                     ("figures", figures), ("reports", reports)):
+        section(name, fn)
+
+    results["load_average_1min"] = __import__("os").getloadavg()[0]
+    rows = []
+    for key, (target, sense) in TARGETS.items():
+        value = results.get(key)
+        if value is None:
+            continue
+        met = value <= target if sense == "<=" else value >= target
+        rows.append((key, fmt(value), f"{sense} {target:g}", "yes" if met else "NO"))
+    if rows:
+        print(f"targets ({load_average()}):")
+        print_table(rows, ("key", "measured", "target", "met"))
+    with open(args.out, "w") as fh:
+        json.dump({k: (float(v) if isinstance(v, (int, float)) else v) for k, v in results.items()},
+                  fh, indent=1, sort_keys=True)
+    print(f"\nwrote {args.out}")
     if failed:
         print("failed: " + ", ".join(failed), file=sys.stderr)
         return 1
