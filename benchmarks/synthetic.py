@@ -99,7 +99,7 @@ def synthetic_frames(people: int = 10_000, days: int = 365, *, seed: int = 0) ->
     gain = counts.astype(np.float64) * rng.uniform(0.1, 0.4, len(counts)) + rng.normal(0.05, 0.3, len(counts))
     goal_code = ap * len(GOALS) + ag
     level = np.clip(_grouped_cumsum(gain, goal_code), 0.0, 100.0)
-    weekday = pd.DatetimeIndex(dates).dayofweek.to_numpy()[ad]
+    weekday = pd.DatetimeIndex(dates).day_of_week.to_numpy()[ad]
     keep = (ag == 0) | (weekday == 0)
     progress = pd.DataFrame({
         "participant_id": pd.Categorical.from_codes(ap[keep].astype(np.int32), ids.categories),

@@ -259,8 +259,52 @@ def _add_stats_command(sub):
     p.add_argument("--min-group-size", type=int, default=None,
                    help="cohort-change: smallest group a statistic is shown for (default: 5)")
     p.add_argument("--store", help=STORE_HELP)
+    p.add_argument("--engine", choices=("pandas", "dask"), default="pandas",
+                   help="pandas (default): in this process; dask: one task per partition of "
+                        "participants, on a local Dask cluster or --scheduler (needs the [dask] "
+                        "extra; not for insights)")
+    p.add_argument("--partitions", type=int, default=8,
+                   help="dask: how many participant partitions (default: 8)")
+    p.add_argument("--workers", type=int, default=2,
+                   help="dask: workers of the local cluster when no --scheduler is given (default: 2)")
+    p.add_argument("--scheduler", help="dask: address of a running Dask scheduler, e.g. tcp://host:8786")
     _add_format(p)
     p.set_defaults(func=_run_stats)
+
+
+def _stats_on_dask(args, s, read):
+    """``mastery stats --engine dask``: the store's tables as participant-partitioned Parquet,
+    the analysis one Dask task per partition (see :mod:`mastery_analysis.dask_engine`)."""
+    import tempfile
+
+    from . import dask_engine
+
+    dask_engine._require_dask()
+    what = args.analysis
+    if what == "insights":
+        raise MasteryError("insights are for one person: use --engine pandas")
+    if what == "cohort-change":
+        if args.cohort is None:
+            raise MasteryError("cohort-change compares a cohort's phases: use --cohort NAME")
+        frames = {"responses": s.responses(cohort=args.cohort)}  # aggregates only: everyone counts
+    else:
+        needed = {"trends": ("ratings",), "habits": ("actions", "goals"),
+                  "correlations": ("actions", "progress", "ratings"), "goals": ("goals", "progress")}
+        frames = {t: read(t) for t in needed[what]}
+    with tempfile.TemporaryDirectory(prefix="mastery-dask-") as tmp:
+        dask_engine.write_partitions(frames, tmp, partitions=args.partitions)
+        from distributed import Client
+
+        client = Client(args.scheduler) if args.scheduler else dask_engine.local_client(args.workers)
+        try:
+            return dask_engine.run_analysis(
+                what, tmp, client=client, today=args.today, framework=s.framework, pre=args.pre,
+                post=args.post, min_n=args.min_group_size)
+        finally:
+            cluster = getattr(client, "cluster", None)
+            client.close()
+            if cluster is not None and not args.scheduler:
+                cluster.close()
 
 
 def _run_stats(args):
@@ -284,6 +328,9 @@ def _run_stats(args):
             return frame if args.participant is not None else consenting_only(frame, members)
 
         what = args.analysis
+        if args.engine == "dask":
+            print_frame(_stats_on_dask(args, s, read), args.format)
+            return
         if what == "cohort-change":
             if args.cohort is None:
                 raise MasteryError("cohort-change compares a cohort's phases: use --cohort NAME")
