@@ -53,21 +53,31 @@ def generated(people=40, days=56):
     return frames
 
 
-@pytest.mark.parametrize("analysis", de.ANALYSES)
-def test_dask_equals_pandas_on_the_demo_cohort(analysis, client, tmp_path):
+@pytest.fixture(scope="module")
+def demo_parts(tmp_path_factory):
     f = read_demo_csv()
-    de.write_partitions(f, tmp_path, partitions=3)
-    got = de.run_analysis(analysis, tmp_path, client=client, framework=FW)
+    return f, de.write_partitions(f, tmp_path_factory.mktemp("demo-parts"), partitions=3)
+
+
+@pytest.fixture(scope="module")
+def generated_parts(tmp_path_factory):
+    f = generated()
+    return f, de.write_partitions(f, tmp_path_factory.mktemp("gen-parts"), partitions=7)
+
+
+@pytest.mark.parametrize("analysis", de.ANALYSES)
+def test_dask_equals_pandas_on_the_demo_cohort(analysis, client, demo_parts):
+    f, parts = demo_parts
+    got = de.run_analysis(analysis, parts, client=client, framework=FW)
     pd.testing.assert_frame_equal(got, pandas_path(analysis, f))
 
 
 @pytest.mark.parametrize("analysis", de.ANALYSES)
-def test_dask_equals_pandas_across_partitions(analysis, client, tmp_path):
-    f = generated()
-    de.write_partitions(f, tmp_path, partitions=7)
-    sizes = [len(pd.read_parquet(p)) for p in sorted((tmp_path / "ratings").glob("*.parquet"))]
+def test_dask_equals_pandas_across_partitions(analysis, client, generated_parts):
+    f, parts = generated_parts
+    sizes = [len(pd.read_parquet(p)) for p in sorted((parts / "ratings").glob("*.parquet"))]
     assert len(sizes) == 7 and sum(sizes) == len(f["ratings"]) and min(sizes) > 0
-    got = de.run_analysis(analysis, tmp_path, client=client, framework=FW)
+    got = de.run_analysis(analysis, parts, client=client, framework=FW)
     expect = pandas_path(analysis, f)
     pd.testing.assert_frame_equal(got, expect)
     if analysis == "correlations":  # q-values span everyone, not one partition

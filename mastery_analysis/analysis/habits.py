@@ -259,21 +259,30 @@ def streaks(actions: pd.DataFrame, goals: pd.DataFrame | None = None) -> pd.Data
         keep &= goal_row >= 0
     rows = np.flatnonzero(keep)
     (pc, p_labels), (gc, g_labels) = a_pid, a_gid
-    code = pc[rows] * max(len(g_labels), 1) + gc[rows]  # sorted like (participant, goal)
+    n_goal_labels = max(len(g_labels), 1)
+    code = pc[rows] * n_goal_labels + gc[rows]  # sorted like (participant, goal)
     day = a_days[rows].astype(np.int64)
-    o = np.lexsort((day, code))
-    code, day = code[o], day[o]
-    fresh = np.ones(len(day), dtype=bool)  # one row per goal and day
-    fresh[1:] = (code[1:] != code[:-1]) | (day[1:] != day[:-1])
-    code, day, o = code[fresh], day[fresh], o[fresh]
-    new_run = np.ones(len(day), dtype=bool)
-    new_run[1:] = (code[1:] != code[:-1]) | (day[1:] - day[:-1] != 1)
+    low = day.min() if len(day) else 0
+    # one integer key per row, (goal, day) in order; two groups' keys are never 1 apart, so a
+    # run of consecutive keys is a run of consecutive days of one goal. Sorting the keys
+    # themselves (no argsort) is the cheap way to order 10^7 rows.
+    span = int(day.max() - low) + 2 if len(day) else 2
+    key = code * span + (day - low)
+    if np.any(key[1:] < key[:-1]):
+        key = np.sort(key)
+    fresh = np.ones(len(key), dtype=bool)  # one row per goal and day
+    fresh[1:] = key[1:] != key[:-1]
+    key = key[fresh]
+    new_run = np.ones(len(key), dtype=bool)
+    new_run[1:] = key[1:] - key[:-1] != 1
     first = np.flatnonzero(new_run)
-    last = np.r_[first[1:] - 1, len(day) - 1].astype(np.int64) if len(day) else first
+    last = np.r_[first[1:] - 1, len(key) - 1].astype(np.int64) if len(key) else first
+    code, day = np.divmod(key[first], span)
+    end_day = key[last] % span
     return pd.DataFrame({
-        "participant_id": labels_of(p_labels, pc[rows][o[first]]),
-        "goal_id": labels_of(g_labels, gc[rows][o[first]]),
-        "start": days_to_timestamps(day[first].astype("datetime64[D]")),
-        "end": days_to_timestamps(day[last].astype("datetime64[D]")),
+        "participant_id": labels_of(p_labels, code // n_goal_labels),
+        "goal_id": labels_of(g_labels, code % n_goal_labels),
+        "start": days_to_timestamps((day + low).astype("datetime64[D]")),
+        "end": days_to_timestamps((end_day + low).astype("datetime64[D]")),
         "length": (last - first + 1).astype(np.int64),
     })
