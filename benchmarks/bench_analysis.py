@@ -26,8 +26,8 @@ from mastery_analysis.analysis.goals import goal_pace  # noqa: F401  (timed in a
 from mastery_analysis.analysis.habits import habit_strength, streaks
 from mastery_analysis.analysis.trajectories import element_trajectories, element_trends
 
-NAIVE_PEOPLE = 100
-NAIVE_CORRELATION_PEOPLE = 10
+NAIVE_PEOPLE = 50
+NAIVE_CORRELATION_PEOPLE = 5
 
 CHECKS = {
     "element_trajectories": (["participant_id", "element", "date"],

@@ -192,12 +192,19 @@ class Snapshot:
             t.c.version_id > low, t.c.version_id <= high).order_by(t.c.version_id)
         parts = []
         with self.store._connection() as conn:
-            result = conn.execute(query)
-            while True:
-                chunk = result.fetchmany(_FETCH)
-                if not chunk:
-                    break
-                parts.append(_typed(table, pd.DataFrame.from_records(chunk, columns=cols)))
+            # the driver's own cursor: plain tuples, no per-row Row objects and type processing
+            # (dates arrive as ISO text on SQLite and are parsed a column at a time in _typed)
+            sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+            cursor = conn.connection.dbapi_connection.cursor()
+            try:
+                cursor.execute(sql)
+                while True:
+                    chunk = cursor.fetchmany(_FETCH)
+                    if not chunk:
+                        break
+                    parts.append(_typed(table, pd.DataFrame.from_records(chunk, columns=cols)))
+            finally:
+                cursor.close()
         if not parts:
             return _typed(table, pd.DataFrame({c: [] for c in cols}))
         return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
