@@ -59,3 +59,8 @@ class UnknownParticipantError(MasteryError):
 
 class AnalysisInputError(MasteryError):
     """A frame given to an analysis function lacks a column it needs, or an option is invalid."""
+
+
+class ImportFormatError(MasteryError):
+    """An outside file cannot be read as the format named: unknown format, wrong layout,
+    truncated or empty file, or a cell that cannot be read (the message names file and line)."""
