@@ -72,3 +72,64 @@ class ImportResult:
         if not days:
             return None
         return (min(days).date(), max(days).date())
+
+
+def validate_rows(table: str, frame: pd.DataFrame, *, framework=None):
+    """Validate an importer's frame row by row: the valid rows, typed, and the bad cells.
+
+    ``frame`` is indexed by file line. Rows with any bad cell are left out of the result and
+    listed in the rejected frame (one row per bad cell), so that the caller decides between
+    "all or nothing" and ``--skip-invalid``.
+
+    Returns
+    -------
+    (DataFrame, DataFrame)
+        The validated frame (``schema.validate``'s columns and dtypes, index kept) and the
+        rejected cells with columns ``line``, ``column``, ``value``, ``expected``.
+    """
+    from ..errors import ValidationError
+    from ..schema import empty, validate
+
+    rejected = []
+    rest = frame
+    for _ in range(3):  # dropping bad rows can only clear the duplicate-key check of the others
+        try:
+            clean = validate(table, rest, framework=framework)
+            break
+        except ValidationError as exc:
+            rows = [f for f in exc.failures if f.get("row") is not None]
+            whole = [f for f in exc.failures if f.get("row") is None]
+            if whole:  # a missing column: no row can be kept
+                rejected += [{"line": None, "column": f.get("column"), "value": f.get("value"),
+                              "expected": f["expected"]} for f in whole]
+                clean = empty(table)
+                break
+            rejected += [{"line": f["row"], "column": f.get("column"), "value": f.get("value"),
+                          "expected": f["expected"]} for f in rows]
+            rest = rest.drop(index=list({f["row"] for f in rows}))
+    else:  # pragma: no cover - three rounds always settle (the last one has no duplicates)
+        clean = validate(table, rest, framework=framework)
+    out = pd.DataFrame(rejected, columns=list(REJECTED_COLUMNS)) if rejected else empty_rejected()
+    return clean, out
+
+
+def validate_frames(frames: dict, *, framework=None):
+    """:func:`validate_rows` over several tables; the rejected cells of all of them.
+
+    Returns
+    -------
+    (dict of str to DataFrame, DataFrame)
+        The tables that kept rows, and the rejected cells with ``line``, ``column`` (as
+        ``table.column``), ``value``, ``expected``.
+    """
+    clean, rejected = {}, []
+    for table, frame in frames.items():
+        if frame is None or len(frame) == 0:
+            continue
+        ok, bad = validate_rows(table, frame, framework=framework)
+        if len(ok):
+            clean[table] = ok
+        if len(bad):
+            rejected.append(bad.assign(column=table + "." + bad["column"].fillna("").astype(str)))
+    out = pd.concat(rejected, ignore_index=True) if rejected else empty_rejected()
+    return clean, out
