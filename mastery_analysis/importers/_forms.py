@@ -52,6 +52,7 @@ class Layout:
     response_id: str | None = None
     meta: dict = field(default_factory=dict)
     partial: str | None = None
+    fallback: str | None = None  # where a partial response's time is (Typeform's stage date)
 
 
 def layout_of(table, fmt: str) -> Layout:
@@ -88,7 +89,7 @@ def layout_of(table, fmt: str) -> Layout:
                 meta[heads[h]] = why
         ts = heads.get("submit date (utc)")
         return Layout(timestamp=ts, written_in="UTC", response_id=cols[0], meta=meta,
-                      partial=heads.get("response type"))
+                      partial=heads.get("response type"), fallback=heads.get("stage date (utc)"))
     # google_forms: the timestamp column comes first; quiz forms add score columns
     ts = cols[0] if cols else None
     if ts and norm_label(ts) not in GOOGLE_TIMESTAMP_HEADERS:
@@ -194,13 +195,17 @@ def import_form(table, fmt: str, *, participant_id=None, mapping=None, dayfirst=
         raise MappingError(f"{where}: {table.source} has no timestamp column this reader "
                            f"knows; name it under timestamp.column")
     order = dayfirst if dayfirst is not None else m.dayfirst
-    times = _parse.parse_timestamps(rows[ts_col], column=ts_col, source=table.source,
+    stamps = rows[ts_col]
+    if layout.partial and m.include_partial and layout.fallback and not m.timestamp:
+        # a partial response was never submitted: its time is when it reached its stage
+        stamps = stamps.where(~stamps.map(_parse.is_blank), rows[layout.fallback])
+    times = _parse.parse_timestamps(stamps, column=ts_col, source=table.source,
                                     lines=lines, dayfirst=order, timezone=m.timezone,
                                     written_in=layout.written_in, epoch=table.epoch)
     rejected += times.rejected
     ok = times.local.notna().to_numpy().copy()
     for i in np.flatnonzero(~ok):
-        if _parse.is_blank(rows[ts_col].iloc[i]):
+        if _parse.is_blank(stamps.iloc[i]):
             rejected.append(_parse._reject(lines[i], ts_col, "", "the response's timestamp"))
     if times.order:
         how = (f"from {times.evidence!r}" if times.decided_by == "evidence" and times.evidence

@@ -178,7 +178,9 @@ def load_mapping(mapping, *, framework=None) -> Mapping:
         default_instrument = fw.questionnaire.instrument
     if default_instrument is not None:
         _check_id(default_instrument, where, "instrument")
-    columns = _columns(data.get("columns"), where, fw, scales, default_instrument)
+    participant = _participant(data.get("participant"), where)
+    roster = participant is not None and participant.column is not None
+    columns = _columns(data.get("columns"), where, fw, scales, default_instrument, roster)
     ignore = data.get("ignore") or []
     if not isinstance(ignore, list) or not all(isinstance(c, (str, int, float)) for c in ignore):
         raise MappingError(f"{where}: key 'ignore' should be a list of column names")
@@ -188,7 +190,6 @@ def load_mapping(mapping, *, framework=None) -> Mapping:
     if both:
         raise MappingError(f"{where}: column {both[0]!r} is both under 'columns' and under "
                            f"'ignore'")
-    participant = _participant(data.get("participant"), where)
     timestamp, dayfirst, timezone = _timestamp(data.get("timestamp"), where)
     phase = _phase(data.get("phase", "baseline"), where)
     cohort = data.get("cohort")
@@ -265,10 +266,14 @@ def _scales(raw, where) -> dict:
     return {str(name): _answer_map(labels, where, f"scales.{name}") for name, labels in raw.items()}
 
 
-def _columns(raw, where, fw: Framework, scales, default_instrument) -> tuple[ColumnMap, ...]:
+def _columns(raw, where, fw: Framework, scales, default_instrument, roster=False
+             ) -> tuple[ColumnMap, ...]:
+    if (raw is None or raw == {}) and roster:
+        return ()  # only who answered: the participants themselves
     if raw is None or raw == {}:
         raise MappingError(f"{where}: key 'columns' is missing or empty; map at least one "
-                           f"column to a questionnaire item or an element rating")
+                           f"column to a questionnaire item or an element rating (or name "
+                           f"the participant column to import only who answered)")
     if not isinstance(raw, dict):
         raise MappingError(f"{where}: key 'columns' should map column headers to what they "
                            f"are (item or element)")
