@@ -52,18 +52,17 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
-import math
 import re
 import unicodedata
 from dataclasses import dataclass
 
 import ipywidgets as W
 import pandas as pd
-import plotly.graph_objects as go
 
-from .errors import ValidationError
-from .framework import Framework, load_framework
-from .schema import PHASES, as_day
+from ..charts import plot_recent_days
+from ..errors import ValidationError
+from ..framework import Framework, load_framework
+from ..schema import PHASES, as_day
 
 __all__ = ["CheckInForm", "GoalForm", "AssessmentForm", "GoalInputs", "goal_id_for",
            "current_streak"]
@@ -170,7 +169,7 @@ def current_streak(actions: pd.DataFrame, day) -> int:
     int
         0 when ``day`` itself has no action (a count above zero).
     """
-    from .analysis.habits import streaks
+    from ..analysis.habits import streaks
 
     day = as_day(day)
     dates = pd.to_datetime(actions["date"])
@@ -211,37 +210,6 @@ def goal_id_for(title: str, taken) -> str:
     while f"{slug}-{n}" in taken:
         n += 1
     return f"{slug}-{n}"
-
-
-def _recent_figure(ratings: pd.DataFrame, actions: pd.DataFrame, day: dt.date,
-                   framework: Framework, days: int = 14) -> go.Figure:
-    """Actions per day (bars) and the mean current rating (line) over the last ``days`` days."""
-    start = day - dt.timedelta(days=days - 1)
-    index = pd.date_range(start, day, freq="D")
-    acts = actions.assign(date=pd.to_datetime(actions["date"]))
-    per_day = acts.groupby("date")["count"].sum().reindex(index, fill_value=0)
-    cur = ratings.loc[ratings["kind"] == "current"].assign(date=lambda f: pd.to_datetime(f["date"]))
-    mean = cur.groupby("date")["rating"].mean().reindex(index)
-    fig = go.Figure()
-    fig.add_bar(x=index, y=per_day.to_numpy(), name="actions", marker_color="#56B4E9",
-                hovertemplate="%{x|%a %d %b}: %{y} actions<extra></extra>")
-    fig.add_scatter(x=index, y=mean.to_numpy(), name="mean rating", yaxis="y2",
-                    mode="lines+markers", connectgaps=False, line_color="#D55E00",
-                    hovertemplate="%{x|%a %d %b}: mean rating %{y:.1f}<extra></extra>")
-    fig.update_layout(
-        title={"text": "Last two weeks", "font": {"size": 13}}, height=220, width=460,
-        margin={"l": 40, "r": 40, "t": 30, "b": 30}, bargap=0.2, showlegend=True,
-        legend={"orientation": "h", "y": -0.25, "font": {"size": 10}},
-        yaxis={"title": {"text": "actions"}, "rangemode": "tozero",
-               "dtick": max(1, math.ceil(float(per_day.max()) / 4))},
-        yaxis2={"title": {"text": "rating"}, "overlaying": "y", "side": "right",
-                "range": [framework.scale.min - 0.5, framework.scale.max + 0.5],
-                "tickmode": "array", "showgrid": False,
-                "tickvals": [framework.scale.min, (framework.scale.min + framework.scale.max) // 2,
-                             framework.scale.max]},
-        xaxis={"tickformat": "%d %b"},
-    )
-    return fig
 
 
 class _Form:
@@ -636,9 +604,9 @@ class CheckInForm(_Form):
                   if self.streak else "No action recorded on this day, so no streak running.")
         self.status.value = (_ok_html(f"Saved {day:%a %d %b %Y}: {', '.join(parts)}.")
                              + "<br>" + _info_html(streak))
-        self.chart = _recent_figure(self.store.ratings(participant=pid, start=start, end=day),
-                                    actions.loc[actions["date"].dt.date >= start], day,
-                                    self.framework)
+        self.chart = plot_recent_days(self.store.ratings(participant=pid, start=start, end=day),
+                                      actions.loc[actions["date"].dt.date >= start], day=day,
+                                      framework=self.framework)
         # Shown through JupyterLab's plotly renderer: a FigureWidget would first send its
         # 5 MB bundle of plotly.js to the page (about 10 s on a laptop).
         self.chart_output.outputs = ({
