@@ -59,3 +59,7 @@ class UnknownParticipantError(MasteryError):
 
 class AnalysisInputError(MasteryError):
     """A frame given to an analysis function lacks a column it needs, or an option is invalid."""
+
+
+class UnknownCohortError(MasteryError):
+    """A cohort name that the store does not know."""
