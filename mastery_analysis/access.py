@@ -24,15 +24,19 @@ Throttling, all of it kept in the store so that it holds across kernels and mach
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import hashlib
 import hmac
 import math
 import numbers
+import os
 import re
 import secrets
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 import sqlalchemy as sa
@@ -178,6 +182,66 @@ def issue_coach_code(store: Store, coach: str, *, cohort: str) -> str:
                                               "expected": ID_EXPECTED}], noun="")
     store.require_cohort(cohort)
     return _issue(store, role="coach", coach=coach, cohort=cohort)
+
+
+def issue_code_batch(store: Store, *, cohort: str, out: str | os.PathLike | None = None) -> pd.DataFrame:
+    """Issue a new code for every member of a cohort (revoking their previous codes).
+
+    With ``out``, the codes are also written to that new CSV file (participant_id, name,
+    code; readable by its owner only), for a mail merge. The file is opened before the first
+    code is issued, so a path that cannot be written costs nobody their code, and is moved
+    into place once every code is in it.
+
+    Returns
+    -------
+    DataFrame
+        participant_id, name, code, in the order of the cohort's members.
+
+    Raises
+    ------
+    StoreError
+        For an ``out`` file that already exists or cannot be written.
+    """
+    from tqdm.auto import tqdm
+
+    members = store.participants(cohort=cohort)
+    if members.empty:
+        store.require_cohort(cohort)
+        raise StoreError(f"cohort '{cohort}' has no participants yet (`mastery participant import`)")
+    target = Path(out) if out is not None else None
+    handle = temp = None
+    if target is not None:
+        if target.exists():
+            raise StoreError(f"{target} already exists: codes are written to a new file only")
+        try:
+            fd, temp = tempfile.mkstemp(prefix=".codes-", suffix=".csv", dir=target.parent.resolve())
+            os.fchmod(fd, 0o600)
+            handle = os.fdopen(fd, "w", newline="", encoding="utf-8")
+        except OSError as exc:
+            raise StoreError(f"cannot write {target}: {exc.strerror or exc}") from None
+    rows = []
+    try:
+        writer = csv.writer(handle) if handle else None
+        if writer:
+            writer.writerow(["participant_id", "name", "code"])
+        for pid, name in tqdm(list(zip(members["participant_id"], members["name"])), desc="issuing codes",
+                              unit="code", disable=len(members) < 10):
+            code = issue_code(store, pid)
+            name = name if isinstance(name, str) else ""
+            rows.append({"participant_id": pid, "name": name, "code": code})
+            if writer:
+                writer.writerow([pid, name, code])
+        if handle:
+            handle.close()
+            handle = None
+            os.replace(temp, target)
+            temp = None
+    finally:
+        if handle:
+            handle.close()
+        if temp:
+            os.unlink(temp)
+    return pd.DataFrame(rows, columns=["participant_id", "name", "code"])
 
 
 def revoke_codes(store: Store, participant_id: str) -> int:
