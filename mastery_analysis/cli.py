@@ -480,6 +480,51 @@ def _run_stats(args):
         print_frame(out, args.format)
 
 
+# ----------------------------------------------------------------------------- serve
+def _add_serve_command(sub):
+    p = sub.add_parser(
+        "serve", help="serve the participants' and the coach's pages for a workshop",
+        description="Serve the workshop pages with Voila: participants open the participant page "
+                    "and type their personal code (from `mastery code issue`), the coach opens the "
+                    "coach page with a coach's code. Listens on 127.0.0.1 unless --host says "
+                    "otherwise; any other host needs --token or --behind-proxy. See "
+                    "docs/workshop.md.")
+    p.add_argument("--store", help=STORE_HELP)
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default: 127.0.0.1, this machine only; 0.0.0.0 for "
+                        "every interface, with --token or --behind-proxy)")
+    p.add_argument("--port", type=int, default=8866, help="port (default: 8866)")
+    p.add_argument("--token", default=None,
+                   help="a secret of 16 characters or more that every browser must type once on "
+                        "the login page (default: $MASTERY_SERVE_TOKEN, else none)")
+    p.add_argument("--behind-proxy", action="store_true",
+                   help="a TLS reverse proxy is in front: take the client's address from its "
+                        "X-Real-IP / X-Forwarded-For headers and mark cookies Secure")
+    p.add_argument("--page-loads-per-minute", type=int, default=30,
+                   help="page loads allowed per client address per minute; 0 for no limit "
+                        "(default: 30)")
+    p.add_argument("--max-pages", type=int, default=100,
+                   help="pages open at once (each is a Python process of about 100 MB); more get "
+                        "'server full' (default: 100)")
+    p.add_argument("--idle-minutes", type=int, default=15,
+                   help="close a page's kernel after this many idle minutes (default: 15)")
+    p.set_defaults(func=_run_serve)
+
+
+def _run_serve(args):
+    import os
+
+    from .serve import ServeSettings, serve
+    from .store import resolve_url
+
+    token = args.token if args.token is not None else os.environ.get("MASTERY_SERVE_TOKEN") or None
+    serve(ServeSettings(store=resolve_url(args.store), host=args.host, port=args.port, token=token,
+                        behind_proxy=args.behind_proxy,
+                        page_loads_per_minute=args.page_loads_per_minute,
+                        max_pages=args.max_pages, cull_idle_timeout=args.idle_minutes * 60))
+
+
+
 # ----------------------------------------------------------------------------- main
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -496,7 +541,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 COMMANDS = [_add_init_command, _add_demo_command, _add_export_command, _add_participant_command,
-            _add_cohort_command, _add_code_command, _add_report_command, _add_stats_command]
+            _add_cohort_command, _add_code_command, _add_report_command, _add_stats_command, _add_serve_command]
 
 
 def main(argv=None) -> int:
