@@ -508,6 +508,9 @@ def _add_serve_command(sub):
                         "'server full' (default: 100)")
     p.add_argument("--idle-minutes", type=int, default=15,
                    help="close a page's kernel after this many idle minutes (default: 15)")
+    p.add_argument("--base-url", default="/",
+                   help="the path the pages live under, e.g. /services/mastery/ as a JupyterHub "
+                        "service (default: /)")
     p.set_defaults(func=_run_serve)
 
 
@@ -521,7 +524,8 @@ def _run_serve(args):
     serve(ServeSettings(store=resolve_url(args.store), host=args.host, port=args.port, token=token,
                         behind_proxy=args.behind_proxy,
                         page_loads_per_minute=args.page_loads_per_minute,
-                        max_pages=args.max_pages, cull_idle_timeout=args.idle_minutes * 60))
+                        max_pages=args.max_pages, cull_idle_timeout=args.idle_minutes * 60,
+                        base_url=args.base_url))
 
 
 

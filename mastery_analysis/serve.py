@@ -102,6 +102,8 @@ class ServeSettings:
         Seconds after which an idle page's kernel is shut down (even with its tab open).
     cull_interval : int
         Seconds between checks for idle kernels.
+    base_url : str
+        The path the pages live under (``/services/mastery/`` as a JupyterHub service).
     """
 
     store: str
@@ -113,6 +115,7 @@ class ServeSettings:
     max_pages: int = 100
     cull_idle_timeout: int = 900
     cull_interval: int = 60
+    base_url: str = "/"
 
     def __post_init__(self):
         for name in ("port", "page_loads_per_minute", "max_pages", "cull_idle_timeout", "cull_interval"):
@@ -124,6 +127,8 @@ class ServeSettings:
             raise ServeError(f"--port must be from 1 to 65535, not {self.port}")
         if self.max_pages < 1:
             raise ServeError("--max-pages must be at least 1")
+        if not re.fullmatch(r"/([A-Za-z0-9._~-]+/)*", self.base_url):
+            raise ServeError(f"--base-url must be a path like /services/mastery/, not {self.base_url!r}")
         if self.token is not None and len(self.token) < 16:
             raise ServeError("--token must be at least 16 characters (e.g. the output of "
                              "`python -c 'import secrets; print(secrets.token_urlsafe(24))'`)")
@@ -306,6 +311,7 @@ def voila_config(settings: ServeSettings):
     c.Voila.ip = settings.host
     c.Voila.port = settings.port
     c.Voila.port_retries = 0
+    c.Voila.base_url = settings.base_url
     c.Voila.open_browser = False
     c.Voila.token = settings.token or ""
     c.Voila.tornado_settings = {
@@ -400,7 +406,7 @@ def serve(settings: ServeSettings, *, out=None) -> None:
     os.environ["MASTERY_STORE"] = settings.store  # every kernel inherits it
     app = make_app(settings)
     host = "localhost" if is_loopback(settings.host) else settings.host
-    base = f"http://{host}:{settings.port}"
+    base = f"http://{host}:{settings.port}{settings.base_url.rstrip('/')}"
     print(f"mastery serve: the store {shown}", file=out)
     print(f"  participants open {base}{PARTICIPANT_PATH} (or {base}/)", file=out)
     print(f"  the coach opens   {base}{COACH_PATH}", file=out)

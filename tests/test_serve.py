@@ -45,7 +45,8 @@ def test_the_cli_refuses_an_exposed_host_before_touching_the_store(capsys):
 
 
 @pytest.mark.parametrize("bad", [{"port": 0}, {"port": 70000}, {"page_loads_per_minute": -1},
-                                 {"max_pages": 0}, {"token": "short"}])
+                                 {"max_pages": 0}, {"token": "short"}, {"base_url": "services/x"},
+                                 {"base_url": "/a b/"}])
 def test_bad_settings_are_refused(bad):
     with pytest.raises(ServeError):
         ServeSettings(store=STORE, **bad)
@@ -154,3 +155,5 @@ def test_the_voila_configuration_carries_the_security_settings():
     assert v.allow_template_override == "NO" and v.file_allowlist == []
     assert c.MappingKernelManager.cull_idle_timeout == 600 and c.MappingKernelManager.cull_connected
     assert c.Voila.tornado_settings["xsrf_cookie_kwargs"]["secure"] is True
+    assert voila_config(ServeSettings(store=STORE, base_url="/services/mastery/")).Voila.base_url == \
+        "/services/mastery/"

@@ -54,9 +54,10 @@ def harden_kernel() -> None:
 
     In a kernel, ``sys.stderr`` is a stream sent to the page, and Python's fallback log
     handler, ``warnings`` and uncaught errors in comm messages all write there. Here they go
-    to the kernel's real standard error (the server's log) instead, and the traceback mode
-    is ``Minimal`` for whatever still reaches the shell. Outside IPython this only sets up
-    the logging.
+    to the kernel's real standard error (the server's log) instead, and the shell's
+    ``showtraceback`` (which ipywidgets calls for an error in a widget message) logs there
+    and sends nothing; the traceback mode is ``Minimal`` for anything else. Outside IPython
+    this only sets up the logging.
     """
     root = logging.getLogger()
     if not any(getattr(h, "_mastery", False) for h in root.handlers):
@@ -74,6 +75,18 @@ def harden_kernel() -> None:
     if ip is None:
         return
     ip.InteractiveTB.set_mode(mode="Minimal")
+    if getattr(ip, "_mastery_hardened", False):
+        return
+
+    def showtraceback(exc_tuple=None, *args, **kwargs):
+        # ipywidgets and the comm layer call this for an error in a widget message (a bad
+        # trait value a crafted client sent, say): the server's log gets it, the page nothing
+        etype, value, tb = exc_tuple if exc_tuple is not None else sys.exc_info()
+        server_log().error("error in the kernel: %s: %s", getattr(etype, "__name__", etype), value,
+                           exc_info=(etype, value, tb) if etype is not None else None)
+
+    ip.showtraceback = showtraceback
+    ip._mastery_hardened = True
     if getattr(sys, "__stderr__", None) is not None and "ipykernel" in type(sys.stderr).__module__:
         sys.stderr = sys.__stderr__
 
