@@ -160,7 +160,8 @@ class CraftedClient:
     received : list of dict
         Every message the kernel sent, in order.
     states : dict of comm id -> dict
-        The last known state of every widget (after :meth:`discover`).
+        The last known state of every widget: those of the page after :meth:`discover`,
+        and those the kernel opens later (their ``comm_open`` carries the state).
     """
 
     def __init__(self, server: MasteryServer, path: str = PARTICIPANT):
@@ -208,7 +209,10 @@ class CraftedClient:
                 raw = raw.decode("utf-8", "replace")
             msg = json.loads(raw)
             self.received.append(msg)
-            if msg.get("msg_type") == "comm_msg":
+            if msg.get("msg_type") == "comm_open":  # a new widget comes with its whole state
+                data = msg["content"].get("data", {})
+                self.states[msg["content"]["comm_id"]] = dict(data.get("state", {}))
+            elif msg.get("msg_type") == "comm_msg":
                 data = msg["content"].get("data", {})
                 if data.get("method") in ("update", "echo_update"):
                     self.states.setdefault(msg["content"]["comm_id"], {}).update(data.get("state", {}))

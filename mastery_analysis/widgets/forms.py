@@ -78,7 +78,7 @@ from ..framework import Framework, load_framework
 from ..schema import PHASES, as_day
 
 __all__ = ["CheckInForm", "GoalForm", "AssessmentForm", "GoalInputs", "goal_id_for",
-           "current_streak"]
+           "current_streak", "guarded", "refusal_text", "server_log", "SERVER_FAILURE"]
 
 FORM_MAX_WIDTH = "1000px"  # fits the notebook area of JupyterLab on a 1366x768 laptop
 NOTE_MAX = 2000
