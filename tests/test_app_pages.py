@@ -221,3 +221,24 @@ def test_the_participant_downloads_their_own_report(workshop):
     body = base64.b64decode(match.group(1)).decode("utf-8")
     assert "ann" in body and "bob" not in body.lower().replace("bobby", "")
     assert store.url.split("///")[-1] not in link  # no server path on the page
+
+
+@pytest.mark.slow
+def test_the_coach_downloads_the_reports_of_those_who_share(workshop):
+    import io
+    import zipfile
+
+    store, codes = workshop
+    store.record_checkin("bob", TODAY - dt.timedelta(days=1), ratings={"proactive": 7})
+    store.record_checkin("ann", TODAY - dt.timedelta(days=1), ratings={"proactive": 4})  # ann does not share
+    page = CoachPage(store, today=TODAY)
+    page.signin.code.value = codes["coach"]
+    page.signin.button.click()
+    reports_tab = page.widget.children[1].children[2]
+    button = next(w for w in reports_tab.children if isinstance(w, W.Button))
+    button.click()
+    link = reports_tab.children[-1].value
+    match = re.search(r'download="reports-spring.zip" href="data:application/zip;base64,([^"]+)"', link)
+    assert match, reports_tab.children[-2].value
+    with zipfile.ZipFile(io.BytesIO(base64.b64decode(match.group(1)))) as zf:
+        assert zf.namelist() == ["personal-bob.html"]
