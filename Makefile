@@ -5,13 +5,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8888
 
-.PHONY: setup test report lab bench demo clean-store help
+.PHONY: setup test report lab bench calibrate demo clean-store help
 
 help:
 	@echo "make report  set up, load the demo data, render the reports into reports/"
 	@echo "make test    set up and run the whole test suite (unit, notebooks, browser)"
 	@echo "make lab     open JupyterLab on notebooks/"
 	@echo "make bench   run the scale benchmarks"
+	@echo "make calibrate  simulate each statistical claim (a few minutes), write docs/statistics.md"
 	@echo "make demo    load the demo data into the default store (once)"
 
 setup: $(STAMP)
@@ -39,6 +40,9 @@ lab: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
+
+calibrate: $(STAMP)
+	$(BIN)/python -m calibration docs/statistics.md
 
 clean-store:
 	rm -f data/mastery.db data/mastery.db-wal data/mastery.db-shm
