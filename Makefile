@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8888
 
-.PHONY: setup test report lab bench bench-full demo clean-store help
+.PHONY: setup test report lab bench bench-full calibrate demo clean-store help
 
 help:
 	@echo "make report  set up, load the demo data, render the reports into reports/"
@@ -13,6 +13,8 @@ help:
 	@echo "make lab     open JupyterLab on notebooks/"
 	@echo "make bench   run the scale benchmarks (a few minutes; writes benchmarks/results.json)"
 	@echo "make bench-full  every size, the 10,000-person organisation and the reports (heavy)"
+	@echo "make bench   run the scale benchmarks"
+	@echo "make calibrate  simulate each statistical claim (a few minutes), write docs/statistics.md"
 	@echo "make demo    load the demo data into the default store (once)"
 
 setup: $(STAMP)
@@ -50,6 +52,9 @@ bench: $(BENCH_STAMP)
 
 bench-full: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks --full
+
+calibrate: $(STAMP)
+	$(BIN)/python -m calibration docs/statistics.md
 
 clean-store:
 	rm -f data/mastery.db data/mastery.db-wal data/mastery.db-shm

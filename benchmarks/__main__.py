@@ -25,7 +25,7 @@ import traceback
 from benchmarks.common import RESULTS, fmt, load_average, print_table
 from benchmarks.synthetic import SIZES
 
-SECTIONS = ("analysis", "load", "save", "figures", "reports")
+SECTIONS = ("analysis", "load", "save", "figures", "reports", "others")
 SMALL_ORG = 2_000
 TARGETS = {  # key: (target, "<=" or ">=")
     "analysis_org_s": (8, "<="), "analysis_org_peak_rss_gb": (3, "<="),
@@ -48,7 +48,7 @@ def _parse(argv):
 def main(argv=None) -> int:
     args = _parse(sys.argv[1:] if argv is None else argv)
     sections = args.only.split(",") if args.only else (
-        SECTIONS if args.full else ("analysis", "load", "save", "figures"))
+        SECTIONS if args.full else ("analysis", "load", "save", "figures", "others"))
     unknown = set(sections) - set(SECTIONS)
     if unknown:
         print(f"unknown section(s): {', '.join(sorted(unknown))}", file=sys.stderr)
@@ -104,8 +104,36 @@ def main(argv=None) -> int:
 
         return bench_reports.run()
 
+    def others():
+        """Every other ``benchmarks/bench_*.py`` with a ``main()`` (serving, imports, ...)."""
+        import importlib
+        import pkgutil
+        from pathlib import Path
+
+        out = {}
+        mine = {"bench_analysis", "bench_store", "bench_figures", "bench_reports"}
+        names = sorted(m.name for m in pkgutil.iter_modules([str(Path(__file__).parent))
+                       if m.name.startswith("bench_") and m.name not in mine)
+        for name in names:
+            module = importlib.import_module(f"benchmarks.{name}")
+            if not hasattr(module, "main"):
+                continue
+            print(f"== benchmarks.{name}", flush=True)
+            saved, sys.argv = sys.argv, [f"benchmarks.{name}"]
+            try:
+                got = module.main()
+            except Exception:
+                traceback.print_exc()
+                failed.append(name)
+                got = None
+            finally:
+                sys.argv = saved
+            if isinstance(got, dict):
+                out.update({f"{name}.{k}": v for k, v in got.items() if isinstance(v, (int, float))})
+        return out
+
     for name, fn in (("analysis", analysis), ("load", load), ("save", save),
-                     ("figures", figures), ("reports", reports)):
+                     ("figures", figures), ("reports", reports), ("others", others)):
         section(name, fn)
 
     results["load_average_1min"] = __import__("os").getloadavg()[0]

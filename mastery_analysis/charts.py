@@ -1397,3 +1397,56 @@ def plot_participation(ratings: pd.DataFrame, participants: pd.DataFrame | None 
     fig.update_yaxes(title_text="People who checked in", rangemode="tozero")
     fig.update_xaxes(title_text="Week")
     return _finish(fig, height=440, legend=False)
+
+
+def plot_recent_days(ratings: pd.DataFrame, actions: pd.DataFrame, *, day, framework=None,
+                     days: int = 14) -> go.Figure:
+    """A small chart of the last ``days`` days to ``day``: actions per day and the day's mean rating.
+
+    What the check-in form shows after a save. Bars: the day's actions summed over every
+    goal (0 on a day without any); line: the mean of the day's current ratings (a gap on a
+    day without a check-in), on the framework's scale.
+
+    Parameters
+    ----------
+    ratings : DataFrame
+        One participant's ratings: date, rating (and kind: only ``current`` rows count).
+    actions : DataFrame
+        One participant's actions: date, count.
+    day : date-like
+        The last day shown.
+    framework : Framework or str, optional
+        For the rating axis (its scale); defaults to career_mastery.
+    days : int
+        How many days, ending on ``day``.
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        Trace 0 the bars (one per day), trace 1 the line; 460 x 220 px.
+    """
+    fw = _fw(framework)
+    last = pd.Timestamp(day).normalize()
+    index = pd.date_range(last - pd.Timedelta(days=days - 1), last, freq="D")
+    per_day = (actions.assign(date=_dates(actions["date"])).groupby("date")["count"].sum()
+               .reindex(index, fill_value=0))
+    current = ratings.loc[ratings["kind"] == "current"] if "kind" in ratings else ratings
+    mean = current.assign(date=_dates(current["date"])).groupby("date")["rating"].mean().reindex(index)
+    lo, hi = fw.scale.min, fw.scale.max
+    fig = _base("Last two weeks" if days == 14 else f"Last {days} days")
+    fig.add_bar(x=index, y=per_day.to_numpy(), name="actions", marker_color=NEUTRAL,
+                hovertemplate="%{x|%a %d %b}: %{y} actions<extra></extra>")
+    fig.add_scatter(x=index, y=mean.to_numpy(), name="mean rating", yaxis="y2",
+                    mode="lines+markers", connectgaps=False, line_color=OKABE_ITO[3],
+                    hovertemplate="%{x|%a %d %b}: mean rating %{y:.1f}<extra></extra>")
+    fig.update_yaxes(title_text="actions", rangemode="tozero",
+                     dtick=max(1, int(np.ceil(float(per_day.max()) / 4))))
+    fig.update_layout(yaxis2=dict(title=dict(text="rating", font=dict(size=13, color=MUTED)),
+                                  overlaying="y", side="right", range=[lo - 0.5, hi + 0.5],
+                                  showgrid=False, tickvals=[lo, (lo + hi) // 2, hi]))
+    # no legend in so small a chart: the two axis titles name the two series
+    return _finish(fig, height=220, width=460, legend=False, title=dict(font=dict(size=14)), bargap=0.2,
+                   margin=dict(l=50, r=50, b=40), xaxis=dict(tickformat="%d %b"))
+
+
+__all__.append("plot_recent_days")

@@ -110,19 +110,38 @@ def _run_export(args):
 
 # ----------------------------------------------------------------------------- participant
 def _add_participant_command(sub):
-    p = sub.add_parser("participant", help="add, list or forget participants",
-                       description="Manage participants. `forget` deletes every row of one person.")
-    psub = p.add_subparsers(dest="action", required=True, metavar="{add,list,forget}")
+    p = sub.add_parser("participant", help="add, import, list or forget participants",
+                       description="Manage participants. `forget` deletes every row of one person, "
+                                   "their access codes included.")
+    psub = p.add_subparsers(dest="action", required=True, metavar="{add,import,consent,list,forget}")
 
     add = psub.add_parser("add", help="add a participant", description="Add a new participant.")
     add.add_argument("participant_id", help="short id: letters, digits, '_', '.', '@', '-'")
     add.add_argument("--name", help="display name")
-    add.add_argument("--cohort", help="cohort id, for workshops")
+    add.add_argument("--cohort", help="cohort name, for workshops (add it first: `mastery cohort add`)")
     add.add_argument("--joined-on", help="date joined, YYYY-MM-DD (default: today)")
     add.add_argument("--consent-share", action="store_true",
                      help="the participant agrees that a coach's cohort views show their own rows")
     add.add_argument("--store", help=STORE_HELP)
     add.set_defaults(func=_run_participant_add)
+
+    imp = psub.add_parser("import", help="add a cohort's participants from a CSV file",
+                          description="Add every participant listed in a CSV file (columns participant_id "
+                                      "and optionally name) to one cohort: all of them or, if any line is "
+                                      "wrong or any id is already in the store, none.")
+    imp.add_argument("file", help="CSV file with a header line: participant_id,name")
+    imp.add_argument("--cohort", required=True, help="cohort name (add it first: `mastery cohort add`)")
+    imp.add_argument("--store", help=STORE_HELP)
+    imp.set_defaults(func=_run_participant_import)
+
+    consent = psub.add_parser("consent", help="record whether a participant shares their data with the cohort",
+                              description="Record a participant's consent: with yes, the coach's cohort "
+                                          "views may show their own rows; with no, they count only in "
+                                          "aggregates of 5 people or more.")
+    consent.add_argument("participant_id")
+    consent.add_argument("--share", required=True, choices=("yes", "no"), help="yes or no")
+    consent.add_argument("--store", help=STORE_HELP)
+    consent.set_defaults(func=_run_participant_consent)
 
     ls = psub.add_parser("list", help="list participants", description="List participants.")
     ls.add_argument("--cohort", help="only this cohort")
@@ -146,6 +165,22 @@ def _run_participant_add(args):
         print(f"added participant '{args.participant_id}' to {s.url}")
 
 
+def _run_participant_import(args):
+    from .roster import read_roster
+
+    people = read_roster(args.file)
+    with _store(args) as s:
+        n = s.add_participants(people, cohort=args.cohort, where=args.file)
+        print(f"added {n} participants to cohort '{args.cohort}' in {s.url}")
+
+
+def _run_participant_consent(args):
+    with _store(args) as s:
+        s.set_consent(args.participant_id, args.share == "yes")
+        print(f"'{args.participant_id}' {'shares' if args.share == 'yes' else 'does not share'} their rows "
+              "with the cohort views")
+
+
 def _run_participant_list(args):
     with _store(args) as s:
         frame = s.participants(cohort=args.cohort).drop(columns=["access_code_hash"])
@@ -166,6 +201,139 @@ def _run_participant_forget(args):
         total = sum(deleted.values())
         detail = ", ".join(f"{n} {t}" for t, n in deleted.items() if n)
         print(f"forgot '{args.participant_id}': {total} rows deleted ({detail})")
+
+
+# ----------------------------------------------------------------------------- cohort
+def _add_cohort_command(sub):
+    p = sub.add_parser("cohort", help="add cohorts, open a questionnaire phase, list cohorts",
+                       description="Cohorts are the groups a coach runs a workshop for. Each has a "
+                                   "framework and, at times, an open questionnaire phase that "
+                                   "participants are asked to answer on their page.")
+    csub = p.add_subparsers(dest="action", required=True, metavar="{add,phase,list}")
+    add = csub.add_parser("add", help="add a cohort", description="Add a cohort.")
+    add.add_argument("name", help="cohort name: letters, digits, '_', '.', '@', '-'")
+    add.add_argument("--framework", default=None,
+                     help="framework name (career_mastery, wheel_of_life) or YAML path (default: the store's)")
+    add.add_argument("--store", help=STORE_HELP)
+    add.set_defaults(func=_run_cohort_add)
+    phase = csub.add_parser("phase", help="open or close the cohort's questionnaire",
+                            description="Choose which questionnaire the participants' page asks for: "
+                                        "baseline, mid, post, or none to close it.")
+    phase.add_argument("name", help="cohort name")
+    phase.add_argument("--open", required=True, choices=PHASES + ("none",), help="the phase to open")
+    phase.add_argument("--store", help=STORE_HELP)
+    phase.set_defaults(func=_run_cohort_phase)
+    ls = csub.add_parser("list", help="list cohorts", description="List cohorts with their framework, "
+                                                                  "open phase and number of members.")
+    ls.add_argument("--store", help=STORE_HELP)
+    _add_format(ls)
+    ls.set_defaults(func=_run_cohort_list)
+
+
+def _run_cohort_add(args):
+    with _store(args, create=True) as s:
+        s.add_cohort(args.name, framework=args.framework)
+        print(f"added cohort '{args.name}' (framework {s.cohort_framework(args.name).name}) to {s.url}")
+
+
+def _run_cohort_phase(args):
+    with _store(args) as s:
+        s.set_open_phase(args.name, args.open)
+        print(f"cohort '{args.name}': " + ("no questionnaire open" if args.open == "none"
+                                           else f"the {args.open} questionnaire is open"))
+
+
+def _run_cohort_list(args):
+    with _store(args) as s:
+        print_frame(s.cohorts(), args.format)
+
+
+# ----------------------------------------------------------------------------- code
+def _add_code_command(sub):
+    p = sub.add_parser("code", help="issue, revoke or list access codes for the workshop pages",
+                       description="Access codes open the pages of `mastery serve`: a participant's "
+                                   "code opens their own page, a coach's code their cohort's. Each new "
+                                   "code is shown once; the store keeps only a salted scrypt hash. "
+                                   "Issuing a code again revokes the previous one.")
+    csub = p.add_subparsers(dest="action", required=True, metavar="{issue,revoke,list}")
+    issue = csub.add_parser("issue", help="issue new codes (shown once)",
+                            description="Issue a new code for one participant, for every member of a "
+                                        "cohort (--cohort), or for a coach (--coach with --cohort). "
+                                        "Each code is printed (or written with --out) once; a "
+                                        "previous code of the same person stops working.")
+    issue.add_argument("participant_id", nargs="?", help="the participant to issue a code for")
+    issue.add_argument("--cohort", help="every member of this cohort (or, with --coach, the coach's cohort)")
+    issue.add_argument("--coach", help="a coach's name: issue the code for the cohort's coach page")
+    issue.add_argument("--out", help="write participant_id,name,code to this new CSV file (for a mail "
+                                     "merge; readable by you only) instead of printing")
+    issue.add_argument("--store", help=STORE_HELP)
+    issue.set_defaults(func=_run_code_issue)
+    revoke = csub.add_parser("revoke", help="withdraw codes",
+                             description="Withdraw a participant's code (or a coach's, with --coach and "
+                                         "--cohort); pages opened with it can no longer save.")
+    revoke.add_argument("participant_id", nargs="?")
+    revoke.add_argument("--coach", help="a coach's name")
+    revoke.add_argument("--cohort", help="the coach's cohort")
+    revoke.add_argument("--store", help=STORE_HELP)
+    revoke.set_defaults(func=_run_code_revoke)
+    ls = csub.add_parser("list", help="list codes (never the codes themselves)",
+                         description="List codes on record: selector, whose, when issued or revoked, "
+                                     "failed tries and lock-out. The secret part is never stored.")
+    ls.add_argument("--store", help=STORE_HELP)
+    _add_format(ls)
+    ls.set_defaults(func=_run_code_list)
+
+
+def _run_code_issue(args):
+    from .access import issue_code_batch, issue_coach_code, issue_code
+
+    if args.coach is not None:
+        if args.participant_id is not None or args.cohort is None:
+            raise MasteryError("a coach's code is for one cohort: use --coach NAME --cohort NAME")
+        if args.out is not None:
+            raise MasteryError("--out is for a cohort's participant codes")
+        with _store(args) as s:
+            code = issue_coach_code(s, args.coach, cohort=args.cohort)
+        print(f"coach {args.coach} ({args.cohort}): {code}")
+        print("This code is shown once: the store keeps only its hash.", file=sys.stderr)
+        return
+    if (args.participant_id is None) == (args.cohort is None):
+        raise MasteryError("give one participant id, or --cohort NAME for every member of a cohort")
+    with _store(args) as s:
+        if args.participant_id is not None:
+            if args.out is not None:
+                raise MasteryError("--out is for a cohort's codes (--cohort NAME)")
+            print(f"{args.participant_id}: {issue_code(s, args.participant_id)}")
+            print("This code is shown once: the store keeps only its hash.", file=sys.stderr)
+            return
+        written = issue_code_batch(s, cohort=args.cohort, out=args.out)
+        if args.out is None:
+            print_frame(written)
+            print("These codes are shown once: the store keeps only their hashes.", file=sys.stderr)
+        else:
+            print(f"wrote {len(written)} new codes to {args.out}; earlier codes of these people no longer work")
+
+
+def _run_code_revoke(args):
+    from .access import revoke_coach_codes, revoke_codes
+
+    with _store(args) as s:
+        if args.coach is not None:
+            if args.cohort is None or args.participant_id is not None:
+                raise MasteryError("revoke a coach's code with --coach NAME --cohort NAME")
+            n = revoke_coach_codes(s, args.coach, cohort=args.cohort)
+        elif args.participant_id is not None:
+            n = revoke_codes(s, args.participant_id)
+        else:
+            raise MasteryError("give a participant id, or --coach NAME --cohort NAME")
+        print(f"revoked {n} code{'s' if n != 1 else ''}")
+
+
+def _run_code_list(args):
+    from .access import codes
+
+    with _store(args) as s:
+        print_frame(codes(s), args.format)
 
 
 # ----------------------------------------------------------------------------- report
@@ -359,6 +527,55 @@ def _run_stats(args):
         print_frame(out, args.format)
 
 
+# ----------------------------------------------------------------------------- serve
+def _add_serve_command(sub):
+    p = sub.add_parser(
+        "serve", help="serve the participants' and the coach's pages for a workshop",
+        description="Serve the workshop pages with Voila: participants open the participant page "
+                    "and type their personal code (from `mastery code issue`), the coach opens the "
+                    "coach page with a coach's code. Listens on 127.0.0.1 unless --host says "
+                    "otherwise; any other host needs --token or --behind-proxy. See "
+                    "docs/workshop.md.")
+    p.add_argument("--store", help=STORE_HELP)
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default: 127.0.0.1, this machine only; 0.0.0.0 for "
+                        "every interface, with --token or --behind-proxy)")
+    p.add_argument("--port", type=int, default=8866, help="port (default: 8866)")
+    p.add_argument("--token", default=None,
+                   help="a secret of 16 characters or more that every browser must type once on "
+                        "the login page (default: $MASTERY_SERVE_TOKEN, else none)")
+    p.add_argument("--behind-proxy", action="store_true",
+                   help="a TLS reverse proxy is in front: take the client's address from its "
+                        "X-Real-IP / X-Forwarded-For headers and mark cookies Secure")
+    p.add_argument("--page-loads-per-minute", type=int, default=30,
+                   help="page loads allowed per client address per minute; 0 for no limit "
+                        "(default: 30)")
+    p.add_argument("--max-pages", type=int, default=100,
+                   help="pages open at once (each is a Python process of about 100 MB); more get "
+                        "'server full' (default: 100)")
+    p.add_argument("--idle-minutes", type=int, default=15,
+                   help="close a page's kernel after this many idle minutes (default: 15)")
+    p.add_argument("--base-url", default="/",
+                   help="the path the pages live under, e.g. /services/mastery/ as a JupyterHub "
+                        "service (default: /)")
+    p.set_defaults(func=_run_serve)
+
+
+def _run_serve(args):
+    import os
+
+    from .serve import ServeSettings, serve
+    from .store import resolve_url
+
+    token = args.token if args.token is not None else os.environ.get("MASTERY_SERVE_TOKEN") or None
+    serve(ServeSettings(store=resolve_url(args.store), host=args.host, port=args.port, token=token,
+                        behind_proxy=args.behind_proxy,
+                        page_loads_per_minute=args.page_loads_per_minute,
+                        max_pages=args.max_pages, cull_idle_timeout=args.idle_minutes * 60,
+                        base_url=args.base_url))
+
+
+
 # ----------------------------------------------------------------------------- main
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -375,7 +592,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 COMMANDS = [_add_init_command, _add_demo_command, _add_export_command, _add_participant_command,
-            _add_report_command, _add_stats_command]
+            _add_cohort_command, _add_code_command, _add_report_command, _add_stats_command, _add_serve_command]
 
 
 def main(argv=None) -> int:

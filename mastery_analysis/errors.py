@@ -75,3 +75,7 @@ class AmbiguousDateError(ImportFormatError):
 class MappingError(MasteryError):
     """A survey mapping file is missing, unreadable or wrong; the message names the file and
     the key, or a form was imported without the mapping it needs."""
+
+
+class UnknownCohortError(MasteryError):
+    """A cohort name that the store does not know."""

@@ -4,12 +4,26 @@ Saving a day again adds a row; readers (``ratings()``, ``actions()``, ...) see t
 row per key, and ``history(table)`` shows every version. Only ``forget(participant_id)``
 deletes, and then it deletes everything of that person. Every write is one transaction and
 is validated first, so a bad write leaves the store exactly as it was.
+
+Workshop mode adds three tables of *state*, updated in place rather than appended to:
+``cohorts`` (name, framework, the questionnaire phase that is open), ``access_codes`` (a
+selector in clear, the scrypt hash of the secret, whose code it is, issued and revoked
+times, failed attempts and a lock-out time) and ``access_attempts`` (recent code tries per
+address, for the per-address budget). :mod:`mastery_analysis.access` issues and checks codes;
+``forget`` deletes a person's codes and attempts with the rest of their rows.
+
+Durability: SQLite runs in WAL mode with ``synchronous=FULL``, so a write that returned is
+on disk (NORMAL would let a power cut lose the last transactions). On PostgreSQL every write
+transaction takes one advisory lock, so writes are serialised exactly as SQLite's
+``BEGIN IMMEDIATE`` serialises them, and checks made inside a write (an id already taken, a
+goal owned by someone else) cannot race.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
@@ -21,12 +35,15 @@ import sqlalchemy as sa
 from sqlalchemy import event
 
 from . import __version__
-from .errors import StoreError, StoreVersionError, UnknownParticipantError, ValidationError
-from .framework import DEFAULT_FRAMEWORK, FRAMEWORK_DIR, Framework, load_framework
-from .schema import TABLES, as_day, empty, validate
+from .errors import (StoreError, StoreVersionError, UnknownCohortError, UnknownParticipantError,
+                     ValidationError)
+from .framework import DEFAULT_FRAMEWORK, FRAMEWORK_DIR, ID_EXPECTED, ID_PATTERN, Framework, load_framework
+from .schema import PHASES, TABLES, as_day, empty, validate
 from .snapshot import GENERATION_KEY, Snapshot, new_generation
 
-SCHEMA_VERSION = 1
+# 1: the tidy tables and meta. 2: cohorts, access_codes and access_attempts (state tables);
+# a version-1 store is upgraded when opened (its cohorts are registered from participants).
+SCHEMA_VERSION = 2
 STORE_ENV = "MASTERY_STORE"
 DATA_TABLES = ("participants", "goals", "ratings", "actions", "progress", "responses")
 
@@ -57,6 +74,56 @@ for _name in DATA_TABLES:
     )
 META = sa.Table("meta", _metadata, sa.Column("key", sa.String(64), primary_key=True),
                 sa.Column("value", sa.Text))
+
+# ---- workshop state (schema version 2): updated in place, not append-only
+_STAMP = sa.String(32)  # ISO 8601 UTC text with microseconds: compares as text on both databases
+COHORTS = sa.Table(
+    "cohorts", _metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("framework", sa.Text, nullable=False),
+    sa.Column("open_phase", sa.String(16)),
+    sa.Column("created_at", _STAMP, nullable=False),
+)
+ACCESS_CODES = sa.Table(
+    "access_codes", _metadata,
+    sa.Column("selector", sa.String(8), primary_key=True),
+    sa.Column("secret_hash", sa.Text, nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("participant_id", sa.String(64)),
+    sa.Column("coach", sa.String(64)),
+    sa.Column("cohort", sa.String(64)),
+    sa.Column("issued_at", _STAMP, nullable=False),
+    sa.Column("revoked_at", _STAMP),
+    sa.Column("failed_attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("locked_until", _STAMP),
+    sa.Index("ix_access_codes_participant", "participant_id"),
+    sa.Index("ix_access_codes_coach", "coach", "cohort"),
+)
+ACCESS_ATTEMPTS = sa.Table(
+    "access_attempts", _metadata,
+    sa.Column("attempt_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("address", sa.String(64)),
+    sa.Column("selector", sa.String(8)),
+    sa.Column("participant_id", sa.String(64)),
+    sa.Column("at", _STAMP, nullable=False),
+    sa.Column("outcome", sa.String(16), nullable=False),  # pending, failed, ok
+    sa.Index("ix_access_attempts_address", "address", "at"),
+    sa.Index("ix_access_attempts_participant", "participant_id"),
+)
+STATE_TABLES = ("cohorts", "access_codes", "access_attempts")
+# One key for the advisory lock every PostgreSQL write transaction takes (any constant works;
+# this one spells "mastery" in hex-ish so it is recognisable in pg_locks).
+_PG_WRITE_LOCK = 0x6D617374
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def stamp(when: dt.datetime | None = None) -> str:
+    """A UTC time as the fixed-width text the state tables store (sorts as it compares)."""
+    when = utc_now() if when is None else when.astimezone(dt.timezone.utc)
+    return when.isoformat(timespec="microseconds")
 
 
 def project_root() -> Path | None:
@@ -108,7 +175,10 @@ def _sqlite_pragmas(dbapi_connection, _record):
     cur.execute("PRAGMA busy_timeout = 30000")
     cur.execute("PRAGMA foreign_keys = ON")
     cur.execute("PRAGMA journal_mode = WAL")
-    cur.execute("PRAGMA synchronous = NORMAL")
+    # FULL: a commit is on disk when it returns, so a check-in the page called "Saved" survives a
+    # power cut. (NORMAL in WAL mode survives an application crash but may lose the last
+    # commits on power loss.) Measured cost: see docs/workshop.md.
+    cur.execute("PRAGMA synchronous = FULL")
     cur.close()
 
 
@@ -158,8 +228,11 @@ class Store:
             for engine, begin in engines:
                 event.listen(engine, "connect", _sqlite_pragmas)
                 event.listen(engine, "begin", begin)
+        self._postgres = self._engine.dialect.name == "postgresql"
         try:
             with self._engine.begin() as conn:
+                if self._postgres:  # several processes may open a new store at once
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_WRITE_LOCK})
                 if self._sqlite:  # an SQLite file belongs to one application: never add ours to another's
                     found = set(sa.inspect(conn).get_table_names())
                     if found and META.name not in found:
@@ -184,6 +257,8 @@ class Store:
                         f"{SCHEMA_VERSION}. Upgrade with `pip install -U mastery-analysis`."
                     )
                 recorded_fw = conn.execute(sa.select(META.c.value).where(META.c.key == "framework")).scalar()
+                if stored is not None and int(stored) < SCHEMA_VERSION:
+                    _upgrade(conn, int(stored), recorded_fw)
         except sa.exc.OperationalError as exc:
             raise StoreError(f"cannot open the store at {url}: {exc.orig}") from None
         except sa.exc.DatabaseError as exc:
@@ -214,11 +289,18 @@ class Store:
         self.close()
 
     @contextmanager
-    def _connection(self, *, write: bool = False) -> Iterator[sa.Connection]:
-        """A connection (a transaction when ``write``); a database failure is a StoreError."""
+    def _connection(self, *, write: bool = False, serialise: bool = True) -> Iterator[sa.Connection]:
+        """A connection (a transaction when ``write``); a database failure is a StoreError.
+
+        Write transactions are serialised (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: an
+        advisory lock). ``serialise=False`` skips the PostgreSQL lock for a transaction that
+        is one atomic statement on one row (charging a code attempt), which needs no more.
+        """
         try:
             if write:
                 with self._engine.begin() as conn:
+                    if serialise and self._postgres:
+                        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_WRITE_LOCK})
                     yield conn
             else:
                 with self._read_engine.connect() as conn:
@@ -323,23 +405,29 @@ class Store:
             raise UnknownParticipantError(f"unknown participant '{participant_id}' in {self.url}{hint}")
 
     # ----------------------------------------------------------------- writing
-    def write(self, table: str, frame: pd.DataFrame, *, where: str | None = None) -> int:
+    def write(self, table: str, frame: pd.DataFrame, *, where: str | None = None,
+              framework: Framework | None = None) -> int:
         """Validate ``frame`` and append it to ``table`` in one transaction.
 
         Returns the number of rows written. Raises :class:`ValidationError` (every bad row),
         or :class:`UnknownParticipantError`; in either case nothing is written.
+        ``framework`` checks elements and scales against a cohort's framework instead of the
+        store's. Participants rows naming a cohort the store does not know register it (with
+        the store's framework) in the same transaction: bulk loads bring whole cohorts.
         """
         _check_table(table)
-        clean = validate(table, frame, framework=self.framework, where=where)
+        clean = validate(table, frame, framework=framework or self.framework, where=where)
         if clean.empty:
             return 0
         with self._connection(write=True) as conn:
             self._check_references(conn, table, clean, where)
+            if table == "participants":
+                self._register_cohorts(conn, clean)
             return self._insert(conn, table, clean)
 
     def write_many(self, frames: Mapping[str, pd.DataFrame], *, where: str | None = None,
                    skip_unchanged: bool = False, row_label: str = "row",
-                   progress: bool = False) -> dict[str, int]:
+                   progress: bool = False, framework: Framework | None = None) -> dict[str, int]:
         """Write several tables in one transaction (participants and goals first).
 
         Parameters
@@ -359,6 +447,8 @@ class Store:
             importer's frames, which are indexed by file line).
         progress : bool
             Show a progress bar while inserting many rows.
+        framework : Framework, optional
+            Check elements and scales against a cohort's framework instead of the store's.
 
         Returns
         -------
@@ -370,7 +460,7 @@ class Store:
         clean, errors = {}, []
         for t in order:
             try:
-                clean[t] = validate(t, frames[t], framework=self.framework, where=where)
+                clean[t] = validate(t, frames[t], framework=framework or self.framework, where=where)
             except ValidationError as exc:
                 errors.append(exc)
         if len(errors) == 1:
@@ -397,6 +487,8 @@ class Store:
                     except ValidationError as exc:
                         raise ValidationError(exc.table, exc.failures, where=where,
                                               label=row_label) from None
+                    if t == "participants":
+                        self._register_cohorts(conn, rows)
                     counts[t] = self._insert(conn, t, rows, progress=progress)
                 else:
                     counts[t] = 0
@@ -440,7 +532,13 @@ class Store:
 
     def add_participant(self, participant_id: str, *, name=None, cohort=None, joined_on=None,
                         consent_share: bool = False, access_code_hash=None) -> None:
-        """Add a new participant; an id already in the store is an error."""
+        """Add a new participant; an id already in the store is an error.
+
+        A ``cohort`` must have been added first (:meth:`add_cohort`); a typo is an
+        :class:`UnknownCohortError`, not a new cohort.
+        """
+        if cohort is not None:
+            self.require_cohort(cohort)
         clean = validate("participants", pd.DataFrame([{
             "participant_id": participant_id, "name": name, "cohort": cohort,
             "joined_on": joined_on if joined_on is not None else dt.date.today(),
@@ -457,7 +555,8 @@ class Store:
                        vision: Mapping[str, int] | None = None,
                        actions: Mapping[str, int | Mapping] | None = None,
                        progress: Mapping[str, float] | None = None,
-                       note: str | None = None, source: str = "checkin") -> dict[str, int]:
+                       note: str | None = None, source: str = "checkin",
+                       framework: Framework | None = None) -> dict[str, int]:
         """Write one participant-day in one transaction.
 
         Parameters
@@ -471,6 +570,8 @@ class Store:
         progress : dict of goal_id -> percent (0 to 100)
         note : str, optional
             The day's note, kept on every row this check-in writes.
+        framework : Framework, optional
+            Check ratings against this framework (a cohort's) instead of the store's.
 
         Returns
         -------
@@ -513,20 +614,184 @@ class Store:
             raise ValidationError("ratings", [{"row": None, "column": None, "value": "(nothing)",
                                                "expected": "at least one rating, action or progress"}])
         self.require_participant(participant_id)
-        return self.write_many(frames, where=f"check-in of {participant_id} on {when}")
+        return self.write_many(frames, where=f"check-in of {participant_id} on {when}", framework=framework)
 
     def forget(self, participant_id: str) -> dict[str, int]:
-        """Delete every row of one participant from every table. Returns rows deleted per table."""
+        """Delete every row of one participant from every table, their access codes and their
+        code attempts included. Returns rows deleted per table."""
         self.require_participant(participant_id)
         deleted = {}
         with self._connection(write=True) as conn:
             for name in reversed(DATA_TABLES):
                 t = SQL_TABLES[name]
                 deleted[name] = conn.execute(sa.delete(t).where(t.c.participant_id == participant_id)).rowcount
+            for t in (ACCESS_CODES, ACCESS_ATTEMPTS):
+                deleted[t.name] = conn.execute(sa.delete(t).where(t.c.participant_id == participant_id)).rowcount
             # deletions are invisible to a version watermark: snapshots rebuild on a new generation
             conn.execute(META.delete().where(META.c.key == GENERATION_KEY))
             conn.execute(META.insert(), [{"key": GENERATION_KEY, "value": new_generation()}])
         return deleted
+
+    # ----------------------------------------------------------------- workshop: cohorts and people
+    def add_cohort(self, name: str, *, framework: Framework | str | None = None) -> None:
+        """Add a cohort with its framework (default: the store's); an existing name is an error."""
+        _check_id(name, "cohort name")
+        fw = load_framework(framework) if framework is not None else self.framework
+        with self._connection(write=True) as conn:
+            if conn.execute(sa.select(COHORTS.c.name).where(COHORTS.c.name == name)).first() is not None:
+                raise StoreError(f"cohort '{name}' already exists in {self.url}")
+            conn.execute(COHORTS.insert().values(name=name, framework=_framework_ref(fw),
+                                                 open_phase=None, created_at=stamp()))
+
+    def cohorts(self) -> pd.DataFrame:
+        """The cohorts.
+
+        Returns
+        -------
+        DataFrame
+            name, framework (a shipped framework's name or a YAML path), open_phase
+            (``baseline``, ``mid``, ``post`` or missing), created_at (UTC), members (number of
+            participants), sorted by name.
+        """
+        members = self._latest_select("participants", ["participant_id", "cohort"]).subquery()
+        counts = sa.select(members.c.cohort, sa.func.count().label("members")).group_by(members.c.cohort).subquery()
+        query = sa.select(COHORTS.c.name, COHORTS.c.framework, COHORTS.c.open_phase, COHORTS.c.created_at,
+                          sa.func.coalesce(counts.c.members, 0).label("members")).outerjoin(
+            counts, counts.c.cohort == COHORTS.c.name).order_by(COHORTS.c.name)
+        with self._connection() as conn:
+            rows = conn.execute(query).mappings().all()
+        frame = pd.DataFrame.from_records(rows, columns=["name", "framework", "open_phase", "created_at", "members"])
+        frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True, format="ISO8601")
+        frame["members"] = frame["members"].astype("int64")
+        frame["open_phase"] = frame["open_phase"].astype(object)
+        return frame
+
+    def cohort(self, name: str) -> dict:
+        """One cohort as a dict (name, framework, open_phase, created_at); unknown is an error."""
+        with self._connection() as conn:
+            row = conn.execute(sa.select(COHORTS).where(COHORTS.c.name == name)).mappings().first()
+        if row is None:
+            self.require_cohort(name)
+        return dict(row)
+
+    def require_cohort(self, name: str) -> None:
+        """Raise :class:`UnknownCohortError` (naming the known cohorts) unless ``name`` exists."""
+        with self._connection() as conn:
+            names = [r[0] for r in conn.execute(sa.select(COHORTS.c.name).order_by(COHORTS.c.name))]
+        if name not in names:
+            hint = (f"; known cohorts: {', '.join(names[:10])}{' ...' if len(names) > 10 else ''}"
+                    if names else "; the store has no cohorts yet")
+            raise UnknownCohortError(f"unknown cohort '{name}' in {self.url}{hint} "
+                                     f"(add it with `mastery cohort add {name}`)")
+
+    def cohort_framework(self, name: str | None) -> Framework:
+        """The framework a cohort's participants are checked against (the store's for None)."""
+        if name is None:
+            return self.framework
+        ref = self.cohort(name)["framework"]
+        if ref == _framework_ref(self.framework):
+            return self.framework
+        return load_framework(ref)
+
+    def set_open_phase(self, name: str, phase: str | None) -> None:
+        """Open the questionnaire ``phase`` (baseline, mid, post) for a cohort, or close it (None)."""
+        if phase == "none":
+            phase = None
+        if phase is not None and phase not in PHASES:
+            raise ValidationError("phase", [{"row": None, "column": None, "value": phase,
+                                             "expected": "baseline, mid, post or none"}], noun="")
+        self.require_cohort(name)
+        with self._connection(write=True) as conn:
+            conn.execute(sa.update(COHORTS).where(COHORTS.c.name == name).values(open_phase=phase))
+
+    def add_participants(self, frame: pd.DataFrame, *, cohort: str, where: str | None = None) -> int:
+        """Add several new participants to one cohort, all or none.
+
+        ``frame`` has ``participant_id`` and optionally ``name``, ``joined_on`` and
+        ``consent_share``. Ids already in the store, ids given twice and an unknown cohort
+        are errors, and then nobody is added. Returns the number added.
+        """
+        self.require_cohort(cohort)
+        if not isinstance(frame, pd.DataFrame):
+            raise ValidationError("participants", [{"row": None, "column": None, "value": type(frame).__name__,
+                                                    "expected": "a pandas DataFrame"}], where=where)
+        rows = frame.copy()
+        rows["cohort"] = cohort
+        if "joined_on" not in rows:
+            rows["joined_on"] = dt.date.today()
+        clean = validate("participants", rows, framework=self.framework, where=where)
+        t = SQL_TABLES["participants"]
+        with self._connection(write=True) as conn:
+            taken = {r[0] for r in conn.execute(sa.select(t.c.participant_id).where(
+                t.c.participant_id.in_(sorted(set(clean["participant_id"])))).distinct())}
+            failures = [{"row": label, "column": "participant_id", "value": pid,
+                         "expected": "a new participant id (this one is already in the store)"}
+                        for label, pid in clean["participant_id"].items() if pid in taken]
+            if failures:
+                raise ValidationError("participants", failures, where=where)
+            return self._insert(conn, "participants", clean)
+
+    def set_consent(self, participant_id: str, share: bool) -> None:
+        """Record whether a participant shares their own rows in the cohort views (a new version
+        of their participants row; the earlier one stays in the history)."""
+        if not isinstance(share, bool):
+            raise ValidationError("consent_share", [{"row": None, "column": None, "value": share,
+                                                     "expected": "true or false"}], noun="")
+        t = SQL_TABLES["participants"]
+        with self._connection(write=True) as conn:  # read and append under one lock: no lost update
+            latest = self._latest_select("participants", list(TABLES["participants"].columns)).where(
+                t.c.participant_id == participant_id)
+            row = conn.execute(latest).mappings().first()
+            if row is None:
+                raise UnknownParticipantError(f"unknown participant '{participant_id}' in {self.url}")
+            rec = dict(row)
+            rec["consent_share"] = share
+            self._insert(conn, "participants", validate("participants", pd.DataFrame([rec]),
+                                                        framework=self.framework))
+
+    def check_integrity(self) -> list[str]:
+        """Problems found in the store: the database's own check (SQLite ``integrity_check``
+        and ``foreign_key_check``) and the references between tables (every row's participant
+        exists, every action and progress row names a goal of that participant). Empty when
+        the store is sound."""
+        problems = []
+        with self._connection() as conn:
+            if self._sqlite:
+                result = [r[0] for r in conn.exec_driver_sql("PRAGMA integrity_check")]
+                if result != ["ok"]:
+                    problems += [f"integrity_check: {r}" for r in result]
+                problems += [f"foreign_key_check: {tuple(r)}" for r in conn.exec_driver_sql("PRAGMA foreign_key_check")]
+            pt = SQL_TABLES["participants"]
+            known = sa.select(pt.c.participant_id)
+            for name in DATA_TABLES[1:]:
+                t = SQL_TABLES[name]
+                n = conn.execute(sa.select(sa.func.count()).select_from(t).where(
+                    t.c.participant_id.not_in(known))).scalar()
+                if n:
+                    problems.append(f"{name}: {n} rows of participants not in the store")
+            gt = SQL_TABLES["goals"]
+            for name in ("actions", "progress"):
+                t = SQL_TABLES[name]
+                n = conn.execute(sa.select(sa.func.count()).select_from(t).where(~sa.exists().where(
+                    gt.c.goal_id == t.c.goal_id, gt.c.participant_id == t.c.participant_id))).scalar()
+                if n:
+                    problems.append(f"{name}: {n} rows naming a goal their participant does not own")
+            n = conn.execute(sa.select(sa.func.count()).select_from(ACCESS_CODES).where(
+                ACCESS_CODES.c.participant_id.is_not(None), ACCESS_CODES.c.participant_id.not_in(known))).scalar()
+            if n:
+                problems.append(f"access_codes: {n} codes of participants not in the store")
+        return problems
+
+    def _register_cohorts(self, conn, participants: pd.DataFrame) -> None:
+        names = sorted({c for c in participants["cohort"] if isinstance(c, str) and c})
+        if not names:
+            return
+        have = {r[0] for r in conn.execute(sa.select(COHORTS.c.name).where(COHORTS.c.name.in_(names)))}
+        new = [n for n in names if n not in have]
+        if new:
+            ref, now = _framework_ref(self.framework), stamp()
+            conn.execute(COHORTS.insert(), [{"name": n, "framework": ref, "open_phase": None,
+                                             "created_at": now} for n in new])
 
     # ----------------------------------------------------------------- internals
     def _check_references(self, conn, table, clean, where):
@@ -605,6 +870,31 @@ def _framework_ref(fw: Framework) -> str:
     if source is None or source.parent == FRAMEWORK_DIR:
         return fw.name
     return str(source.resolve())
+
+
+def _upgrade(conn, version: int, framework_ref: str | None) -> None:
+    """Bring an older store to SCHEMA_VERSION inside the opening transaction.
+
+    1 -> 2: the state tables were just created by ``create_all``; every cohort named in
+    participants becomes a row of ``cohorts`` with the store's framework, so existing
+    cohorts keep working with the commands that now check cohort names.
+    """
+    if version < 2:
+        t = SQL_TABLES["participants"]
+        names = sorted({r[0] for r in conn.execute(sa.select(t.c.cohort).where(t.c.cohort.is_not(None)).distinct())})
+        have = {r[0] for r in conn.execute(sa.select(COHORTS.c.name))}
+        now = stamp()
+        rows = [{"name": n, "framework": framework_ref or DEFAULT_FRAMEWORK, "open_phase": None,
+                 "created_at": now} for n in names if n not in have]
+        if rows:
+            conn.execute(COHORTS.insert(), rows)
+    conn.execute(sa.update(META).where(META.c.key == "schema_version").values(value=str(SCHEMA_VERSION)))
+
+
+def _check_id(value, what: str) -> None:
+    if not isinstance(value, str) or not re.match(ID_PATTERN, value):
+        raise ValidationError(what, [{"row": None, "column": None, "value": value,
+                                      "expected": ID_EXPECTED}], noun="")
 
 
 def _check_table(table):

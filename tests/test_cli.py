@@ -20,7 +20,7 @@ def run(capsys, *argv):
 def test_init_demo_list_export_forget(tmp_path, capsys):
     db = str(tmp_path / "m.db")
     code, out, _ = run(capsys, "init", "--store", db)
-    assert code == 0 and "schema version 1" in out
+    assert code == 0 and "schema version 2" in out
     code, out, _ = run(capsys, "demo", "--store", db)
     assert code == 0 and "4390 ratings" in out
     code, _, err = run(capsys, "demo", "--store", db)
@@ -50,6 +50,9 @@ def test_init_demo_list_export_forget(tmp_path, capsys):
 
 def test_participant_add_and_errors(tmp_path, capsys):
     db = str(tmp_path / "m.db")
+    code, _, err = run(capsys, "participant", "add", "kim", "--cohort", "c1", "--store", db)
+    assert code == 1 and "unknown cohort 'c1'" in err  # a typo is not a new cohort
+    assert run(capsys, "cohort", "add", "c1", "--store", db)[0] == 0
     code, out, _ = run(capsys, "participant", "add", "kim", "--name", "Kim", "--cohort", "c1",
                        "--consent-share", "--store", db)
     assert code == 0

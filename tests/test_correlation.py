@@ -45,8 +45,8 @@ def _noise_pairs(seed, pairs=400, n=90, phi=0.8):
 def test_false_positive_rate_on_independent_ar1_series_stays_near_alpha():
     actions, progress, xs, changes, levels = _noise_pairs(seed=7)
     res = action_progress_correlation(actions, progress, lags=[0])
-    assert len(res) == 400 and res["sufficient"].mean() > 0.98
-    tested = res[res["sufficient"]]
+    assert len(res) == 400 and res["tested"].mean() > 0.9  # n_eff >= 10 in nearly all
+    tested = res[res["tested"]]
     ours = (tested["p_value"] < 0.05).mean()
     naive = np.mean([stats.pearsonr(x[:-1], c).pvalue < 0.05 for x, c in zip(xs, changes)])
     assert ours <= 0.07, ours
@@ -113,7 +113,7 @@ def test_vectorised_result_equals_scipy_per_group(measure):
         x, y = _pairs_by_hand(actions, progress, row.participant_id, row.goal_id, row.lag, measure)
         assert row.n == len(x)
         assert row.r == pytest.approx(stats.pearsonr(x, y).statistic, abs=1e-10)
-        if row.sufficient:
+        if row.tested:
             df = row.n_eff - 2
             t = row.r * np.sqrt(df / (1 - row.r**2))
             assert row.p_value == pytest.approx(2 * stats.t.sf(abs(t), df), rel=1e-9)
@@ -138,7 +138,7 @@ def test_autocorrelation_and_n_eff_match_statsmodels_on_a_gapless_series():
     ay = acf(change, nlags=1, adjusted=True)[1]
     assert row["ac_actions"] == pytest.approx(ax, abs=1e-12)
     assert row["ac_progress"] == pytest.approx(ay, abs=1e-12)
-    a = ax * ay
+    a = (n * ax + 1) / (n - 3) * (n * ay + 1) / (n - 3)  # bias-corrected (Marriott & Pope)
     assert row["n_eff"] == pytest.approx(n * (1 - a) / (1 + a))
     z = np.arctanh(row["r"])
     half = stats.norm.ppf(0.975) / np.sqrt(row["n_eff"] - 3)
@@ -153,6 +153,40 @@ def test_days_needed_is_the_fisher_z_sample_size_inflated_by_autocorrelation():
     assert required_days(0.64)[()] == np.ceil(required_days(0.0)[()] * 0 + (
         ((stats.norm.ppf(0.975) + stats.norm.ppf(0.8)) / np.arctanh(0.3)) ** 2 + 3) * 1.64 / 0.36)
     assert required_days(-0.3)[()] == required_days(0.0)[()]  # never fewer than independent pairs
+    # with m tests under BH, the days that give 80% power at Bonferroni's alpha / m
+    for m in (8, 24):
+        n_m = pg.power_corr(r=0.3, power=0.8, alpha=0.05 / m)
+        assert required_days(0.0, n_tests=m)[()] == pytest.approx(np.ceil(n_m), abs=1)
+        assert pg.power_corr(r=0.3, n=required_days(0.0, n_tests=m)[()], alpha=0.05 / m) >= 0.8
+    assert required_days(0.25, n_tests=8)[()] > required_days(0.0, n_tests=8)[()] > required_days(0.0)[()]
+
+
+def test_family_participant_adjusts_each_person_alone_and_sizes_days_needed_by_it():
+    actions, progress, *_ = _noise_pairs(seed=3, pairs=6, n=120, phi=0.3)
+    lags = range(0, 4)
+    call = action_progress_correlation(actions, progress, lags=lags)
+    per = action_progress_correlation(actions, progress, lags=lags, family="participant")
+    cols = ["n", "n_eff", "r", "p_value", "tested"]
+    pd.testing.assert_frame_equal(call[cols], per[cols])
+    ok = call["tested"].to_numpy()
+    np.testing.assert_allclose(call["q_value"][ok], stats.false_discovery_control(call["p_value"][ok]))
+    for pid, rows in per.groupby("participant_id"):
+        t = rows[rows["tested"]]
+        np.testing.assert_allclose(t["q_value"], stats.false_discovery_control(t["p_value"]))
+    def up(ac, n):  # bias-corrected, then 1.5 standard errors up
+        phi = ((n * ac + 1) / (n - 3)).clip(-0.99, 0.99)
+        return (phi + 1.5 * np.sqrt((1 - phi**2) / n)).clip(-0.99, 0.99)
+
+    def a(f):
+        return up(f["ac_actions"], f["n"]) * up(f["ac_progress"], f["n"])
+    np.testing.assert_array_equal(call["days_needed"], required_days(a(call), n_tests=len(call)))
+    np.testing.assert_array_equal(per["days_needed"], required_days(a(per), n_tests=4))
+    for f in (call, per):  # one rule: sufficient = tested and (found, or enough days)
+        want = f["tested"] & (f["significant"] | (f["n"] >= f["days_needed"]))
+        assert f["sufficient"].tolist() == want.tolist()
+        assert (f.loc[f["sufficient"], "more_days"] == 0).all()
+    with pytest.raises(AnalysisInputError, match="family"):
+        action_progress_correlation(actions, progress, family="everyone")
 
 
 def test_demo_planted_effect_is_found_and_null_goal_is_not():
@@ -270,9 +304,9 @@ def test_property_any_gappy_layout_matches_the_obvious_pairing():
         if varies:
             assert row["r"] == pytest.approx(stats.pearsonr(x, y).statistic, abs=1e-9)
         else:
-            assert np.isnan(row["r"]) and not row["sufficient"]
+            assert np.isnan(row["r"]) and not row["tested"] and not row["sufficient"]
         assert row["n_eff"] <= row["n"] + 1e-12
-        assert not row["sufficient"] or (0 <= row["p_value"] <= 1 and row["q_value"] >= row["p_value"] - 1e-15)
+        assert not row["tested"] or (0 <= row["p_value"] <= 1 and row["q_value"] >= row["p_value"] - 1e-15)
         assert row["days_needed"] >= 85 and row["more_days"] >= 0
 
     check()

@@ -203,3 +203,33 @@ def test_habit_strength_is_as_of_today_and_fades_after_the_last_action(demo):
     before = habit_strength(mine["actions"], mine["goals"]).groupby("goal_id")["score"].last()
     assert (now < before).all(), "thirty days without action fade every score"
     np.testing.assert_allclose(res.loc[now.index, "value"].to_numpy(dtype=float), now.to_numpy())
+
+
+@pytest.mark.parametrize("today", ["2025-01-20", "2025-04-30", None])
+def test_the_text_and_the_tables_make_the_same_decision(demo, today):
+    """One decision rule: a trend is claimed exactly when element_trends says improving or
+    declining, a relation exactly when a lag is significant, and a goal's data are called
+    sufficient exactly when every lag is sufficient in the correlation table."""
+    from mastery_analysis.analysis.trajectories import element_trends
+
+    alex = {k: v[v["participant_id"] == "alex"] for k, v in demo.items()}
+    res = _call(alex, today=today)
+    cut = pd.Timestamp(today) if today else None
+    upto = {k: (v if cut is None or "date" not in v else v[pd.to_datetime(v["date"]) <= cut])
+            for k, v in alex.items()}
+    trends = element_trends(upto["ratings"]).set_index("element")
+    tr = res[res["kind"] == "trend"].set_index("subject")
+    for element, row in tr.iterrows():
+        direction = trends.at[element, "direction"]
+        assert row["claim"] == (direction in ("improving", "declining")), row["text"]
+        assert (direction in row["text"]) == row["claim"] or direction in ("flat", "insufficient")
+        if np.isfinite(row["q_value"]):
+            assert row["q_value"] == trends.at[element, "q_value"]
+    corr = action_progress_correlation(upto["actions"], upto["progress"],
+                                       checkins=upto["ratings"][["participant_id", "date"]])
+    ap = res[res["kind"] == "action_progress"].set_index("subject")
+    for goal, rows in corr.groupby("goal_id"):
+        assert ap.at[goal, "claim"] == bool(rows["significant"].any())
+        if not rows["significant"].any():
+            assert ap.at[goal, "sufficient"] == bool(rows["sufficient"].all()), ap.at[goal, "text"]
+            assert ("enough for an 80% chance" in ap.at[goal, "text"]) == bool(rows["sufficient"].all())

@@ -9,10 +9,12 @@ import sqlalchemy as sa
 from mastery_analysis.errors import (FrameworkError, StoreError, StoreVersionError,
                                      UnknownParticipantError, ValidationError)
 from mastery_analysis.store import SCHEMA_VERSION, default_url, open_store, resolve_url
+from store_backends import backend, store, store_url  # noqa: F401  (every `store` test runs on SQLite and PostgreSQL)
 
 
 @pytest.fixture
 def alex(store):
+    store.add_cohort("c1")
     store.add_participant("alex", name="Alex", cohort="c1", joined_on="2025-01-01", consent_share=True)
     store.add_participant("sam", name="Sam", cohort="c1", joined_on="2025-01-01")
     store.write("goals", pd.DataFrame([

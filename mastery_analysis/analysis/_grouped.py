@@ -312,7 +312,8 @@ def _tie_term(values: np.ndarray) -> np.ndarray:
 
 
 def grouped_theilslopes(codes: np.ndarray, x: np.ndarray, y: np.ndarray, n_groups: int, *,
-                        confidence: float = 0.95, kendall: bool = False) -> dict[str, np.ndarray]:
+                        confidence: float = 0.95, kendall: bool = False,
+                        variance_factor=None) -> dict[str, np.ndarray]:
     """Theil-Sen slope with Sen's confidence interval (and Kendall's tau) for every group.
 
     Rows must be sorted by ``codes`` and, within a group, by ``x``; ``x`` and ``y`` must be
@@ -322,11 +323,20 @@ def grouped_theilslopes(codes: np.ndarray, x: np.ndarray, y: np.ndarray, n_group
     samples without ties, else the normal approximation with the tie-corrected variance, as
     SciPy's ``method="auto"`` chooses). Groups with fewer than two distinct ``x`` get NaN.
 
+    ``variance_factor`` (one number per group, default 1) multiplies the variance of the
+    Mann-Kendall statistic S, as an autocorrelation correction does (Hamed & Rao 1998): it
+    widens Sen's interval, and with ``kendall=True`` the outputs also hold ``s`` (S),
+    ``var_s`` (its tie-corrected variance times the factor) and ``mk_p``: the two-sided
+    p-value of ``z = (S - sign(S)) / sqrt(var_s)`` (normal, with continuity correction, as
+    ``pymannkendall`` computes it; with a factor of 1 it equals ``original_test``).
+
     All groups of the same size are handled together as one (groups, pairs) array, in chunks
     of at most ``_PAIR_CHUNK`` pairs, so the Python loop runs over distinct group sizes only.
     """
     sizes, starts = group_bounds(codes, n_groups)
-    keys = ("slope", "slope_low", "slope_high", "tau", "p_value")
+    factor = (np.ones(n_groups) if variance_factor is None
+              else np.broadcast_to(np.asarray(variance_factor, dtype=float), (n_groups,)))
+    keys = ("slope", "slope_low", "slope_high", "tau", "p_value", "s", "var_s", "mk_p")
     out = {k: np.full(n_groups, np.nan) for k in keys}
     alpha = 1.0 - confidence if confidence > 0.5 else confidence
     z = stats.norm.ppf(alpha / 2.0)
@@ -356,7 +366,7 @@ def grouped_theilslopes(codes: np.ndarray, x: np.ndarray, y: np.ndarray, n_group
             med = (slopes[rows, lo_mid] + slopes[rows, hi_mid]) / 2.0
             ties_x = _tie_term(X)
             ties_y = _tie_term(Y)
-            sigsq = (n * (n - 1) * (2 * n + 5) - ties_x - ties_y) / 18.0
+            sigsq = (n * (n - 1) * (2 * n + 5) - ties_x - ties_y) / 18.0 * factor[g]
             sigma = np.sqrt(np.maximum(sigsq, 0.0))
             # Sen (1968), eq. 2.6: the ranks of the interval's ends among the sorted slopes
             r_up = np.minimum(np.round((nt - z * sigma) / 2.0).astype(np.int64), nt - 1)
@@ -388,4 +398,146 @@ def grouped_theilslopes(codes: np.ndarray, x: np.ndarray, y: np.ndarray, n_group
                     p[asym] = 2.0 * special.ndtr(-np.abs(zs))
                 out["tau"][g] = np.where(defined, tau, np.nan)
                 out["p_value"][g] = np.where(defined, p, np.nan)
+                s_stat = (con - dis).astype(float)
+                var_s = (n * (n - 1.0) * (2 * n + 5) - ties_y) / 18.0 * factor[g]
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    zc = (s_stat - np.sign(s_stat)) / np.sqrt(var_s)
+                zc = np.where(s_stat == 0, 0.0, zc)
+                out["s"][g] = s_stat
+                out["var_s"][g] = var_s
+                out["mk_p"][g] = np.where(defined, 2.0 * special.ndtr(-np.abs(zc)), np.nan)
     return out
+
+
+def grouped_bh_q(p, family) -> np.ndarray:
+    """Benjamini-Hochberg q-values within each family (``family``: an integer code per row).
+
+    Equals :func:`bh_q` applied to each family's rows on their own: NaN p-values neither
+    count as tests nor get a q. One sort over all rows, no Python loop over families.
+    """
+    p = np.asarray(p, dtype=float)
+    family = np.asarray(family, dtype=np.int64)
+    q = np.full(len(p), np.nan)
+    ok = np.flatnonzero(np.isfinite(p))
+    if len(ok) == 0:
+        return q
+    f, pv = family[ok], p[ok]
+    order = np.lexsort((pv, f))  # by family, then p
+    f, pv = f[order], pv[order]
+    start = np.flatnonzero(np.r_[True, f[1:] != f[:-1]])
+    size = np.diff(np.r_[start, len(f)])
+    rank = np.arange(len(f)) - np.repeat(start, size) + 1
+    m = np.repeat(size, size)
+    raw = pv * m / rank
+    # running minimum from each family's largest p down (pandas' grouped cummin, in C)
+    out = pd.Series(raw[::-1]).groupby(f[::-1], sort=False).cummin().to_numpy()
+    q_sorted = np.clip(out[::-1], 0.0, 1.0)
+    q[ok[order]] = q_sorted
+    return q
+
+
+# --------------------------------------------------------------------------------------------
+# Autocorrelation of daily series, and the Mann-Kendall variance it implies for period means
+
+#: How many standard errors above its bias-corrected estimate the daily lag-1 autocorrelation
+#: is taken when correcting the Mann-Kendall variance (chosen by simulation: docs/statistics.md).
+AR_MARGIN_SE = 1.5
+#: The largest lag-1 autocorrelation used (beyond it the variance correction is unbounded).
+AR_MAX = 0.99
+
+
+def grouped_detrended_lag1(codes: np.ndarray, t: np.ndarray, y: np.ndarray, n_groups: int, *,
+                           rounding_variance=0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Lag-1 autocorrelation of each group's residuals from its least-squares line.
+
+    Rows are sorted by ``codes`` and, within a group, by ``t`` (whole days, one row per day,
+    ``y`` finite). Pairs are the rows exactly one day apart, so a missing day breaks a pair
+    rather than joining the days around it. ``rounding_variance`` is subtracted from the
+    residual variance (Sheppard's correction: ratings rounded to whole points carry a
+    rounding error of variance 1/12 that is white noise and would dilute the estimate).
+
+    Returns ``(ac, n)``: the estimate per group (NaN with fewer than 3 pairs or no residual
+    variance) and the number of days of each group.
+    """
+    codes = np.asarray(codes, dtype=np.int64)
+    t = np.asarray(t, dtype=float)
+    y = np.asarray(y, dtype=float)
+    n = np.bincount(codes, minlength=n_groups).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mt = np.bincount(codes, weights=t, minlength=n_groups) / n
+        my = np.bincount(codes, weights=y, minlength=n_groups) / n
+        dt, dy = t - mt[codes], y - my[codes]
+        stt = np.bincount(codes, weights=dt * dt, minlength=n_groups)
+        sty = np.bincount(codes, weights=dt * dy, minlength=n_groups)
+        syy = np.bincount(codes, weights=dy * dy, minlength=n_groups)
+        b = np.where(stt > 0, sty / np.where(stt > 0, stt, 1.0), 0.0)
+        res = dy - b[codes] * dt
+        # the residual sum of squares, syy - b sty, without another pass over the rows
+        c0 = np.clip(syy - b * sty, 0.0, None) / n - rounding_variance
+        pair = np.flatnonzero((codes[1:] == codes[:-1]) & (t[1:] - t[:-1] == 1.0))
+        gp = codes[pair]
+        n1 = np.bincount(gp, minlength=n_groups).astype(float)
+        c1 = np.bincount(gp, weights=res[pair] * res[pair + 1], minlength=n_groups) / n1
+        ac = np.where((n1 >= 3) & (c0 > 0), c1 / c0, np.nan)
+    return np.clip(ac, -1.0, 1.0), n
+
+
+def ar1_upper(ac: np.ndarray, n: np.ndarray, *, trend: bool = True,
+              margin: float = AR_MARGIN_SE) -> np.ndarray:
+    """A cautious lag-1 autocorrelation: bias-corrected, then ``margin`` standard errors up.
+
+    The least-squares estimate from ``n`` points is biased low, by about ``(1 + 3 phi) / n``
+    around a mean and ``(2 + 4 phi) / n`` around a fitted line (Marriott & Pope 1954;
+    Shaman & Stine 1988); solved for ``phi``, the corrections are ``(n ac + 1) / (n - 3)`` and
+    ``(n ac + 2) / (n - 4)``. Its standard error is about ``sqrt((1 - phi^2) / n)``. Missing
+    estimates count as 0; the result is clipped to ``[0, AR_MAX]`` (negative autocorrelation
+    would shrink a variance, which the tests never do).
+    """
+    ac = np.where(np.isfinite(ac), ac, 0.0)
+    n = np.asarray(n, dtype=float)
+    k = 4.0 if trend else 3.0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        phi = np.where(n > k + 1, (n * ac + (k - 2.0)) / (n - k), ac)
+        phi = np.clip(phi, -1.0, 1.0)
+        phi = phi + margin * np.sqrt(np.clip(1.0 - phi ** 2, 0.0, None) / np.maximum(n, 1.0))
+    return np.clip(np.nan_to_num(phi), 0.0, AR_MAX)
+
+
+def period_mean_acf(phi: np.ndarray, period_days: float, max_lag: int) -> np.ndarray:
+    """Autocorrelation of the means of consecutive ``period_days``-day blocks of an AR(1).
+
+    For a daily AR(1) with coefficient ``phi`` and blocks of ``L`` days, the covariance of two
+    block means ``k >= 1`` blocks apart is ``phi^(L k - L + 1) S^2`` with
+    ``S = sum_{a<L} phi^a``, and the variance is ``L + 2 sum_{h<L} (L - h) phi^h`` (times the
+    same constant). Returns an array (groups, max_lag) for lags 1..max_lag.
+    """
+    L = max(int(round(period_days)), 1)
+    phi = np.asarray(phi, dtype=float)[:, None]
+    a = np.arange(L)
+    s = (phi ** a).sum(axis=1)
+    h = np.arange(1, L)
+    c0 = L + 2.0 * ((L - h) * phi ** h).sum(axis=1) if L > 1 else np.ones(len(phi))
+    k = np.arange(1, max_lag + 1)
+    return phi ** (L * k - (L - 1)) * (s ** 2 / c0)[:, None]
+
+
+def hamed_rao_factor(rank_acf: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Hamed & Rao's (1998) ``n / n*``: how much autocorrelation inflates Var(S) of Mann-Kendall.
+
+    ``n / n* = 1 + 2 / (n (n-1) (n-2)) * sum_{i=1}^{n-1} (n-i)(n-i-1)(n-i-2) rho_s(i)``, with
+    ``rho_s(i)`` the autocorrelation of the ranks at lag i (row g of ``rank_acf`` holds lags
+    1, 2, ... for group g; lags at or beyond ``n[g]`` are ignored). Groups with n < 3 get 1.
+    """
+    rank_acf = np.asarray(rank_acf, dtype=float)
+    n = np.asarray(n, dtype=float)
+    i = np.arange(1, rank_acf.shape[1] + 1, dtype=float)
+    w = (n[:, None] - i) * (n[:, None] - i - 1) * (n[:, None] - i - 2)
+    w = np.where(i[None, :] < n[:, None], w, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f = 1.0 + 2.0 / (n * (n - 1) * (n - 2)) * (w * rank_acf).sum(axis=1)
+    return np.where(n >= 3, f, 1.0)
+
+
+def spearman_of_normal(rho: np.ndarray) -> np.ndarray:
+    """Spearman's correlation of a bivariate normal with Pearson correlation ``rho``."""
+    return 6.0 / np.pi * np.arcsin(np.clip(rho, -1.0, 1.0) / 2.0)

@@ -15,8 +15,8 @@ import pandas as pd
 
 from ..errors import AnalysisInputError
 from ..framework import Framework, load_framework
-from ._grouped import bh_q, one_day, require_frame
-from .correlation import TARGET_R, action_progress_correlation
+from ._grouped import one_day, require_frame
+from .correlation import TARGET_POWER, TARGET_R, action_progress_correlation
 
 COLUMNS = ["kind", "subject", "text", "value", "ci_low", "ci_high", "p_value", "q_value", "n",
            "sufficient", "claim"]
@@ -73,10 +73,10 @@ def _trend_findings(ratings, fw, alpha):
     order = {k: i for i, k in enumerate(fw.keys)}
     trends = trends.assign(_o=trends["element"].map(order).fillna(len(order))).sort_values(
         ["_o", "element"], kind="stable").drop(columns="_o")
-    q = bh_q(trends["p_value"].to_numpy(dtype=float))
     labels = fw.labels
     out = []
-    for row, qv in zip(trends.itertuples(index=False), q):
+    for row in trends.itertuples(index=False):
+        qv = row.q_value  # element_trends' own decision: BH across the participant's elements
         label = labels.get(row.element, row.element)
         n = int(row.n_periods)
         if row.direction == "insufficient" or not np.isfinite(row.slope):
@@ -87,11 +87,10 @@ def _trend_findings(ratings, fw, alpha):
             continue
         interval = (f"{_level(alpha)} CI {_signed(row.slope_low)} to {_signed(row.slope_high)}"
                     if np.isfinite(row.slope_low) else "no interval yet")
-        claim = bool(np.isfinite(qv) and qv < alpha and np.isfinite(row.tau) and row.tau != 0)
+        claim = row.direction in ("improving", "declining")
         if claim:
-            word = "improving" if row.tau > 0 else "declining"
-            text = (f"{label} is {word}: about {_signed(row.slope)} points a week ({interval}; "
-                    f"Mann-Kendall {_fmt_q(qv)}, over {n} weeks).")
+            text = (f"{label} is {row.direction}: about {_signed(row.slope)} points a week ({interval}; "
+                    f"Mann-Kendall corrected for autocorrelation, {_fmt_q(qv)}, over {n} weeks).")
         else:
             stat = _fmt_q(qv) if np.isfinite(qv) else "every week's mean is the same"
             text = (f"{label}: no clear trend ({_signed(row.slope)} points a week, {interval}; "
@@ -113,11 +112,11 @@ def _action_findings(actions, progress, ratings, titles, alpha, lags):
         return []
     checkins = ratings[["participant_id", "date"]] if ratings is not None and not ratings.empty else None
     res = action_progress_correlation(actions, progress, lags=lags, checkins=checkins, alpha=alpha)
-    n_tests = int(res["sufficient"].sum())  # the rows the q-values are adjusted over
+    n_tests = int(res["tested"].sum())  # the rows the q-values are adjusted over
     out = []
     for goal_id, rows in res.groupby("goal_id", sort=True):
         title = titles.get(goal_id, goal_id)
-        tested = rows.loc[rows["sufficient"]]
+        tested = rows.loc[rows["tested"]]
         more = rows["more_days"].dropna()
         more_days = int(more.max()) if len(more) else None
         sig = rows.loc[rows["significant"]]
@@ -141,24 +140,27 @@ def _action_findings(actions, progress, ratings, titles, alpha, lags):
             need = f"about {more_days} more days are needed" if more_days else \
                 "more days with varying action and progress are needed"
             text = (f"'{title}': not enough data yet to relate actions to progress "
-                    f"({_days_word(n)} paired so far); {need} to detect a moderate relation "
-                    f"(r = {TARGET_R}).")
+                    f"({_days_word(n)} paired so far); {need} for an {TARGET_POWER:.0%} chance of "
+                    f"finding a relation of r = {TARGET_R}.")
             out.append(_finding("action_progress", goal_id, text, n=n, sufficient=False))
         else:
             best = tested.sort_values(["p_value", "lag"]).iloc[0]
             lags_txt = f"lags {int(rows['lag'].min())}-{int(rows['lag'].max())} days"
             numbers = (f"closest: lag {int(best['lag'])}, r = {best['r']:.2f}, {_level(alpha)} CI "
                        f"{best['ci_low']:.2f} to {best['ci_high']:.2f}, {_fmt_q(best['q_value'])}")
-            if more_days:
-                tail = (f"about {more_days} more days are needed to detect a moderate "
-                        f"relation (r = {TARGET_R}).")
+            enough = bool(rows["sufficient"].all())  # the table's own verdict, every lag
+            promise = (f"an {TARGET_POWER:.0%} chance of finding a relation of r = {TARGET_R} at "
+                       f"one lag after testing {len(res)} lags and goals")
+            if not enough:
+                more_txt = f"about {more_days} more days" if more_days else "more days"
+                tail = f"{more_txt} are needed for {promise}."
                 text = f"'{title}': no clear relation between actions and progress yet ({numbers}); {tail}"
             else:
                 text = (f"'{title}': no clear relation between actions and progress at {lags_txt} "
-                        f"({numbers}; {int(best['n'])} days, enough to detect r = {TARGET_R}).")
+                        f"({numbers}; {int(best['n'])} days, enough for {promise}).")
             out.append(_finding("action_progress", goal_id, text, value=best["r"], ci_low=best["ci_low"],
                                 ci_high=best["ci_high"], p_value=best["p_value"], q_value=best["q_value"],
-                                n=int(best["n"]), sufficient=True, claim=False))
+                                n=int(best["n"]), sufficient=enough, claim=False))
     return out
 
 
@@ -231,14 +233,17 @@ def insights(ratings: pd.DataFrame, actions: pd.DataFrame, progress: pd.DataFram
     Findings, in this order:
 
     - ``trend`` (one per element): from :func:`~mastery_analysis.analysis.element_trends`
-      (Theil-Sen on weekly means, Mann-Kendall). An element is called improving or declining
-      only when its Benjamini-Hochberg q across the participant's elements is below ``alpha``;
-      otherwise "no clear trend", or "not enough data yet" with fewer than 5 weeks.
+      (Theil-Sen on weekly means, Mann-Kendall corrected for autocorrelation). An element is
+      called improving or declining exactly when the table's ``direction`` says so (its
+      Benjamini-Hochberg q across the participant's elements is below ``alpha``); otherwise
+      "no clear trend", or "not enough data yet" with fewer than 5 weeks.
     - ``action_progress`` (one per goal): from
       :func:`~mastery_analysis.analysis.action_progress_correlation` (ratings count as
       check-in days). A relation is claimed only when significant after FDR control over all
-      goals and lags; otherwise "no clear relation yet" with the days still needed to detect
-      r = 0.3, or "not enough data yet: about N more days are needed".
+      goals and lags; otherwise "no clear relation yet" with the days still needed for an 80%
+      chance of finding r = 0.3 at one lag (the table's ``days_needed``), or "not enough data
+      yet". ``sufficient`` is true only when every lag of the goal is ``sufficient`` in the
+      table.
     - ``goal_pace`` (one per goal): from :func:`~mastery_analysis.analysis.goal_pace`.
     - ``habit`` (one per goal): Loop habit strength on ``today`` and the current and longest
       streaks, from :func:`~mastery_analysis.analysis.habit_strength` and

@@ -40,6 +40,16 @@ Decisions
 - "Today" is a parameter (``today=``) so that tests and notebooks can fix it; days after it
   are refused.
 
+Served pages
+------------
+On the pages of ``mastery serve`` each form is made with :meth:`for_session` from a
+:class:`~mastery_analysis.access.ParticipantSession`: the participant is the session's, bound
+in Python when the code was checked, and every save goes through the session, which checks
+every value again whatever the widgets say (a browser can set any widget trait). There, a
+callback never raises: what went wrong is said in the status line, and a failure of the
+server (a database error, a bug) is logged on the server's standard error and shown only
+as "could not save", so no traceback, path or other person's data reaches a page.
+
 Validation
 ----------
 Nothing is written until every field is valid; each bad field gets a message next to it
@@ -50,23 +60,25 @@ error) is reported in the status line and every value typed stays in the form.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import html
 import json
-import math
+import logging
 import re
+import sys
 import unicodedata
 from dataclasses import dataclass
 
 import ipywidgets as W
 import pandas as pd
-import plotly.graph_objects as go
 
-from .errors import ValidationError
-from .framework import Framework, load_framework
-from .schema import PHASES, as_day
+from ..charts import plot_recent_days
+from ..errors import MasteryError, StoreError, ValidationError
+from ..framework import Framework, load_framework
+from ..schema import PHASES, as_day
 
 __all__ = ["CheckInForm", "GoalForm", "AssessmentForm", "GoalInputs", "goal_id_for",
-           "current_streak"]
+           "current_streak", "guarded", "refusal_text", "server_log", "SERVER_FAILURE"]
 
 FORM_MAX_WIDTH = "1000px"  # fits the notebook area of JupyterLab on a 1366x768 laptop
 NOTE_MAX = 2000
@@ -98,6 +110,46 @@ def _say(widget: W.HTML, text: str | None, kind: str = "error") -> None:
 
 def _message() -> W.HTML:
     return W.HTML(value="", layout=W.Layout(margin="0 0 0 6px"))
+
+
+SERVER_FAILURE = ("The server could not do this just now; nothing was changed. Try again in a "
+                  "moment, and tell your coach if it keeps happening.")
+
+
+def server_log() -> logging.Logger:
+    """The log of the served pages: the kernel's real standard error (the server's log).
+
+    Never ``sys.stderr`` in a kernel: that stream is sent to the page.
+    """
+    log = logging.getLogger("mastery_analysis.app")
+    if not log.handlers:
+        handler = logging.StreamHandler(sys.__stderr__)
+        handler.setFormatter(logging.Formatter("[mastery %(asctime)s %(levelname)s] %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
+    return log
+
+
+def refusal_text(exc: BaseException) -> str:
+    """What a served page may say about ``exc``: a refusal's own plain message (it is about
+    what this person typed), else :data:`SERVER_FAILURE` with the details in the server's log."""
+    if isinstance(exc, MasteryError) and not isinstance(exc, StoreError):
+        return str(exc)
+    server_log().error("%s: %s", type(exc).__name__, exc, exc_info=exc)
+    return SERVER_FAILURE
+
+
+def guarded(callback, status: W.HTML):
+    """``callback`` that never raises: an error is logged for the server and said in ``status``."""
+    @functools.wraps(callback)
+    def run(*args, **kwargs):
+        try:
+            return callback(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - nothing may reach the page as a traceback
+            _say(status, refusal_text(exc))
+            return None
+    return run
 
 
 def _on_enter(text: W.Text, callback) -> None:
@@ -170,7 +222,7 @@ def current_streak(actions: pd.DataFrame, day) -> int:
     int
         0 when ``day`` itself has no action (a count above zero).
     """
-    from .analysis.habits import streaks
+    from ..analysis.habits import streaks
 
     day = as_day(day)
     dates = pd.to_datetime(actions["date"])
@@ -213,41 +265,23 @@ def goal_id_for(title: str, taken) -> str:
     return f"{slug}-{n}"
 
 
-def _recent_figure(ratings: pd.DataFrame, actions: pd.DataFrame, day: dt.date,
-                   framework: Framework, days: int = 14) -> go.Figure:
-    """Actions per day (bars) and the mean current rating (line) over the last ``days`` days."""
-    start = day - dt.timedelta(days=days - 1)
-    index = pd.date_range(start, day, freq="D")
-    acts = actions.assign(date=pd.to_datetime(actions["date"]))
-    per_day = acts.groupby("date")["count"].sum().reindex(index, fill_value=0)
-    cur = ratings.loc[ratings["kind"] == "current"].assign(date=lambda f: pd.to_datetime(f["date"]))
-    mean = cur.groupby("date")["rating"].mean().reindex(index)
-    fig = go.Figure()
-    fig.add_bar(x=index, y=per_day.to_numpy(), name="actions", marker_color="#56B4E9",
-                hovertemplate="%{x|%a %d %b}: %{y} actions<extra></extra>")
-    fig.add_scatter(x=index, y=mean.to_numpy(), name="mean rating", yaxis="y2",
-                    mode="lines+markers", connectgaps=False, line_color="#D55E00",
-                    hovertemplate="%{x|%a %d %b}: mean rating %{y:.1f}<extra></extra>")
-    fig.update_layout(
-        title={"text": "Last two weeks", "font": {"size": 13}}, height=220, width=460,
-        margin={"l": 40, "r": 40, "t": 30, "b": 30}, bargap=0.2, showlegend=True,
-        legend={"orientation": "h", "y": -0.25, "font": {"size": 10}},
-        yaxis={"title": {"text": "actions"}, "rangemode": "tozero",
-               "dtick": max(1, math.ceil(float(per_day.max()) / 4))},
-        yaxis2={"title": {"text": "rating"}, "overlaying": "y", "side": "right",
-                "range": [framework.scale.min - 0.5, framework.scale.max + 0.5],
-                "tickmode": "array", "showgrid": False,
-                "tickvals": [framework.scale.min, (framework.scale.min + framework.scale.max) // 2,
-                             framework.scale.max]},
-        xaxis={"tickformat": "%d %b"},
-    )
-    return fig
-
-
 class _Form:
     """Display delegation shared by the forms: ``form`` last in a cell shows ``form.widget``."""
 
     widget: W.Widget
+    _session = None
+
+    @property
+    def served(self) -> bool:
+        """True when the form saves through a participant session (a served page)."""
+        return self._session is not None
+
+    def _handler(self, callback):
+        """``callback`` as wired to a widget: guarded on a served page, as is in a notebook."""
+        return guarded(callback, self.status) if self.served else callback
+
+    def _failure(self, exc: Exception) -> str:
+        return refusal_text(exc) if self.served else str(exc)
 
     def _repr_mimebundle_(self, **kwargs):
         bundle = self.widget._repr_mimebundle_(**kwargs)
@@ -359,12 +393,14 @@ class CheckInForm(_Form):
     participant_known : bool
     """
 
-    def __init__(self, store, participant_id: str, *, day=None, framework=None, today=None):
+    def __init__(self, store, participant_id: str, *, day=None, framework=None, today=None,
+                 session=None):
+        self._session = session
         self.store = store
         self.participant_id = participant_id
         self.framework = load_framework(framework) if framework is not None else store.framework
         self.today = as_day(today) if today is not None else dt.date.today()
-        self.participant_known = store.has_participant(participant_id)
+        self.participant_known = session is not None or store.has_participant(participant_id)
         self.streak = None
         self.chart = None
         self._saved = {"day": None, "count": set(), "progress": set()}
@@ -408,8 +444,9 @@ class CheckInForm(_Form):
             self.goal_inputs[g.goal_id] = inputs = self._goal_row(g)
             goal_rows.append(inputs.box)
         if not goal_rows:
-            goal_rows = [W.HTML(_info_html("No active goals yet: add goals with the goal form "
-                                           "(notebooks/01_goals.ipynb)."))]
+            goal_rows = [W.HTML(_info_html(
+                "No active goals yet: add goals in the Goals part of this page." if self.served else
+                "No active goals yet: add goals with the goal form (notebooks/01_goals.ipynb)."))]
 
         self.note = W.Text(placeholder="A note about the day (Enter saves)", description="Note",
                            continuous_update=True, layout=W.Layout(width="98%"))
@@ -424,11 +461,11 @@ class CheckInForm(_Form):
 
         for text in [self.note] + [t for gi in self.goal_inputs.values()
                                    for t in (gi.count, gi.minutes, gi.progress)]:
-            _on_enter(text, self.save)
-        self.save_button.on_click(lambda _b: self.save())
-        self.date_picker.observe(self._on_day, names="value")
-        self.rate_toggle.observe(self._on_rate_toggle, names="value")
-        self.vision_toggle.observe(self._on_vision_toggle, names="value")
+            _on_enter(text, self._handler(self.save))
+        self.save_button.on_click(self._handler(lambda _b: self.save()))
+        self.date_picker.observe(self._handler(self._on_day), names="value")
+        self.rate_toggle.observe(self._handler(self._on_rate_toggle), names="value")
+        self.vision_toggle.observe(self._handler(self._on_vision_toggle), names="value")
 
         if not self.participant_known:
             self.save_button.disabled = True
@@ -451,6 +488,22 @@ class CheckInForm(_Form):
                               header, body], layout=W.Layout(max_width=FORM_MAX_WIDTH, width="100%"))
         self.widget.add_class("mastery-checkin")
         self._on_day({"new": self.date_picker.value})
+
+    @classmethod
+    def for_session(cls, session, store, *, day=None, today=None) -> "CheckInForm":
+        """The check-in of a served page: the session's participant and framework, saved
+        through :meth:`ParticipantSession.check_in <mastery_analysis.access.ParticipantSession.check_in>`.
+
+        Parameters
+        ----------
+        session : ParticipantSession
+        store : Store
+            The store the session was made on (read for the participant's own rows only).
+        day, today : date-like, optional
+            As for the form.
+        """
+        return cls(store, session.participant_id, day=day, framework=session.framework,
+                   today=today, session=session)
 
     # ------------------------------------------------------------------ building
     def _goal_row(self, g) -> GoalInputs:
@@ -612,10 +665,13 @@ class CheckInForm(_Form):
             return False
         day = entry.pop("day")
         try:
-            written = self.store.record_checkin(self.participant_id, day, **entry)
+            if self.served:  # the session checks every value again, whatever the widgets said
+                written = self._session.check_in(day, **entry)
+            else:
+                written = self.store.record_checkin(self.participant_id, day, **entry)
         except Exception as exc:  # a refused write or a database error: say it, keep the form
-            _say(self.status, f"Could not save {day.isoformat()}: {exc} Nothing was written; "
-                              "what you typed is still here, fix it or try again.")
+            _say(self.status, f"Could not save {day.isoformat()}: {self._failure(exc)} Nothing was "
+                              "written; what you typed is still here, fix it or try again.")
             return False
         if self._saved["day"] != day:
             self._saved = {"day": day, "count": set(), "progress": set()}
@@ -636,9 +692,9 @@ class CheckInForm(_Form):
                   if self.streak else "No action recorded on this day, so no streak running.")
         self.status.value = (_ok_html(f"Saved {day:%a %d %b %Y}: {', '.join(parts)}.")
                              + "<br>" + _info_html(streak))
-        self.chart = _recent_figure(self.store.ratings(participant=pid, start=start, end=day),
-                                    actions.loc[actions["date"].dt.date >= start], day,
-                                    self.framework)
+        self.chart = plot_recent_days(self.store.ratings(participant=pid, start=start, end=day),
+                                      actions.loc[actions["date"].dt.date >= start], day=day,
+                                      framework=self.framework)
         # Shown through JupyterLab's plotly renderer: a FigureWidget would first send its
         # 5 MB bundle of plotly.js to the page (about 10 s on a laptop).
         self.chart_output.outputs = ({
@@ -690,12 +746,13 @@ class GoalForm(_Form):
     new goal; pick a goal in ``goal_picker`` to edit it (saving adds a new version).
     """
 
-    def __init__(self, store, participant_id: str, *, framework=None, today=None):
+    def __init__(self, store, participant_id: str, *, framework=None, today=None, session=None):
+        self._session = session
         self.store = store
         self.participant_id = participant_id
         self.framework = load_framework(framework) if framework is not None else store.framework
         self.today = as_day(today) if today is not None else dt.date.today()
-        self.participant_known = store.has_participant(participant_id)
+        self.participant_known = session is not None or store.has_participant(participant_id)
         self.last_goal_id = None
         self._loading = False
         label = {"description_width": "90px"}
@@ -725,11 +782,11 @@ class GoalForm(_Form):
                                        layout=W.Layout(width="130px"))
         self.status = W.HTML()
         self.goal_list = W.HTML()
-        _on_enter(self.title, self.save)
-        _on_enter(self.target, self.save)
-        self.save_button.on_click(lambda _b: self.save())
-        self.archive_button.on_click(lambda _b: self.toggle_archived())
-        self.goal_picker.observe(self._on_pick, names="value")
+        _on_enter(self.title, self._handler(self.save))
+        _on_enter(self.target, self._handler(self.save))
+        self.save_button.on_click(self._handler(lambda _b: self.save()))
+        self.archive_button.on_click(self._handler(lambda _b: self.toggle_archived()))
+        self.goal_picker.observe(self._handler(self._on_pick), names="value")
         if not self.participant_known:
             self.save_button.disabled = True
             _say(self.status, _unknown_participant_message(store, participant_id))
@@ -743,7 +800,8 @@ class GoalForm(_Form):
             row(self.title, self.messages["title"]),
             self.element,
             row(self.freq_times, self.freq_days, self.messages["freq_times"]),
-            row(self.start_date, self.messages["start_date"]),
+            # served: a new goal starts on the day it is added (the session sets it)
+            row(self.start_date, self.messages["start_date"]) if not self.served else W.HBox([]),
             row(self.due_date, W.HTML('<span style="font-size:12px;color:#555">optional</span>'),
                 self.messages["due_date"]),
             row(self.target, self.messages["target"]),
@@ -752,6 +810,23 @@ class GoalForm(_Form):
         ], layout=W.Layout(max_width=FORM_MAX_WIDTH, width="100%"))
         self.widget.add_class("mastery-goals")
         self._refresh()
+
+    @classmethod
+    def for_session(cls, session, store, *, today=None) -> "GoalForm":
+        """The goal form of a served page: the session's own goals, saved through
+        :meth:`ParticipantSession.save_goal <mastery_analysis.access.ParticipantSession.save_goal>`
+        and ``archive_goal`` (which choose the goal id and the start date themselves; an
+        archived goal stays archived there).
+
+        Parameters
+        ----------
+        session : ParticipantSession
+        store : Store
+            The store the session was made on (read for the participant's own goals only).
+        today : date-like, optional
+        """
+        return cls(store, session.participant_id, framework=session.framework, today=today,
+                   session=session)
 
     def _goals(self) -> pd.DataFrame:
         return self.store.goals(participant=self.participant_id, include_archived=True)
@@ -809,6 +884,9 @@ class GoalForm(_Form):
         self.due_date.value = pd.Timestamp(g["due_date"]).date() if pd.notna(g["due_date"]) else None
         self.archive_button.disabled = False
         self.archive_button.description = "Restore" if bool(g["archived"]) else "Archive"
+        if self.served and bool(g["archived"]):  # a served page archives; restoring is the coach's
+            self.archive_button.disabled = True
+            self.archive_button.description = "Archived"
 
     def _collect(self):
         msgs = {k: None for k in self.messages}
@@ -848,6 +926,24 @@ class GoalForm(_Form):
             return False
         return True
 
+    def _save_served(self, fields: dict) -> bool:
+        """Save through the session (it checks the goal is this person's and every value)."""
+        gid = self.goal_picker.value or None
+        try:
+            gid = self._session.save_goal(
+                title=fields["title"], goal_id=gid, element=fields["element"],
+                freq_times=fields["freq_times"], freq_days=fields["freq_days"],
+                due_date=fields["due_date"], target=fields["target"])
+        except Exception as exc:  # a refusal or a database error: say it, keep the form
+            _say(self.status, f"Could not save the goal: {self._failure(exc)} Nothing was "
+                              "written; what you typed is still here.")
+            return False
+        verb = "Updated" if self.goal_picker.value else "Added"
+        self.last_goal_id = gid
+        self._refresh()
+        _say(self.status, f"{verb} goal '{fields['title']}'.", "ok")
+        return True
+
     def save(self) -> bool:
         """Validate and write the goal in the form (a new goal, or a new version of the picked one).
 
@@ -862,6 +958,8 @@ class GoalForm(_Form):
         fields = self._collect()
         if fields is None:
             return False
+        if self.served:
+            return self._save_served(fields)
         gid = self.goal_picker.value
         if not gid:
             taken = self.store.history("goals")["goal_id"].unique()
@@ -888,6 +986,17 @@ class GoalForm(_Form):
         if not gid:
             _say(self.status, "Pick a goal to archive first.")
             return False
+        if self.served:
+            try:
+                self._session.archive_goal(gid)
+            except Exception as exc:  # a refusal or a database error
+                _say(self.status, f"Could not archive the goal: {self._failure(exc)}")
+                return False
+            title = self._goals().set_index("goal_id").at[gid, "title"]
+            self.last_goal_id = gid
+            self._refresh()
+            _say(self.status, f"Archived goal '{title}'.", "ok")
+            return True
         g = self._goals().set_index("goal_id").loc[gid]
         row = {"goal_id": gid, "participant_id": self.participant_id, "title": g["title"],
                "element": g["element"], "freq_times": int(g["freq_times"]),
@@ -946,7 +1055,8 @@ class AssessmentForm(_Form):
     """
 
     def __init__(self, store, participant_id: str, *, phase: str, framework=None, day=None,
-                 today=None):
+                 today=None, session=None):
+        self._session = session
         if phase not in PHASES:
             raise ValidationError("responses", [{"row": None, "column": "phase", "value": phase,
                                                  "expected": "'baseline', 'mid' or 'post'"}])
@@ -955,7 +1065,7 @@ class AssessmentForm(_Form):
         self.phase = phase
         self.framework = load_framework(framework) if framework is not None else store.framework
         self.today = as_day(today) if today is not None else dt.date.today()
-        self.participant_known = store.has_participant(participant_id)
+        self.participant_known = session is not None or store.has_participant(participant_id)
         self.questionnaire = q = self.framework.questionnaire
         self.date_picker = W.DatePicker(value=as_day(day) if day is not None else self.today,
                                         description="Day", layout=W.Layout(width="230px"))
@@ -964,7 +1074,7 @@ class AssessmentForm(_Form):
                                     icon="check", layout=W.Layout(width="140px"))
         self.status = W.HTML()
         self.items, self.item_messages = {}, {}
-        self.save_button.on_click(lambda _b: self.save())
+        self.save_button.on_click(self._handler(lambda _b: self.save()))
         problem = None
         if not self.participant_known:
             problem = _unknown_participant_message(store, participant_id)
@@ -991,7 +1101,7 @@ class AssessmentForm(_Form):
             rows.append(W.GridBox([text, radios, self.item_messages[item.id]], layout=W.Layout(
                 grid_template_columns="minmax(260px, 1fr) auto minmax(0, 180px)",
                 align_items="center", grid_gap="0 8px")))
-        self.date_picker.observe(self._on_day, names="value")
+        self.date_picker.observe(self._handler(self._on_day), names="value")
         self.widget = W.VBox([
             W.HTML(_LIKERT_CSS + f"<b>{html.escape(q.title)}: {html.escape(participant_id)}, "
                                  f"{phase}</b><br><span style='font-size:12px'>How much do you "
@@ -1003,6 +1113,23 @@ class AssessmentForm(_Form):
         ], layout=W.Layout(max_width=FORM_MAX_WIDTH, width="100%"))
         self.widget.add_class("mastery-assessment")
         self._on_day({"new": self.date_picker.value})
+
+    @classmethod
+    def for_session(cls, session, store, *, day=None, today=None) -> "AssessmentForm | None":
+        """The questionnaire of a served page: the phase the coach opened for the session's
+        cohort, saved through :meth:`ParticipantSession.answer
+        <mastery_analysis.access.ParticipantSession.answer>`.
+
+        Returns
+        -------
+        AssessmentForm or None
+            None when no phase is open.
+        """
+        phase = session.open_phase
+        if phase is None:
+            return None
+        return cls(store, session.participant_id, phase=phase, framework=session.framework,
+                   day=day, today=today, session=session)
 
     def load_day(self, day) -> None:
         """Fill the answers saved on ``day`` for this phase (or clear them).
@@ -1052,15 +1179,20 @@ class AssessmentForm(_Form):
             _say(self.status, f"Not saved: {' and '.join(what)} (see the messages next to them). "
                               "Nothing was written.")
             return False
-        frame = pd.DataFrame([{"participant_id": self.participant_id, "date": day,
-                               "phase": self.phase, "instrument": self.questionnaire.instrument,
-                               "item": item_id, "value": float(r.value)}
-                              for item_id, r in self.items.items()])
         try:
-            n = self.store.write("responses", frame,
-                                 where=f"{self.phase} assessment of {self.participant_id} on {day}")
+            if self.served:  # the session checks the phase is open and every answer again
+                n = self._session.answer({(self.questionnaire.instrument, item_id): float(r.value)
+                                          for item_id, r in self.items.items()}, day=day)
+            else:
+                frame = pd.DataFrame([{"participant_id": self.participant_id, "date": day,
+                                       "phase": self.phase, "instrument": self.questionnaire.instrument,
+                                       "item": item_id, "value": float(r.value)}
+                                      for item_id, r in self.items.items()])
+                n = self.store.write("responses", frame,
+                                     where=f"{self.phase} assessment of {self.participant_id} on {day}")
         except Exception as exc:  # a refused write or a database error: say it, keep the answers
-            _say(self.status, f"Could not save: {exc} Nothing was written; your answers are still here.")
+            _say(self.status, f"Could not save: {self._failure(exc)} Nothing was written; your "
+                              "answers are still here.")
             return False
         _say(self.status, f"Saved {n} {self.phase} answers for {day.isoformat()}.", "ok")
         return True

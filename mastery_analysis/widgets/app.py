@@ -1,0 +1,586 @@
+"""The pages ``mastery serve`` shows: the participant's page and the coach's page.
+
+Each page starts as one field: the person types their access code (codes are never read
+from a link). :func:`mastery_analysis.access.verify` checks it, with its lock-out and
+per-address budget, and the page builds a :class:`~mastery_analysis.access.ParticipantSession`
+or :class:`~mastery_analysis.access.CoachSession` from the identity it returns. That session
+lives in a Python attribute of the page, never in a widget: a browser (or a script talking
+to the kernel's websocket) can set any widget trait and click any button, so
+
+- whose rows a page reads and writes is the session's, fixed at sign-in;
+- every save goes through the session, which checks every value again;
+- after sign-in the code field is gone and a second sign-in is ignored;
+- text people typed (names, notes, goal titles) is shown only through ``W.Label``, as the
+  value of an input, or escaped with :func:`html.escape`;
+- callbacks never raise: errors are logged on the server's standard error and the page
+  says only what a refusal says (see :func:`mastery_analysis.widgets.forms.refusal_text`).
+
+:func:`participant_page` and :func:`coach_page` are what the app notebooks call; they also
+harden the kernel they run in (:func:`harden_kernel`).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import html
+import io
+import json
+import logging
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+import ipywidgets as W
+import pandas as pd
+
+from ..access import AccessDenied, CoachSession, ParticipantSession, verify
+from ..schema import as_day
+from .forms import (FORM_MAX_WIDTH, AssessmentForm, CheckInForm, GoalForm, _on_enter, _say,
+                    current_streak, guarded, server_log)
+
+__all__ = ["ParticipantPage", "CoachPage", "participant_page", "coach_page", "harden_kernel",
+           "download_link", "MAX_DOWNLOAD_BYTES"]
+
+#: The largest file a page offers as a download (it travels inside one widget message).
+MAX_DOWNLOAD_BYTES = 60 * 1024 * 1024
+RECENT_NOTES = 5
+
+
+# ----------------------------------------------------------------------------- kernel
+def harden_kernel() -> None:
+    """Keep tracebacks, warnings and log lines of this kernel off the page.
+
+    In a kernel, ``sys.stderr`` is a stream sent to the page, and Python's fallback log
+    handler, ``warnings`` and uncaught errors in comm messages all write there. Here they go
+    to the kernel's real standard error (the server's log) instead, and the shell's
+    ``showtraceback`` (which ipywidgets calls for an error in a widget message) logs there
+    and sends nothing; the traceback mode is ``Minimal`` for anything else. Outside IPython
+    this only sets up the logging.
+    """
+    root = logging.getLogger()
+    if not any(getattr(h, "_mastery", False) for h in root.handlers):
+        handler = logging.StreamHandler(sys.__stderr__)
+        handler.setFormatter(logging.Formatter("[kernel %(asctime)s %(name)s %(levelname)s] %(message)s"))
+        handler._mastery = True
+        root.addHandler(handler)
+    logging.captureWarnings(True)
+    server_log()
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython comes with ipykernel
+        return
+    ip = get_ipython()
+    if ip is None:
+        return
+    ip.InteractiveTB.set_mode(mode="Minimal")
+    if getattr(ip, "_mastery_hardened", False):
+        return
+
+    def showtraceback(exc_tuple=None, *args, **kwargs):
+        # ipywidgets and the comm layer call this for an error in a widget message (a bad
+        # trait value a crafted client sent, say): the server's log gets it, the page nothing
+        etype, value, tb = exc_tuple if exc_tuple is not None else sys.exc_info()
+        server_log().error("error in the kernel: %s: %s", getattr(etype, "__name__", etype), value,
+                           exc_info=(etype, value, tb) if etype is not None else None)
+
+    ip.showtraceback = showtraceback
+    ip._mastery_hardened = True
+    if getattr(sys, "__stderr__", None) is not None and "ipykernel" in type(sys.stderr).__module__:
+        sys.stderr = sys.__stderr__
+
+
+def _open(store):
+    from ..store import Store, open_store
+
+    return store if isinstance(store, Store) else open_store(store, create=False)
+
+
+# ----------------------------------------------------------------------------- pieces
+def download_link(data: bytes, filename: str, label: str) -> str:
+    """An ``<a download>`` whose target is the file itself (a ``data:`` URL).
+
+    The file travels in the page, so no path or URL of the server is shown, and nothing is
+    left on the server. ``filename`` and ``label`` are escaped.
+    """
+    kind = "application/zip" if filename.endswith(".zip") else "text/html"
+    href = f"data:{kind};base64,{base64.b64encode(data).decode('ascii')}"
+    size = f"{len(data) / 1e6:.1f} MB"
+    return (f'<a class="mastery-download" download="{html.escape(filename)}" href="{href}">'
+            f"{html.escape(label)}</a> <span style='color:#555'>({size})</span>")
+
+
+def _figure(fig, text: str, *, css: str | None = None) -> W.Output:
+    """An Output holding one plotly figure, shown by the front end's plotly renderer."""
+    out = W.Output(layout=W.Layout(width="100%"))
+    if css:
+        out.add_class(css)
+    out.outputs = ({"output_type": "display_data", "metadata": {},
+                    "data": {"application/vnd.plotly.v1+json": {**json.loads(fig.to_json()),
+                                                                "config": {"displayModeBar": False}},
+                             "text/plain": text}},)
+    return out
+
+
+def _heading(text: str) -> W.HTML:
+    return W.HTML(f"<h3 style='margin:8px 0 4px 0'>{html.escape(text)}</h3>")
+
+
+def _table(frame: pd.DataFrame, css: str) -> W.HTML:
+    """A small table; every cell escaped."""
+    head = "".join(f"<th style='text-align:left;padding:2px 10px 2px 0'>{html.escape(str(c))}</th>"
+                   for c in frame.columns)
+    rows = "".join("<tr>" + "".join(f"<td style='padding:2px 10px 2px 0'>{html.escape(str(v))}</td>"
+                                    for v in row) + "</tr>"
+                   for row in frame.itertuples(index=False))
+    out = W.HTML(f"<table class='{css}' style='font-size:13px;border-collapse:collapse'>"
+                 f"<tr>{head}</tr>{rows}</table>")
+    out.add_class(css)
+    return out
+
+
+class SignIn:
+    """The typed code field of a page, checked once.
+
+    Parameters
+    ----------
+    store : Store
+    address : str or None
+        The client's address (for the per-address budget of wrong codes).
+    make_session : callable
+        ``make_session(store, identity)``: :class:`ParticipantSession` or
+        :class:`CoachSession`; it refuses an identity of the other role.
+    on_success : callable
+        Called with the session once the code is right.
+    button : str
+        The button's label.
+
+    Attributes
+    ----------
+    code : ipywidgets.Password
+    button : ipywidgets.Button
+    message : ipywidgets.HTML
+        What went wrong, in plain words (escaped).
+    widget : ipywidgets.VBox
+    session
+        None until the code was right.
+    """
+
+    def __init__(self, store, *, address, make_session, on_success, button: str):
+        self.store, self.address = store, address
+        self._make_session, self._on_success = make_session, on_success
+        self.session = None
+        self.code = W.Password(description="Your code", placeholder="e.g. K7QD-3M9XW2TB",
+                               style={"description_width": "initial"}, layout=W.Layout(width="320px"))
+        self.code.add_class("mastery-code")
+        self.button = W.Button(description=button, button_style="primary",
+                               layout=W.Layout(width="auto"))
+        self.message = W.HTML()
+        self.message.add_class("mastery-signin-message")
+        _on_enter(self.code, guarded(self.sign_in, self.message))
+        self.button.on_click(guarded(lambda _b: self.sign_in(), self.message))
+        self.widget = W.VBox([
+            W.HTML("<span style='font-size:13px'>Type the personal code your coach gave you "
+                   "(letters and digits; case and dashes do not matter).</span>"),
+            W.HBox([self.code, self.button], layout=W.Layout(align_items="center")),
+            self.message], layout=W.Layout(max_width=FORM_MAX_WIDTH))
+        self.widget.add_class("mastery-signin")
+
+    def sign_in(self) -> bool:
+        """Check the typed code; on success build the session and call ``on_success``.
+
+        Returns
+        -------
+        bool
+            True when signed in (now or before: a second sign-in changes nothing).
+        """
+        if self.session is not None:
+            return True
+        code = self.code.value if isinstance(self.code.value, str) else ""
+        self.code.value = ""  # the code does not stay in widget state
+        _say(self.message, None)  # a second identical refusal still shows as a new one
+        if not code.strip():
+            _say(self.message, "Type your code first.")
+            return False
+        try:
+            identity = verify(self.store, code[:100], address=self.address)
+            session = self._make_session(self.store, identity)
+        except AccessDenied as exc:
+            _say(self.message, str(exc))
+            return False
+        self.session = session
+        _say(self.message, None)
+        self._on_success(session)
+        return True
+
+
+# ----------------------------------------------------------------------------- participant
+class ParticipantPage:
+    """A participant's page: the code field, then their own check-in, goals, questionnaire,
+    progress, consent and report.
+
+    Parameters
+    ----------
+    store : Store, str or None
+        The store (or its URL; None: ``$MASTERY_STORE``).
+    address : str, optional
+        The client's address, passed by ``mastery serve``.
+    today : date-like, optional
+        Today's date (default: the server's date); tests fix it.
+
+    Attributes
+    ----------
+    signin : SignIn
+    session : ParticipantSession or None
+    checkin : CheckInForm or None
+    goals : GoalForm or None
+    assessment : AssessmentForm or None
+        None when no questionnaire phase is open.
+    tabs : ipywidgets.Tab or None
+    widget : ipywidgets.VBox
+    """
+
+    TITLES = ("Check-in", "Goals", "Questionnaire", "My progress", "Sharing", "My report")
+
+    def __init__(self, store=None, *, address: str | None = None, today=None):
+        self.store = _open(store)
+        self.address = address
+        self.today = as_day(today) if today is not None else dt.date.today()
+        self.session = None
+        self.checkin = self.goals = self.assessment = self.tabs = None
+        self.status = W.HTML()
+        self.signin = SignIn(self.store, address=address, make_session=ParticipantSession,
+                             on_success=guarded(self._open, self.status), button="Open my page")
+        self.widget = W.VBox([self.signin.widget, self.status],
+                             layout=W.Layout(max_width=FORM_MAX_WIDTH, width="100%"))
+        self.widget.add_class("mastery-participant-page")
+
+    def _ipython_display_(self):
+        from IPython.display import display
+
+        display(self.widget)
+
+    # ------------------------------------------------------------------ after sign-in
+    def _open(self, session: ParticipantSession) -> None:
+        self.session = session
+        s, store = session, self.store
+        who = W.Label(f"Signed in as {s.name or s.participant_id}"
+                      + (f" · cohort {s.cohort}" if s.cohort else ""))
+        who.add_class("mastery-who")
+        self.checkin = CheckInForm.for_session(s, store, today=self.today)
+        self.goals = GoalForm.for_session(s, store, today=self.today)
+        self._goal_ids = self._active_goals()
+        for hook in (self.goals.save_button, self.goals.archive_button):
+            hook.on_click(guarded(lambda _b: self._goals_changed(), self.goals.status))
+        for text in (self.goals.title, self.goals.target):
+            _on_enter(text, guarded(self._goals_changed, self.goals.status))
+        self.assessment = AssessmentForm.for_session(s, store, today=self.today)
+        self._progress = W.VBox()
+        self._progress.add_class("mastery-progress-view")
+        self._checkin_box = W.VBox([self.checkin.widget])
+        self._hook_checkin()
+        questionnaire = (self.assessment.widget if self.assessment is not None else
+                         W.HTML("<p>No questionnaire is open at the moment. Your coach opens one "
+                                "at the start, the middle and the end of the workshop.</p>"))
+        self.tabs = W.Tab(children=[self._checkin_box, self.goals.widget, questionnaire,
+                                    self._progress, self._sharing(), self._report()])
+        for i, title in enumerate(self.TITLES):
+            self.tabs.set_title(i, title)
+        self.tabs.add_class("mastery-tabs")
+        self.tabs.observe(guarded(self._on_tab, self.status), names="selected_index")
+        self.refresh_progress()
+        self.widget.children = [who, self.tabs, self.status]
+
+    def _active_goals(self) -> tuple:
+        return tuple(self.session.goals(include_archived=False)["goal_id"])
+
+    def _hook_checkin(self) -> None:
+        for text in [self.checkin.note] + [t for gi in self.checkin.goal_inputs.values()
+                                           for t in (gi.count, gi.minutes, gi.progress)]:
+            _on_enter(text, guarded(self.refresh_progress, self.checkin.status))
+        self.checkin.save_button.on_click(guarded(lambda _b: self.refresh_progress(),
+                                                  self.checkin.status))
+
+    def _goals_changed(self) -> None:
+        """A goal was added or archived: the check-in lists the active goals afresh."""
+        ids = self._active_goals()
+        if ids == self._goal_ids:
+            return
+        self._goal_ids = ids
+        self.checkin = CheckInForm.for_session(self.session, self.store, today=self.today)
+        self._hook_checkin()
+        self._checkin_box.children = [self.checkin.widget]
+
+    def _on_tab(self, change) -> None:
+        if change["new"] == self.TITLES.index("My progress"):
+            self.refresh_progress()
+
+    def refresh_progress(self) -> None:
+        """Redraw "My progress": streak, trajectories and recent notes (own rows only)."""
+        from .. import analysis, charts
+
+        s = self.session
+        ratings, actions = s.ratings(), s.actions()
+        streak = current_streak(actions, self.today) if len(actions) else 0
+        line = W.Label(f"Streak: {streak} day{'s' if streak != 1 else ''} in a row with an action"
+                       if streak else "No action recorded today yet, so no streak running.")
+        line.add_class("mastery-streak")
+        parts = [_heading("My progress"), line]
+        if (ratings["kind"] == "current").any():
+            trajectories = analysis.element_trajectories(ratings)
+            parts.append(_figure(charts.plot_trajectories(trajectories, framework=s.framework),
+                                 "My ratings over time", css="mastery-trajectory"))
+        else:
+            parts.append(W.Label("Your ratings over time show here after your first check-in."))
+        notes = (pd.concat([ratings[["date", "note"]], actions[["date", "note"]]])
+                 .dropna(subset=["note"]).drop_duplicates().sort_values("date", ascending=False)
+                 .head(RECENT_NOTES))
+        if len(notes):
+            parts.append(_heading("My recent notes"))
+            for row in notes.itertuples(index=False):
+                label = W.Label(f"{pd.Timestamp(row.date):%d %b %Y}: {row.note}")
+                label.add_class("mastery-note-text")
+                parts.append(label)
+        self._progress.children = parts
+
+    def _sharing(self) -> W.VBox:
+        s = self.session
+        self.consent = W.Checkbox(value=bool(s.consent_share), indent=False,
+                                  description="Share my check-ins in my coach's cohort views",
+                                  layout=W.Layout(width="auto"))
+        self.consent.add_class("mastery-consent")
+        save = W.Button(description="Save my choice", button_style="primary")
+        status = W.HTML()
+
+        def keep(_b):
+            choice = bool(self.consent.value)
+            s.set_consent(choice)
+            _say(status, "Saved: your coach's cohort views " + (
+                "now show your own check-ins." if choice else
+                "no longer show your own check-ins (only counts that include at least five "
+                "people)."), "ok")
+
+        save.on_click(guarded(keep, status))
+        return W.VBox([_heading("Sharing"), W.HTML(
+            "<p style='font-size:13px;max-width:700px'>Your coach always sees whether you checked "
+            "in this week (to remind you). Your ratings, actions and notes appear in the cohort "
+            "views only if you agree here; you can change your mind at any time.</p>"),
+            self.consent, save, status])
+
+    def _report(self) -> W.VBox:
+        button = W.Button(description="Make my report", button_style="primary",
+                          layout=W.Layout(width="auto"))
+        button.add_class("mastery-report-button")
+        status, link = W.HTML(), W.HTML()
+        link.add_class("mastery-report-link")
+
+        def make(_b):
+            from .. import reports
+
+            button.disabled = True
+            link.value = ""
+            _say(status, "Making your report; this takes about half a minute.", "info")
+            pid = self.session.participant_id
+            try:
+                with tempfile.TemporaryDirectory(prefix="mastery-report-") as folder:
+                    path = reports.render_report("personal", out=Path(folder) / "report.html",
+                                                 store=self.store, participant=pid)
+                    data = path.read_bytes()
+            finally:
+                button.disabled = False
+            link.value = download_link(data, f"mastery-report-{pid}.html", "Download my report")
+            _say(status, "Your report is ready: one HTML file that opens in any browser, offline.", "ok")
+
+        button.on_click(guarded(make, status))
+        return W.VBox([_heading("My report"), W.HTML(
+            "<p style='font-size:13px'>Your own report (ratings, habits, goals, what seems to "
+            "move them), as one file to keep or print.</p>"), button, status, link])
+
+
+# ----------------------------------------------------------------------------- coach
+class CoachPage:
+    """The coach's page: the code field, then participation, the cohort views and the reports.
+
+    Parameters
+    ----------
+    store : Store, str or None
+    address : str, optional
+    today : date-like, optional
+        The last day of "this week" (default: the server's date).
+    min_n : int
+        The smallest group an aggregate is shown for (privacy rule).
+
+    Attributes
+    ----------
+    signin : SignIn
+    session : CoachSession or None
+    participation : ipywidgets.HTML or None
+        The table of who checked in this week.
+    widget : ipywidgets.VBox
+    """
+
+    def __init__(self, store=None, *, address: str | None = None, today=None, min_n: int = 5):
+        self.store = _open(store)
+        self.address = address
+        self.today = as_day(today) if today is not None else dt.date.today()
+        self.min_n = min_n
+        self.session = None
+        self.participation = None
+        self.status = W.HTML()
+        self.signin = SignIn(self.store, address=address, make_session=CoachSession,
+                             on_success=guarded(self._open, self.status), button="Open the cohort")
+        self.widget = W.VBox([self.signin.widget, self.status], layout=W.Layout(max_width=FORM_MAX_WIDTH, width="100%"))
+        self.widget.add_class("mastery-coach-page")
+
+    def _ipython_display_(self):
+        from IPython.display import display
+
+        display(self.widget)
+
+    def _open(self, session: CoachSession) -> None:
+        self.session = session
+        who = W.Label(f"Cohort {session.cohort}" + (f" · coach {session.coach}" if session.coach else ""))
+        who.add_class("mastery-who")
+        self._week = W.VBox()
+        refresh = W.Button(description="Refresh", layout=W.Layout(width="auto"))
+        refresh.on_click(guarded(lambda _b: self.refresh_participation(), self.status))
+        self._views = W.VBox()
+        refresh_views = W.Button(description="Refresh the views", layout=W.Layout(width="auto"))
+        refresh_views.on_click(guarded(lambda _b: self.refresh_views(), self.status))
+        self.refresh_participation()
+        self.refresh_views()
+        tabs = W.Tab(children=[W.VBox([self._week, refresh]), W.VBox([self._views, refresh_views]),
+                               self._reports()])
+        for i, title in enumerate(("This week", "Cohort views", "Reports")):
+            tabs.set_title(i, title)
+        self.widget.children = [who, tabs, self.status]
+
+    def refresh_participation(self) -> None:
+        """Who checked in during the seven days to today: names and dates, no ratings."""
+        frame = self.session.participation(week_ending=self.today)
+        done = int(frame["checked_in_this_week"].sum())
+        shown = pd.DataFrame({
+            "Name": frame["name"].fillna(""), "Id": frame["participant_id"],
+            "Last check-in": frame["last_check_in"].dt.strftime("%a %d %b").fillna("never"),
+            "Days this week": frame["days_this_week"],
+            "This week": frame["checked_in_this_week"].map({True: "yes", False: "not yet"})})
+        shown = shown.sort_values("This week", key=lambda c: c != "not yet", kind="stable")
+        self.participation = _table(shown, "mastery-participation")
+        start = self.today - dt.timedelta(days=6)
+        self._week.children = [
+            _heading("Who checked in this week"),
+            W.Label(f"{done} of {len(frame)} checked in between {start:%a %d %b} and "
+                    f"{self.today:%a %d %b %Y}; those who have not yet come first."),
+            self.participation]
+
+    def refresh_views(self) -> None:
+        """The cohort views, under the privacy rules of :meth:`CoachSession.cohort_frames`."""
+        from .. import analysis, charts
+
+        s, min_n = self.session, self.min_n
+        frames = s.cohort_frames()
+        people, fw = frames["participants"], s.framework
+        sharing = int(people["consent_share"].sum())
+        parts = [_heading("Cohort views"), W.Label(
+            f"{sharing} of {len(people)} participants share their check-ins; the charts show theirs "
+            f"only, and no aggregate over fewer than {min_n} people.")]
+        parts.append(_figure(charts.plot_participation(frames["ratings"], people, framework=fw),
+                             "Participation", css="mastery-view-participation"))
+        scores = analysis.score_responses(frames["responses"], fw)
+        if len(scores):
+            parts.append(_figure(charts.plot_distribution(scores, min_n=min_n, framework=fw),
+                                 "Element scores by phase", css="mastery-view-distribution"))
+        change = s.cohort_change(min_n=min_n)
+        if len(change) and not change["suppressed"].all():
+            parts.append(_figure(charts.plot_cohort_change(scores, change, participants=people,
+                                                           min_n=min_n, framework=fw),
+                                 "Before and after", css="mastery-view-change"))
+        else:
+            parts.append(W.Label(f"Before and after: withheld until at least {min_n} people have "
+                                 "both a baseline and a post questionnaire."))
+        self._views.children = parts
+
+    def _reports(self) -> W.VBox:
+        button = W.Button(description="Make the personal reports", button_style="primary",
+                          layout=W.Layout(width="auto"))
+        button.add_class("mastery-batch-button")
+        status, link = W.HTML(), W.HTML()
+        link.add_class("mastery-batch-link")
+        cohort = self.session.cohort
+
+        def make(_b):
+            from .. import reports
+
+            button.disabled = True
+            link.value = ""
+            skipped = []
+            _say(status, "Making one report per participant who shares (about half a minute "
+                         "each); keep this page open.", "info")
+            try:
+                with tempfile.TemporaryDirectory(prefix="mastery-reports-") as folder:
+                    written = reports.render_personal_reports(cohort, out_dir=folder, store=self.store,
+                                                              progress=False, log=skipped.append)
+                    buffer = io.BytesIO()
+                    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+                        for path in written:
+                            zf.write(path, arcname=Path(path).name)
+                    data = buffer.getvalue()
+            finally:
+                button.disabled = False
+            note = f" Skipped: {'; '.join(skipped)}." if skipped else ""
+            if not written:
+                _say(status, "No reports: nobody who shares has data yet." + note, "info")
+                return
+            if len(data) > MAX_DOWNLOAD_BYTES:
+                _say(status, f"{len(written)} reports are too large to download from this page "
+                             f"({len(data) / 1e6:.0f} MB); on the server run `mastery report personal "
+                             f"--cohort {cohort} --out-dir DIR`.", "error")
+                return
+            link.value = download_link(data, f"reports-{cohort}.zip",
+                                       f"Download {len(written)} reports (zip)")
+            _say(status, f"{len(written)} reports ready.{note}", "ok")
+
+        button.on_click(guarded(make, status))
+        return W.VBox([_heading("Personal reports"), W.HTML(
+            "<p style='font-size:13px'>One report per participant who agreed to share, in one zip "
+            "file.</p>"), button, status, link])
+
+
+# ----------------------------------------------------------------------------- entry points
+def participant_page(store=None, *, address: str | None = None, today=None) -> ParticipantPage:
+    """The participant's page of ``notebooks/app/participant.ipynb`` (hardens the kernel first).
+
+    Parameters
+    ----------
+    store : Store, str or None
+        None: ``$MASTERY_STORE`` (what ``mastery serve`` sets).
+    address : str, optional
+        The client's address (``mastery serve`` injects it).
+    today : date-like, optional
+
+    Returns
+    -------
+    ParticipantPage
+        It displays itself as the last expression of a cell.
+    """
+    harden_kernel()
+    return ParticipantPage(store, address=address, today=today)
+
+
+def coach_page(store=None, *, address: str | None = None, today=None, min_n: int = 5) -> CoachPage:
+    """The coach's page of ``notebooks/app/coach.ipynb`` (hardens the kernel first).
+
+    Parameters
+    ----------
+    store, address, today
+        As for :func:`participant_page`.
+    min_n : int
+        The smallest group an aggregate is shown for.
+
+    Returns
+    -------
+    CoachPage
+    """
+    harden_kernel()
+    return CoachPage(store, address=address, today=today, min_n=min_n)

@@ -1,0 +1,313 @@
+"""Helpers for tests of ``mastery serve``: a server for a test module, and a crafted client.
+
+- :class:`MasteryServer` runs ``mastery serve`` in a subprocess on a free loopback port
+  with a throwaway Jupyter configuration, and stops it (and its kernels) afterwards.
+- :class:`CraftedClient` is what an attacker without a browser has: it loads a page over
+  HTTP, takes the kernel id from it and talks to the kernel's websocket in the Jupyter
+  message protocol. It can send any message (execute requests, comm messages setting any
+  trait of any widget, clicks on any button) and records every message it gets back.
+"""
+
+from __future__ import annotations
+
+import http.cookiejar
+import json
+import os
+import re
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+from browser_support import free_port
+
+MASTERY = Path(sys.executable).parent / "mastery"
+PARTICIPANT = "/voila/render/participant.ipynb"
+COACH = "/voila/render/coach.ipynb"
+
+
+class MasteryServer:
+    """``mastery serve --store DB --port P [args]`` in its own process group.
+
+    Attributes
+    ----------
+    base_url : str
+    log_path : pathlib.Path
+        The server's standard output and error (its kernels' too).
+    """
+
+    def __init__(self, store, *args, startup_timeout: float = 180):
+        self.store = Path(store)
+        self.args = list(args)
+        self.startup_timeout = startup_timeout
+        self._home = Path(tempfile.mkdtemp(prefix="mastery-serve-"))
+        self.log_path = self._home / "server.log"
+        self.port = None
+        self.process = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _env(self) -> dict:
+        env = dict(os.environ)
+        for name in ("JUPYTER_CONFIG_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR"):
+            folder = self._home / name.lower()
+            folder.mkdir(exist_ok=True)
+            env[name] = str(folder)
+        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+        env["PYTHONUNBUFFERED"] = "1"
+        return env
+
+    def start(self) -> "MasteryServer":
+        env = self._env()
+        for _attempt in range(3):
+            self.port = free_port()
+            log = open(self.log_path, "ab")
+            self.process = subprocess.Popen(
+                [str(MASTERY), "serve", "--store", str(self.store), "--port", str(self.port), *self.args],
+                cwd=self._home, env=env, stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, start_new_session=True)
+            log.close()
+            if self._wait_ready():
+                return self
+            self._kill()
+        raise RuntimeError(f"mastery serve did not start; its log:\n{self.log()}")
+
+    def _wait_ready(self) -> bool:
+        deadline = time.monotonic() + self.startup_timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                return False
+            try:
+                with urllib.request.urlopen(self.base_url + "/voila/api/shutdown/none", timeout=5):
+                    pass
+            except urllib.error.HTTPError:
+                return True  # the server answers (any HTTP status)
+            except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+                pass
+            else:
+                return True
+            time.sleep(0.3)
+        return False
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return "(no log)"
+
+    def _kill(self):
+        if self.process is None or self.process.poll() is not None:
+            return
+        for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 10)):
+            try:
+                os.killpg(self.process.pid, sig)
+            except ProcessLookupError:
+                return
+            try:
+                self.process.wait(timeout=wait)
+                return
+            except subprocess.TimeoutExpired:
+                continue
+
+    def stop(self):
+        self._kill()
+        if self.process is not None:
+            try:  # kernels left in the group
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        shutil.rmtree(self._home, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def load_page(server: MasteryServer, path: str = PARTICIPANT, *, timeout: float = 180):
+    """GET a page like a browser would (cookies kept). Returns (status, headers, body, opener)."""
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    try:
+        with opener.open(server.base_url + path, timeout=timeout) as r:
+            return r.status, dict(r.headers), r.read().decode("utf-8", "replace"), jar
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), exc.read().decode("utf-8", "replace"), jar
+
+
+class CraftedClient:
+    """A raw websocket to the kernel of one page load: no browser, any message.
+
+    Parameters
+    ----------
+    server : MasteryServer
+    path : str
+        The page to load (its kernel is the one talked to).
+
+    Attributes
+    ----------
+    kernel_id : str
+    received : list of dict
+        Every message the kernel sent, in order.
+    states : dict of comm id -> dict
+        The last known state of every widget: those of the page after :meth:`discover`,
+        and those the kernel opens later (their ``comm_open`` carries the state).
+    """
+
+    def __init__(self, server: MasteryServer, path: str = PARTICIPANT):
+        import websocket
+
+        status, _headers, body, jar = load_page(server, path)
+        if status != 200:
+            raise RuntimeError(f"page load answered {status}: {body[:300]}")
+        match = re.search(r'"kernelId"\s*:\s*"([0-9a-f-]{36})"', body)
+        if not match:
+            raise RuntimeError("no kernel id in the page")
+        self.kernel_id = match.group(1)
+        self.session = uuid.uuid4().hex
+        cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
+        url = (f"ws://127.0.0.1:{server.port}/api/kernels/{self.kernel_id}/channels"
+               f"?session_id={self.session}")
+        self.ws = websocket.create_connection(url, header=[f"Cookie: {cookie}"],
+                                              origin=server.base_url, timeout=60)
+        self.received: list[dict] = []
+        self.states: dict[str, dict] = {}
+
+    # ------------------------------------------------------------------ protocol
+    def send(self, msg_type: str, content: dict, *, channel: str = "shell") -> str:
+        msg_id = uuid.uuid4().hex
+        self.ws.send(json.dumps({
+            "header": {"msg_id": msg_id, "msg_type": msg_type, "session": self.session,
+                       "username": "crafted", "version": "5.3",
+                       "date": time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime())},
+            "parent_header": {}, "metadata": {}, "content": content, "channel": channel,
+            "buffers": []}))
+        return msg_id
+
+    def read_until(self, predicate, timeout: float = 60):
+        """Read messages until ``predicate(msg)``; returns that message or None on timeout."""
+        import websocket
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.ws.settimeout(max(0.1, deadline - time.monotonic()))
+            try:
+                raw = self.ws.recv()
+            except websocket.WebSocketTimeoutException:
+                return None
+            if isinstance(raw, bytes):
+                raw = raw.decode("utf-8", "replace")
+            msg = json.loads(raw)
+            self.received.append(msg)
+            if msg.get("msg_type") == "comm_open":  # a new widget comes with its whole state
+                data = msg["content"].get("data", {})
+                self.states[msg["content"]["comm_id"]] = dict(data.get("state", {}))
+            elif msg.get("msg_type") == "comm_msg":
+                data = msg["content"].get("data", {})
+                if data.get("method") in ("update", "echo_update"):
+                    self.states.setdefault(msg["content"]["comm_id"], {}).update(data.get("state", {}))
+            if predicate(msg):
+                return msg
+        return None
+
+    def drain(self, quiet: float = 2.0, limit: float = 60) -> None:
+        """Read until the kernel has been silent for ``quiet`` seconds (or ``limit`` passed)."""
+        end = time.monotonic() + limit
+        while time.monotonic() < end:
+            if self.read_until(lambda m: True, timeout=quiet) is None:
+                return
+
+    def idle_after(self, msg_id: str, timeout: float = 90) -> bool:
+        """Wait for the kernel's ``idle`` status for the request ``msg_id``."""
+        return self.read_until(lambda m: m.get("msg_type") == "status"
+                               and m.get("parent_header", {}).get("msg_id") == msg_id
+                               and m["content"].get("execution_state") == "idle",
+                               timeout) is not None
+
+    def discover(self) -> dict[str, dict]:
+        """Every widget of the kernel and its full state (what any browser may ask for)."""
+        mid = self.send("comm_info_request", {"target_name": "jupyter.widget"})
+        reply = self.read_until(lambda m: m.get("msg_type") == "comm_info_reply"
+                                and m["parent_header"].get("msg_id") == mid)
+        assert reply is not None, "no comm_info_reply"
+        for comm_id in reply["content"]["comms"]:
+            rid = self.comm_msg(comm_id, {"method": "request_state"})
+            self.read_until(lambda m, c=comm_id: m.get("msg_type") == "comm_msg"
+                            and m["content"].get("comm_id") == c
+                            and m["content"]["data"].get("method") == "update", timeout=30)
+            self.idle_after(rid, timeout=30)
+        return self.states
+
+    def comm_msg(self, comm_id: str, data: dict) -> str:
+        return self.send("comm_msg", {"comm_id": comm_id, "data": data})
+
+    def set_state(self, comm_id: str, state: dict) -> bool:
+        """Set traits of a widget, as the front end does; waits for the kernel to finish."""
+        mid = self.comm_msg(comm_id, {"method": "update", "state": state, "buffer_paths": []})
+        return self.idle_after(mid)
+
+    def click(self, comm_id: str) -> bool:
+        """A click on a button, whether shown, hidden or disabled."""
+        mid = self.comm_msg(comm_id, {"method": "custom", "content": {"event": "click"}})
+        return self.idle_after(mid)
+
+    def submit(self, comm_id: str) -> bool:
+        """Enter in a text field."""
+        mid = self.comm_msg(comm_id, {"method": "custom", "content": {"event": "submit"}})
+        return self.idle_after(mid)
+
+    # ------------------------------------------------------------------ finding widgets
+    def find(self, model: str | None = None, **traits) -> list[str]:
+        """Comm ids of widgets whose model name and traits match (``_dom_classes`` by member)."""
+        out = []
+        for comm_id, state in self.states.items():
+            if model and state.get("_model_name") != model:
+                continue
+            ok = True
+            for key, want in traits.items():
+                have = state.get(key)
+                if key == "_dom_classes":
+                    ok &= want in (have or [])
+                else:
+                    ok &= have == want
+            if ok:
+                out.append(comm_id)
+        return out
+
+    def text(self) -> str:
+        """Everything received, as one string (to search for what must not be there)."""
+        return "\n".join(json.dumps(m) for m in self.received)
+
+    def close(self):
+        try:
+            self.ws.close()
+        except Exception:  # noqa: BLE001 - closing a dead socket
+            pass
+
+
+def rows_of(db_path, participant_id: str) -> dict[str, list]:
+    """Every stored row of one person in every table that has a participant_id, in storage
+    order, as the raw values SQLite holds (for a byte-for-byte comparison)."""
+    con = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        out = {}
+        for table in sorted(tables):
+            cols = [r[1] for r in con.execute(f"PRAGMA table_info('{table}')")]
+            if "participant_id" not in cols:
+                continue
+            out[table] = con.execute(f"SELECT * FROM \"{table}\" WHERE participant_id = ? "
+                                     "ORDER BY rowid", (participant_id,)).fetchall()
+        return out
+    finally:
+        con.close()

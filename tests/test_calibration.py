@@ -1,0 +1,64 @@
+"""Small seeded versions of the calibration simulations (the full grid: ``make calibrate``).
+
+Each bound allows for binomial noise: a rate is checked against the count a binomial with the
+target rate would exceed only once in a thousand runs, so these fail when calibration breaks
+(the uncorrected trend test called 15-40% of trend-free series), not by chance.
+"""
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from calibration.simulate import correlation_null, sufficiency_power, trend_rates
+
+pytestmark = pytest.mark.filterwarnings("error")
+
+
+def at_most(rate, n, target):
+    """``rate`` of ``n`` trials is not credibly above ``target`` (one-sided, 0.1%)."""
+    return round(rate * n) <= stats.binom.ppf(0.999, n, target)
+
+
+def at_least(rate, n, target):
+    return round(rate * n) >= stats.binom.ppf(0.001, n, target)
+
+
+@pytest.mark.parametrize("phi,days", [(0.0, 365), (0.8, 90), (0.95, 90), (0.95, 365)])
+def test_trend_free_series_are_rarely_called_a_trend(phi, days):
+    res = trend_rates(400, days, phi, seed=11 + days)
+    assert at_most(res["called"], 400, 0.06), res
+    assert at_least(res["coverage"], 400, 0.94), res  # Sen's interval holds the true slope
+
+
+def test_a_trend_of_one_point_a_year_is_found_in_a_year_without_autocorrelation():
+    res = trend_rates(300, 365, 0.0, per_year=1.0, seed=5)
+    assert at_least(res["right"], 300, 0.85), res  # about 92% in the full grid
+    assert at_least(res["coverage"], 300, 0.94), res
+
+
+def test_the_plain_test_would_fail_here():
+    """The same simulation sees the problem the correction solves (so the bounds above bite)."""
+    res = trend_rates(300, 365, 0.8, seed=3, alternatives=300)
+    assert res["plain Mann-Kendall"] > 0.10, res
+    assert at_most(res["called"], 300, 0.06), res
+
+
+@pytest.mark.parametrize("phi,days,goals", [(0.95, 30, 1), (0.95, 90, 3), (0.8, 45, 1), (0.0, 90, 3)])
+def test_correlation_false_positives_stay_at_alpha(phi, days, goals):
+    res = correlation_null(300, days, phi, goals=goals, seed=days + goals)
+    n = 300 * goals
+    assert at_most(res["lag0"], n, 0.06), res
+    if res["tested"] * n >= 100:
+        assert at_most(res["lag0_tested"], round(res["tested"] * n), 0.06), res
+    assert at_most(res["claimed"], n, 0.06), res
+
+
+@pytest.mark.parametrize("phi,goals,lag", [(0.0, 3, 7), (0.5, 1, 0), (0.5, 3, 7)])
+def test_where_the_days_suffice_a_true_r_of_03_is_flagged_80_percent_of_the_time(phi, goals, lag):
+    """The series grow; at the first length at which the tool says the days suffice, the true
+    relation is flagged at least 80% of the time."""
+    res = sufficiency_power(200, phi, goals=goals, effect_lag=lag, seed=17 + goals,
+                            scales=(0.9, 1.0, 1.25, 1.5, 2.0))
+    enough = round(res["sufficient"] * 200)
+    assert enough >= 180, res  # nearly everyone gets there by twice the planned days
+    assert at_least(res["flagged_when_sufficient"], enough, 0.80), res
