@@ -112,7 +112,7 @@ def main(argv=None) -> int:
 
         out = {}
         mine = {"bench_analysis", "bench_store", "bench_figures", "bench_reports"}
-        names = sorted(m.name for m in pkgutil.iter_modules([str(Path(__file__).parent))
+        names = sorted(m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)])
                        if m.name.startswith("bench_") and m.name not in mine)
         for name in names:
             module = importlib.import_module(f"benchmarks.{name}")
