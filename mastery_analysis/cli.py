@@ -430,7 +430,7 @@ def _add_stats_command(sub):
     p.add_argument("--engine", choices=("pandas", "dask"), default="pandas",
                    help="pandas (default): in this process; dask: one task per partition of "
                         "participants, on a local Dask cluster or --scheduler (needs the [dask] "
-                        "extra; not for insights)")
+                        "extra; not for insights; correlations control the FDR per participant)")
     p.add_argument("--partitions", type=int, default=8,
                    help="dask: how many participant partitions (default: 8)")
     p.add_argument("--workers", type=int, default=2,

@@ -8,13 +8,14 @@ package's own pandas function on each partition as one Dask task, on whatever cl
 ``client`` points at (a ``distributed.LocalCluster`` on one machine, or a real cluster).
 
 The few statistics that span people are combined from the per-person results, which are
-small: the Benjamini-Hochberg q-values of ``correlations`` are recomputed over every
-partition's p-values (so they equal a single pandas call over everyone), and
-``cohort-change`` scores each person's questionnaire in their partition and runs
+small: ``cohort-change`` scores each person's questionnaire in their partition and runs
 :func:`~mastery_analysis.analysis.cohort.cohort_change` once on the gathered scores.
 
-Results equal the pandas path exactly (tested on the demo cohort and on a generated cohort
-spanning several partitions). Needs the optional extra ``pip install mastery-analysis[dask]``.
+``correlations`` controls the false discovery rate per participant (``family="participant"``:
+each person's goals and lags are one family, which never spans partitions); the pandas
+default, one family for the whole call, would need every partition's tests at once. Results
+equal the pandas path with the same options exactly (tested on the demo cohort and on a
+generated cohort spanning several partitions). Needs the optional extra ``pip install mastery-analysis[dask]``.
 """
 
 from __future__ import annotations
@@ -124,8 +125,10 @@ def analyse_partition(directory: str, k: int, analysis: str, options: dict) -> p
         strength = habits.habit_strength(_read(d, "actions", k), _read(d, "goals", k))
         return strength.groupby(["participant_id", "goal_id"], sort=False).tail(1).reset_index(drop=True)
     if analysis == "correlations":
+        # each participant's tests are their own FDR family: a family never spans partitions
         return correlation.action_progress_correlation(
-            _read(d, "actions", k), _read(d, "progress", k), checkins=_read(d, "ratings", k))
+            _read(d, "actions", k), _read(d, "progress", k), checkins=_read(d, "ratings", k),
+            family="participant")
     if analysis == "goals":
         return goals.goal_pace(_read(d, "goals", k), _read(d, "progress", k), today=options["today"])
     if analysis == "cohort-change":
@@ -198,13 +201,6 @@ def run_analysis(analysis: str, directory: str | os.PathLike, *, client=None, to
         kw = {} if min_n is None else {"min_n": min_n}
         return cohort.cohort_change(scores, pre=pre, post=post, framework=fw, reliability=rel, **kw)
     out = out.sort_values(_SORT[analysis], kind="stable", ignore_index=True)
-    if analysis == "correlations":
-        # FDR control spans everyone: q over all partitions' p-values, as one pandas call does
-        from .analysis._grouped import bh_q
-
-        alpha = 0.05
-        out["q_value"] = bh_q(out["p_value"].to_numpy(dtype=float))
-        out["significant"] = np.nan_to_num(out["q_value"].to_numpy(), nan=1.0) < alpha
     return out
 
 
