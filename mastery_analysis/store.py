@@ -328,7 +328,7 @@ class Store:
 
     def write_many(self, frames: Mapping[str, pd.DataFrame], *, where: str | None = None,
                    skip_unchanged: bool = False, row_label: str = "row",
-                   progress: bool = False) -> dict[str, int]:
+                   progress: bool = False, dry_run: bool = False) -> dict[str, int]:
         """Write several tables in one transaction (participants and goals first).
 
         Parameters
@@ -340,14 +340,18 @@ class Store:
             For imports: a row equal to the current version of its key (every column but
             ``recorded_at``) is not written again, so writing the same frames twice adds
             nothing the second time; a changed row adds a version. A participant already in
-            the store keeps what the frame leaves empty (an import that knows less about a
-            person never blanks what the store knows); only cells the frame fills can change.
+            the store keeps what the frame leaves empty or False (an import that knows less
+            about a person never blanks what the store knows, nor withdraws a consent); only
+            cells the frame fills can change.
             Decided inside the write transaction.
         row_label : str
             What the frames' index labels are called in error messages (``line`` for an
             importer's frames, which are indexed by file line).
         progress : bool
             Show a progress bar while inserting many rows.
+        dry_run : bool
+            Do everything (checks, comparisons, inserts) inside the transaction, then roll it
+            back: the counts are exactly what a real write would add, and nothing is kept.
 
         Returns
         -------
@@ -369,33 +373,40 @@ class Store:
                 " and ".join(e.table for e in errors),
                 [{**f, "column": f"{e.table}.{f['column']}" if f.get("column") else e.table}
                  for e in errors for f in e.failures], where=where, label=row_label)
-        given = None
-        if skip_unchanged and "participants" in frames:  # which participant cells the frame fills
-            raw = frames["participants"]
-            given = pd.DataFrame({c: raw[c].notna() if c in raw else False
-                                  for c in TABLES["participants"].columns}, index=raw.index)
         counts = {}
-        with self._connection(write=True) as conn:
-            for t in order:
-                rows = clean[t]
-                if skip_unchanged and not rows.empty:
-                    rows = self._changed_rows(conn, t, rows, given)
-                if not rows.empty:
-                    try:
-                        self._check_references(conn, t, rows, where)
-                    except ValidationError as exc:
-                        raise ValidationError(exc.table, exc.failures, where=where,
-                                              label=row_label) from None
-                    counts[t] = self._insert(conn, t, rows, progress=progress)
-                else:
-                    counts[t] = 0
+        try:
+            with self._connection(write=True) as conn:
+                self._write_clean(conn, order, clean, counts, where=where,
+                                  skip_unchanged=skip_unchanged, row_label=row_label,
+                                  progress=progress)
+                if dry_run:
+                    raise _RollBack
+        except _RollBack:
+            pass
         return counts
 
-    def _changed_rows(self, conn, table, clean, given=None):
+    def _write_clean(self, conn, order, clean, counts, *, where, skip_unchanged,
+                     row_label, progress):
+        """Insert validated frames on ``conn`` (inside the caller's transaction)."""
+        for t in order:
+            rows = clean[t]
+            if skip_unchanged and not rows.empty:
+                rows = self._changed_rows(conn, t, rows)
+            if not rows.empty:
+                try:
+                    self._check_references(conn, t, rows, where)
+                except ValidationError as exc:
+                    raise ValidationError(exc.table, exc.failures, where=where,
+                                          label=row_label) from None
+                counts[t] = self._insert(conn, t, rows, progress=progress)
+            else:
+                counts[t] = 0
+
+    def _changed_rows(self, conn, table, clean):
         """The rows of ``clean`` that differ from the current version of their key.
 
-        Participants already stored are merged first: cells the import left empty (``given``
-        False) take the stored value.
+        Participants already stored are merged first: cells the import leaves empty (or
+        False, the default of a flag) keep the stored value.
         """
         spec = TABLES[table]
         t = SQL_TABLES[table]
@@ -412,10 +423,10 @@ class Store:
         rows = clean.reset_index(drop=True)
         cur = rows[key].merge(current, on=key, how="left", indicator=True)
         known = (cur["_merge"] == "both").to_numpy()
-        if table == "participants" and given is not None:
-            filled = given.reindex(label).reset_index(drop=True)
+        if table == "participants":
             for c in compare:
-                keep_stored = known & ~filled[c].to_numpy()
+                filled = rows[c].notna().to_numpy() & (rows[c].to_numpy() != False)  # noqa: E712
+                keep_stored = known & ~filled
                 if keep_stored.any():
                     rows[c] = rows[c].astype(object).where(~keep_stored, cur[c].astype(object))
             rows = validate(table, rows, framework=self.framework)
@@ -583,6 +594,10 @@ class Store:
         else:
             conn.execute(SQL_TABLES[table].insert(), records)
         return len(records)
+
+
+class _RollBack(Exception):
+    """Raised inside a dry run's transaction so that it is rolled back."""
 
 
 def _framework_ref(fw: Framework) -> str:
