@@ -524,11 +524,12 @@ _HTML_TEMPLATE = """{%- extends 'classic/base.html.j2' -%}
 
 
 def template_dir() -> Path:
-    """The folder of the report notebooks (``notebooks/reports`` of the source checkout)."""
-    folder = Path(__file__).resolve().parents[1] / "notebooks" / "reports"
+    """The folder of the report notebooks (``reports/`` of the shipped notebooks)."""
+    from .resources import notebooks_dir
+
+    folder = notebooks_dir() / "reports"
     if not folder.is_dir():
-        raise ReportError(f"the report notebooks are not at {folder}; reports need the source "
-                          "checkout (pip install -e .)")
+        raise ReportError(f"the report notebooks are not at {folder}; reinstall mastery-analysis")
     return folder
 
 
