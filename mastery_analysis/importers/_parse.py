@@ -766,6 +766,10 @@ def parse_timestamps(values, *, column: str, source: str | Path = "", lines=None
         if item is None:
             continue
         when, offset = item
+        if not _TS_MIN <= when <= _TS_MAX:
+            rejected.append(_reject(line_list[i], column, cells[i],
+                                    "a date between the years 1678 and 2261"))
+            continue
         if offset is not None and not (isinstance(offset, float) and math.isnan(offset)):
             offsets[i] = float(offset)
         if tz is not None:
@@ -790,6 +794,9 @@ def parse_timestamps(values, *, column: str, source: str | Path = "", lines=None
 
 
 _MISSING = object()
+# the days a datetime64[ns] column holds (a day short at each end, for zone conversion)
+_TS_MIN = dt.datetime(1677, 9, 23)
+_TS_MAX = dt.datetime(2262, 4, 10)
 _ORDER_WORDS = {"dayfirst": "day-first (dd/mm/yyyy)", "monthfirst": "month-first (mm/dd/yyyy)"}
 
 
