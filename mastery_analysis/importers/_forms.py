@@ -22,6 +22,8 @@ from ._result import REJECTED_COLUMNS, ImportResult, empty_rejected, validate_fr
 from .mapping import GOOGLE_TIMESTAMP_HEADERS, Mapping, load_mapping, norm_label
 
 _ID = re.compile(ID_PATTERN)
+SERVICES = {"google_forms": "Google Forms", "microsoft_forms": "Microsoft Forms",
+            "typeform": "Typeform"}
 _QUIZ_TOTAL = {"score", "total score", "puntuación", "puntuación total", "pontuação",
                "pontuação total", "punteggio", "punteggio totale", "punktzahl", "gesamtpunktzahl",
                "note", "note totale", "rezultat", "ukupni rezultat", "bodovi"}
@@ -177,7 +179,7 @@ def import_form(table, fmt: str, *, participant_id=None, mapping=None, dayfirst=
     """
     if mapping is None:
         raise MappingError(
-            f"{table.source}: a {fmt.replace('_', ' ').title()} export does not say which "
+            f"{table.source}: a {SERVICES[fmt]} export does not say which "
             f"columns are questionnaire items or element ratings; write a draft with "
             f"'mastery import forms {table.source} --suggest-mapping mapping.yaml', edit "
             f"it, and pass it with --mapping mapping.yaml")
@@ -327,8 +329,8 @@ def import_form(table, fmt: str, *, participant_id=None, mapping=None, dayfirst=
                                  kind="stable").reset_index(drop=True)
                     if rejected else empty_rejected())
     if layout.meta:
-        notes.append(f"{len(layout.meta)} columns are {fmt.replace('_', ' ')}'s own "
-                     f"(timestamp, ids, scores...) and are not answers")
+        notes.append(f"{len(layout.meta)} columns are {SERVICES[fmt]}' own (timestamp, "
+                     f"ids, scores...) and are not answers")
     return ImportResult(format=fmt, source=table.source, frames=clean, rejected=reject_frame,
                         unmapped=unmapped, notes=notes)
 
