@@ -148,7 +148,7 @@ def test_the_same_form_in_four_encodings_imports_identically(tmp_path, encoding)
             "01/06/2024 00:10:02,b@x.org,Pas d'accord\r\n")
     path = tmp_path / f"form-{encoding}.csv"
     path.write_bytes(text.encode(encoding))
-    spec = {"participant": {"column": "Email", "kind": "email"},
+    spec = {"participant": {"column": "Email", "kind": "email"}, "phase": "baseline",
             "columns": {"Q": {"item": "pro1", "answers": {"Très d'accord": 5, "Pas d'accord": 2}}}}
     result = forms.read(path, mapping=spec)
     frame = result.frames["responses"]

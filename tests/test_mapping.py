@@ -102,6 +102,7 @@ def test_labels_ignore_case_and_spaces():
     ({"columns": {"Q": {"item": "pro1", "colour": "red"}}}, "columns.Q.colour"),
     ({"columns": {"Q": {"item": "x y", "instrument": "mine"}}}, "columns.Q.item"),
     ({"columns": {}, "participant": {"kind": "anonymous"}}, "columns"),
+    ({"phase": None}, "phase"),
     ({"phase": "final"}, "phase"),
     ({"phase": {"column": "S", "values": {"a": "later"}}}, "phase.values.a"),
     ({"participant": {"column": "Email Address", "kind": "passport"}}, "participant.kind"),
@@ -126,6 +127,16 @@ def test_bad_mappings_name_the_file_and_the_key(tmp_path, change, key):
     message = str(err.value)
     assert str(path) in message
     assert key in message or f"'{key.rsplit('.', 1)[-1]}'" in message, message
+
+
+def test_answers_need_a_phase_ratings_do_not(tmp_path):
+    spec = {k: v for k, v in GOOD.items() if k != "phase"}
+    path = _yaml(tmp_path, spec)
+    with pytest.raises(MappingError, match=r"key 'phase' is missing") as err:
+        load_mapping(path)
+    assert str(path) in str(err.value)
+    only_ratings = dict(spec, columns={"How proactive (1-10)?": {"element": "proactive"}})
+    assert load_mapping(only_ratings).columns[0].element == "proactive"
 
 
 def test_a_column_the_file_lacks_is_named_with_a_close_match(tmp_path):
@@ -163,7 +174,8 @@ def test_skip_answers_are_no_answer_and_participant_id_option(tmp_path):
     rows = [["Timestamp", "Q"], ["2024-01-02 10:00", "Agree"], ["2024-01-03 10:00", "N/A"],
             ["2024-01-04 10:00", "Disagree"]]
     form = _write(tmp_path, rows)
-    spec = {"columns": {"Q": {"item": "pro1", "answers": {"Agree": 4, "Disagree": 2, "n/a": "skip"}}}}
+    spec = {"phase": "post",
+            "columns": {"Q": {"item": "pro1", "answers": {"Agree": 4, "Disagree": 2, "n/a": "skip"}}}}
     with pytest.raises(MappingError, match="no 'participant' key"):
         forms.read(form, mapping=spec)
     result = forms.read(form, mapping=spec, participant_id="alex")
@@ -177,7 +189,7 @@ def test_same_person_twice_a_day_keeps_the_later_answer(tmp_path):
             ["2024-01-02 09:00", "a@x.org", "5"], ["2024-01-03 10:00", "a@x.org", "3"]]
     form = _write(tmp_path, rows)
     spec = {"participant": {"column": "Email", "kind": "email"},
-            "columns": {"Q": {"item": "pro1"}}}
+            "phase": "mid", "columns": {"Q": {"item": "pro1"}}}
     result = forms.read(form, mapping=spec)
     assert result.frames["responses"]["value"].tolist() == [2.0, 3.0]
     assert any("later response" in n and "line" in n for n in result.notes)
@@ -189,7 +201,7 @@ def test_bad_cells_are_rejected_with_lines_not_raised(tmp_path):
             ["2024-01-04 10:00", "c@x.org", "lots"], ["2024-01-05 10:00", "d@x.org", "9"]]
     form = _write(tmp_path, rows)
     spec = {"participant": {"column": "Email", "kind": "email"},
-            "columns": {"Q": {"item": "pro1"}}}
+            "phase": "mid", "columns": {"Q": {"item": "pro1"}}}
     result = forms.read(form, mapping=spec)
     got = sorted((r["line"], r["column"].split(".")[-1]) for r in result.rejected.to_dict("records"))
     assert got == [(3, "Timestamp"), (4, "Email"), (5, "Q"), (6, "Q")]

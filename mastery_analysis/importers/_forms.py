@@ -325,8 +325,8 @@ def import_form(table, fmt: str, *, participant_id=None, mapping=None, dayfirst=
     skipped = sorted(set(table.columns) - used - set(layout.meta) - set(_ignored(table, m, where)))
     unmapped = {"columns": skipped, "answers": unmapped_answers}
     reject_frame = (pd.DataFrame(rejected, columns=list(REJECTED_COLUMNS))
-                    .sort_values(["line", "column"], key=lambda s: s.astype(str) if s.name == "column" else s,
-                                 kind="stable").reset_index(drop=True)
+                    .sort_values(["line", "column"], kind="stable", key=lambda s: (
+                        pd.to_numeric(s, errors="coerce") if s.name == "line" else s.astype(str))).reset_index(drop=True)
                     if rejected else empty_rejected())
     if layout.meta:
         notes.append(f"{len(layout.meta)} columns are {SERVICES[fmt]}' own (timestamp, "
