@@ -198,6 +198,11 @@ def test_zone_offsets_are_kept():
                                  "2024-06-01 10:00:00+05:30", "2024-06-01 10:00"], column="t")
     assert parsed.offset_minutes.tolist()[:3] == [480.0, 180.0, 330.0]
     assert np.isnan(parsed.offset_minutes.iloc[3])
+    more = P.parse_timestamps(["2024-06-01 10:00 \u221203:00", "2024-06-01 10:00 GMT-3",
+                               "2024-06-01 10:00 a05", "2024-06-01 10:00 +15", "2024-06-01 10:00 EET+2"],
+                              column="t")
+    assert more.offset_minutes.tolist()[:2] == [-180.0, -180.0]
+    assert [r["line"] for r in more.rejected] == [3, 4, 5]
 
 
 def test_column_evidence_decides_day_first():
