@@ -67,6 +67,7 @@ def test_utf16_without_bom_is_recognised(tmp_path):
     (b"a,b\n1,\x81\x8d\n", "means nothing in Windows-1252"),
     (b"\xef\xbb\xbfa,b\n\xff\xfe\n", "UTF-8-SIG byte-order mark"),
     (b"a,b\x00c\n", "NUL byte"),
+    ("Name\ncafé\n".encode("utf-8") + "Zoë\n".encode("cp1252"), "mixes encodings"),
 ])
 def test_undecidable_encodings_are_refused(tmp_path, data, needle):
     path = tmp_path / "odd.csv"
