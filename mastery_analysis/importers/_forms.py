@@ -256,10 +256,8 @@ def import_form(table, fmt: str, *, participant_id=None, mapping=None, dayfirst=
             parsed = _parse.parse_numbers(cells, column=col, lines=lines,
                                           decimal_hint=table.decimal_hint)
             values = parsed.values.to_numpy()
-            for r in parsed.rejected:
-                pos = int(np.flatnonzero(lines == r["line"])[0])
-                if good[pos]:
-                    rejected.append(r)
+            position = {int(line): i for i, line in enumerate(lines)}
+            rejected += [r for r in parsed.rejected if good[position[r["line"]]]]
         else:
             # a column holds a handful of distinct answers: look each one up once
             codes, uniques = _factorize(cells)
