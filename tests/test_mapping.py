@@ -252,3 +252,22 @@ def test_suggestion_on_a_grid_and_a_quiz_export():
     # numeric 1-5 answers of the quiz questions are found as Likert-like
     assert "Na skali od 1 do 5, koliko ste optimistični u vezi s budućnošću Bosne i Hercegovine " \
            "kao članice Europske unije?" in data["columns"]
+
+
+@pytest.mark.parametrize("parts,column,separator", [
+    (("google-forms", "jj-edubots-paper-es", "survey-student-interaction-2021.csv"),
+     "Titulaciones que imparte", ";"),
+    (("google-forms", "jj-edubots-paper-es", "encuesta-edubots-uni.csv"),
+     "Titulaciones que imparte", ", "),
+    (("google-forms", "lineu96-quest-mepc24-ptbr", "respostas-2022.csv"),
+     "De quais redes sociais você participa?", ", "),
+])
+def test_checkbox_answers_joined_either_way_are_not_taken_for_ratings(parts, column, separator):
+    path = outside_fixture(*parts)
+    with path.open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert any(separator in r[column] for r in rows)  # the file joins answers this way
+    draft = suggest_mapping(path)
+    assert column not in (yaml.safe_load(draft).get("columns") or {})
+    line = next(x for x in draft.splitlines() if x.startswith(f'  - "{column}"'))
+    assert "checkbox question" in line
