@@ -90,12 +90,17 @@ def _run_demo(args):
 
 # ----------------------------------------------------------------------------- export
 def _add_export_command(sub):
-    p = sub.add_parser("export", help="export every table as CSV or Parquet",
+    p = sub.add_parser("export", help="export every table as CSV, one XLSX workbook, or Parquet",
                        description="Write every table (latest version of each row, or --history "
                                    "for every version) to a folder; all files or none.")
     p.add_argument("--store", help=STORE_HELP)
-    p.add_argument("--out", required=True, help="folder to write <table>.csv or <table>.parquet into")
-    p.add_argument("--format", choices=("csv", "parquet"), default="csv", help="file format (default: csv)")
+    p.add_argument("--out", required=True,
+                   help="folder to write <table>.csv, <table>.parquet or mastery.xlsx into")
+    p.add_argument("--format", choices=("csv", "xlsx", "parquet"), default="csv",
+                   help="csv (one file per table), xlsx (one workbook, a sheet per table) or "
+                        "parquet (default: csv). Text a spreadsheet would run as a formula "
+                        "(starting with = + - @) gets a leading ' in CSV and XLSX; "
+                        "`mastery import tidy` takes it off again")
     p.add_argument("--history", action="store_true", help="export every version, not only the latest")
     p.set_defaults(func=_run_export)
 

@@ -145,5 +145,17 @@ def validate_frames(frames: dict, *, framework=None):
         if len(bad):
             rejected.append(bad.assign(column=[f"{table}.{c}" if isinstance(c, str) and c else table
                                                for c in bad["column"]]))
-    out = pd.concat(rejected, ignore_index=True) if rejected else empty_rejected()
+    out = sort_rejected(pd.concat(rejected, ignore_index=True)) if rejected else empty_rejected()
     return clean, out
+
+
+def sort_rejected(rejected: pd.DataFrame) -> pd.DataFrame:
+    """Rejected cells in file order: by line (``"goals.csv line 10"`` after ``line 9``), then column."""
+    import re
+
+    def key(v):
+        return [(0, int(p), "") if p.isdigit() else (1, 0, p)
+                for p in re.split(r"(\d+)", "" if v is None or v != v else str(v)) if p]
+    order = sorted(range(len(rejected)), key=lambda i: (key(rejected["line"].iloc[i]),
+                                                        str(rejected["column"].iloc[i])))
+    return rejected.iloc[order].reset_index(drop=True)
