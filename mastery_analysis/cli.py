@@ -90,12 +90,17 @@ def _run_demo(args):
 
 # ----------------------------------------------------------------------------- export
 def _add_export_command(sub):
-    p = sub.add_parser("export", help="export every table as CSV or Parquet",
+    p = sub.add_parser("export", help="export every table as CSV, one XLSX workbook, or Parquet",
                        description="Write every table (latest version of each row, or --history "
                                    "for every version) to a folder; all files or none.")
     p.add_argument("--store", help=STORE_HELP)
-    p.add_argument("--out", required=True, help="folder to write <table>.csv or <table>.parquet into")
-    p.add_argument("--format", choices=("csv", "parquet"), default="csv", help="file format (default: csv)")
+    p.add_argument("--out", required=True,
+                   help="folder to write <table>.csv, <table>.parquet or mastery.xlsx into")
+    p.add_argument("--format", choices=("csv", "xlsx", "parquet"), default="csv",
+                   help="csv (one file per table), xlsx (one workbook, a sheet per table) or "
+                        "parquet (default: csv). Text a spreadsheet would run as a formula "
+                        "(starting with = + - @) gets a leading ' in CSV and XLSX; "
+                        "`mastery import tidy` takes it off again")
     p.add_argument("--history", action="store_true", help="export every version, not only the latest")
     p.set_defaults(func=_run_export)
 
@@ -106,6 +111,120 @@ def _run_export(args):
     with _store(args) as s:
         for path in export_tables(s, args.out, format=args.format, history=args.history):
             print(path)
+
+
+# ----------------------------------------------------------------------------- import / template
+def _add_import_command(sub):
+    from .importers import ALIASES, FORMATS
+
+    p = sub.add_parser(
+        "import", help="import data from another tool (Loop, Daylio, forms) or a tidy export",
+        description="Read FORMAT's file and write what it holds into the store in one "
+                    "transaction. Formats: tidy (this tool's own CSV/XLSX/Parquet tables), "
+                    "loop (Loop Habit Tracker: the CSV export as .zip or folder, a "
+                    "Checkmarks.csv, or a .db backup), daylio (Daylio's CSV export), "
+                    "google_forms, microsoft_forms, typeform, or forms (any of the three, told "
+                    "apart by their columns). Any invalid row "
+                    "aborts with one message listing each bad row, unless --skip-invalid. "
+                    "Importing the same file twice adds nothing the second time; participants "
+                    "the file names that are not in the store yet are added.",
+        epilog="examples: mastery import loop Loop-export.zip --participant alex --dry-run; "
+               "mastery import daylio daylio_export.csv --participant alex; "
+               "mastery import forms responses.csv --mapping survey.yaml")
+    p.add_argument("format", metavar="FORMAT", type=str.lower,
+                   choices=sorted(set(FORMATS) | set(ALIASES)),
+                   help="tidy, loop, daylio, forms, google_forms, microsoft_forms or typeform")
+    p.add_argument("path", metavar="PATH", help="the file or folder to import")
+    p.add_argument("--store", help=STORE_HELP)
+    who = p.add_mutually_exclusive_group()
+    who.add_argument("--participant", metavar="ID",
+                     help="whose data this is (Loop and Daylio exports hold one person's data "
+                          "and do not say whose)")
+    who.add_argument("--mapping", metavar="FILE",
+                     help="YAML mapping of a survey's columns to participants, phases, items and "
+                          "ratings (forms), or of Daylio moods and activities to ratings and goals")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print what would be written (rows per table, dates, participants, "
+                        "unmapped columns and answers) and write nothing")
+    p.add_argument("--skip-invalid", action="store_true",
+                   help="import the valid rows and write the rejected ones, with their reasons, "
+                        "to <PATH>.rejected.csv beside the input")
+    order = p.add_mutually_exclusive_group()
+    order.add_argument("--dayfirst", dest="dayfirst", action="store_const", const=True,
+                       default=None, help="read dates like 03/04/2024 as day/month/year")
+    order.add_argument("--monthfirst", dest="dayfirst", action="store_const", const=False,
+                       help="read dates like 03/04/2024 as month/day/year")
+    p.add_argument("--suggest-mapping", metavar="OUT.yaml", default=None,
+                   help="(forms) write a draft mapping of the file's columns to OUT.yaml for you "
+                        "to edit, and import nothing")
+    p.set_defaults(func=_run_import)
+
+
+def _run_import(args):
+    from . import importers
+
+    if args.suggest_mapping:
+        from pathlib import Path
+
+        from .importers import mapping
+
+        out = Path(args.suggest_mapping)
+        if out.exists():
+            raise MasteryError(f"{out} exists already; name a new file for the draft mapping")
+        draft = mapping.suggest_mapping(args.path)
+        try:
+            out.write_text(draft, encoding="utf-8")
+        except OSError as exc:
+            raise MasteryError(f"cannot write {out}: {exc.strerror or exc}") from None
+        print(f"wrote a draft mapping to {out}; edit it, then run "
+              f"`mastery import {args.format} {args.path} --mapping {out}`")
+        return
+    options = {"participant_id": args.participant, "mapping": args.mapping,
+               "dayfirst": args.dayfirst}
+    if args.dry_run and not _store_exists(args.store):
+        from .store import open_store
+
+        with open_store("sqlite://") as s:  # nothing is created: count against an empty store
+            outcome = importers.run(s, args.format, args.path, dry_run=True, **options)
+        print(importers.describe(outcome))
+        print("(the store does not exist yet: counted against an empty one)")
+        return
+    with _store(args, create=not args.dry_run) as s:
+        outcome = importers.run(s, args.format, args.path, dry_run=args.dry_run,
+                                skip_invalid=args.skip_invalid, progress=sys.stderr.isatty(),
+                                **options)
+    print(importers.describe(outcome))
+
+
+def _store_exists(url) -> bool:
+    from .store import resolve_url
+
+    resolved = resolve_url(url)
+    if not resolved.startswith("sqlite"):
+        return True
+    from pathlib import Path
+
+    import sqlalchemy as sa
+
+    db = sa.engine.make_url(resolved).database
+    return not db or db == ":memory:" or Path(db).exists()
+
+
+def _add_template_command(sub):
+    p = sub.add_parser(
+        "template", help="write empty CSV and XLSX templates of the tables, with a README",
+        description="Write one empty CSV per table, one XLSX workbook with a sheet per table, "
+                    "and a README of the columns to DIR: fill them in and run "
+                    "`mastery import tidy DIR` (or the workbook).")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder to write the templates into")
+    p.set_defaults(func=_run_template)
+
+
+def _run_template(args):
+    from .importers.tidy import write_template
+
+    for path in write_template(args.out):
+        print(path)
 
 
 # ----------------------------------------------------------------------------- participant
@@ -591,8 +710,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-COMMANDS = [_add_init_command, _add_demo_command, _add_export_command, _add_participant_command,
-            _add_cohort_command, _add_code_command, _add_report_command, _add_stats_command, _add_serve_command]
+COMMANDS = [_add_init_command, _add_demo_command, _add_export_command, _add_import_command,
+            _add_template_command, _add_participant_command, _add_cohort_command, _add_code_command,
+            _add_report_command, _add_stats_command, _add_serve_command]
 
 
 def main(argv=None) -> int:

@@ -29,7 +29,9 @@ class ValidationError(MasteryError):
         self.where = where
         lines = []
         for f in self.failures[:50]:
-            where_parts = ([] if f.get("row") is None else [f"{label} {f['row']}"]) + (
+            row = f.get("row")
+            # a label that is already a place ("Habits.csv line 3") is shown as it is
+            where_parts = ([] if row is None else [row if isinstance(row, str) else f"{label} {row}"]) + (
                 [] if f.get("column") is None else [f"column '{f['column']}'"])
             place = ", ".join(where_parts)
             lines.append(f"  {place + ': ' if place else ''}got {f.get('value')!r}, expected {f['expected']}")
@@ -79,3 +81,16 @@ class MappingError(MasteryError):
 
 class UnknownCohortError(MasteryError):
     """A cohort name that the store does not know."""
+
+
+class ImportRowsError(ValidationError):
+    """An import found invalid rows and wrote nothing; the message lists each bad cell (file
+    line, column, value, what was expected) and how to import the valid rows anyway."""
+
+    def __init__(self, table, failures, *, where=None, hint=""):
+        super().__init__(table, failures, where=where, noun="", label="line")
+        if hint:
+            self.args = (self.args[0] + "\n" + hint,)
+
+    def __str__(self):
+        return self.args[0]

@@ -107,6 +107,17 @@ CASES = {
 }
 
 
+# the rating-like columns of each file that a draft must find (by their answers)
+IN_DRAFT = {
+    "pru": list(CASES["pru"][3]), "ce301": list(CASES["ce301"][3]),
+    "mepc24": list(CASES["mepc24"][3]), "tim51-sheets": TIM51_NUMERIC,
+    "tim51-forms": TIM51_NUMERIC, "r-survey-csv": R_NUMERIC, "r-survey-xlsx": R_NUMERIC,
+    "hotdog-bom": ["What year are you in?"], "msforms-xlsx": list(CASES["msforms-xlsx"][3]),
+    "typeform": list(CASES["typeform"][3])[:1],  # the other one is yes/no as 1/0
+    "typeform-early": list(CASES["typeform-early"][3]),
+}
+
+
 def _file_rows(path, encoding):
     """Header and data rows as the file holds them (csv module or openpyxl)."""
     if encoding is None:
@@ -158,6 +169,14 @@ def test_every_form_fixture_imports_with_the_counts_of_the_file(case):
     assert data["format"] == fmt
     table = read_table(path)
     assert data["timestamp"]["column"] in table.columns
+    assert set(IN_DRAFT.get(case, [])) <= set(data.get("columns") or {})
+    if encoding is not None:
+        # each row starts on the physical line it says (quoted line breaks counted)
+        physical = path.read_bytes().decode(encoding).split("\n")
+        first = table.columns[0]
+        for position in range(len(table.rows)):
+            cell = str(table.rows[first].iloc[position])
+            assert physical[table.line_of(position) - 1].lstrip('"').startswith(cell[:10])
     result = forms.read(path, mapping=_mapping(columns, dayfirst, participant))
     assert result.format == fmt
     assert len(result.rejected) == 0, result.rejected.to_dict("records")
@@ -208,6 +227,29 @@ def test_ambiguous_real_dates_are_refused_with_the_hint_then_parse_with_the_opti
         got_m = month.frames["responses"].loc[[line], "date"].iloc[0]
         got_d = day.frames["responses"].loc[[line], "date"].iloc[0]
         assert got_m == pd.Timestamp(y, a, b) and got_d == pd.Timestamp(y, b, a)
+
+
+def test_duplicate_and_empty_headers_and_quiz_score_columns():
+    pru = outside_fixture("google-forms", "jthh-pru-feedback", "sample.csv")
+    with pru.open(encoding="utf-8", newline="") as fh:
+        header = next(csv.reader(fh))
+    assert header.count("") == 11 and len(set(header)) < len(header) - 10  # the quirks
+    result = forms.read(pru, mapping=_mapping({"I feel safe studying in NUS.": AGREE7}, None, None))
+    table = read_table(pru)
+    assert len(table.columns) == len(set(table.columns)) == len(header)
+    unmapped = set(result.unmapped["columns"])
+    # a repeated question keeps its place; headerless columns holding answers are reported,
+    # headerless columns empty everywhere are not
+    assert "I ensured that the people around me wore their masks at all times. (2)" in unmapped
+    empty = [c for c in table.columns if c.startswith("(column ")
+             and not any(str(v).strip() for v in table.rows[c])]
+    filled = [c for c in table.columns if c.startswith("(column ") and c not in empty]
+    assert empty and filled and set(filled) <= unmapped and not set(empty) & unmapped
+    sheets = outside_fixture("google-forms", "muxbh28-tim51-bosnian",
+                             "TIM51 (Responses) - Form responses 1.csv")
+    got = forms.read(sheets, mapping=_mapping({c: None for c in TIM51_NUMERIC}, None, None))
+    assert "Score" not in got.unmapped["columns"]
+    assert "Koliko godina imate?" in got.unmapped["columns"]
 
 
 def test_names_with_no_break_spaces_become_clean_participants():
@@ -349,7 +391,7 @@ def test_newer_typeform_layout_with_partial_responses(tmp_path):
     csv.writer(buf, lineterminator="\n").writerows(NEW_TYPEFORM)
     path.write_text(buf.getvalue(), encoding="utf-8")
     assert M.detect(path) == "typeform"
-    spec = {"participant": {"kind": "anonymous", "prefix": "tf-"},
+    spec = {"participant": {"kind": "anonymous", "prefix": "tf-"}, "phase": "mid",
             "columns": {"How proactive were you this week?": {"element": "proactive"},
                         "I reach out to people": {"item": "con1", "answers": {
                             "en": {"Strongly disagree": 1, "Disagree": 2, "Neutral": 3,
@@ -359,6 +401,7 @@ def test_newer_typeform_layout_with_partial_responses(tmp_path):
     assert ratings["rating"].tolist() == [7, 4]
     assert ratings["participant_id"].tolist() == ["tf-a1b2c3", "tf-d4e5f6"]
     assert result.frames["responses"]["item"].tolist() == ["con1", "con1"]
+    assert set(result.frames["responses"]["phase"]) == {"mid"}
     assert any("partial" in n for n in result.notes)
     for meta in ("Response Type", "Stage Date (UTC)", "Tags", "Ending", "Network ID"):
         assert meta not in result.unmapped["columns"]

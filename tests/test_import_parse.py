@@ -67,6 +67,7 @@ def test_utf16_without_bom_is_recognised(tmp_path):
     (b"a,b\n1,\x81\x8d\n", "means nothing in Windows-1252"),
     (b"\xef\xbb\xbfa,b\n\xff\xfe\n", "UTF-8-SIG byte-order mark"),
     (b"a,b\x00c\n", "NUL byte"),
+    ("Name\ncafé\n".encode("utf-8") + "Zoë\n".encode("cp1252"), "mixes encodings"),
 ])
 def test_undecidable_encodings_are_refused(tmp_path, data, needle):
     path = tmp_path / "odd.csv"
@@ -198,6 +199,11 @@ def test_zone_offsets_are_kept():
                                  "2024-06-01 10:00:00+05:30", "2024-06-01 10:00"], column="t")
     assert parsed.offset_minutes.tolist()[:3] == [480.0, 180.0, 330.0]
     assert np.isnan(parsed.offset_minutes.iloc[3])
+    more = P.parse_timestamps(["2024-06-01 10:00 \u221203:00", "2024-06-01 10:00 GMT-3",
+                               "2024-06-01 10:00 a05", "2024-06-01 10:00 +15", "2024-06-01 10:00 EET+2"],
+                              column="t")
+    assert more.offset_minutes.tolist()[:2] == [-180.0, -180.0]
+    assert [r["line"] for r in more.rejected] == [3, 4, 5]
 
 
 def test_column_evidence_decides_day_first():

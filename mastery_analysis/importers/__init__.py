@@ -13,8 +13,12 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-from ..errors import ImportFormatError
-from ._result import ImportResult, empty_rejected
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from ..errors import ImportFormatError, ImportRowsError
+from ._result import ImportResult, empty_rejected, validate_frames, validate_rows
 
 # format name -> module (imported on first use, so a format's optional reader is only
 # needed when that format is read)
@@ -25,9 +29,10 @@ FORMATS: dict[str, str] = {
     "google_forms": "google_forms",
     "microsoft_forms": "microsoft_forms",
     "typeform": "typeform",
+    "forms": "forms",  # any of the three form services, told apart by their columns
 }
 # names people type on the command line
-ALIASES = {"forms": "google_forms", "google-forms": "google_forms", "gforms": "google_forms",
+ALIASES = {"google-forms": "google_forms", "gforms": "google_forms",
            "microsoft-forms": "microsoft_forms", "msforms": "microsoft_forms",
            "loop-habit-tracker": "loop"}
 
@@ -82,4 +87,133 @@ def read(format: str, path, **options) -> ImportResult:
     return reader.read(path, **options)
 
 
-__all__ = ["FORMATS", "ImportResult", "canonical", "empty_rejected", "module", "read"]
+def rejected_path(source) -> Path:
+    """Where ``--skip-invalid`` writes the rejected rows: ``<name>.rejected.csv`` beside the input."""
+    source = Path(source)
+    return source.parent / f"{source.name}.rejected.csv"
+
+
+@dataclass
+class ImportOutcome:
+    """What an import did (or, in a dry run, would do).
+
+    Attributes
+    ----------
+    result : ImportResult
+        What the importer read.
+    written : dict of str to int
+        Rows added per table (in a dry run: rows a real import would add). Rows equal to
+        what the store already holds are not counted: they are not written again.
+    rejected_file : Path or None
+        The CSV of rejected rows written with ``skip_invalid``.
+    dry_run : bool
+    """
+
+    result: ImportResult
+    written: dict = field(default_factory=dict)
+    rejected_file: Path | None = None
+    dry_run: bool = False
+
+
+def run(store, format: str, path, *, dry_run: bool = False, skip_invalid: bool = False,
+        progress: bool = False, **options) -> ImportOutcome:
+    """Read ``path`` as ``format`` and write what it holds into ``store`` in one transaction.
+
+    The importer only reads; the store's write path (``Store.write_many`` with
+    ``skip_unchanged``) writes, so importing the same file twice adds nothing the second
+    time, and participants the file names that the store does not know yet are added.
+
+    Parameters
+    ----------
+    store : Store
+    format, path, **options
+        As for :func:`read`; ``framework`` defaults to the store's.
+    dry_run : bool
+        Check and count everything inside the store's transaction, then roll it back.
+    skip_invalid : bool
+        Write the valid rows and the rejected ones (with reasons) to
+        :func:`rejected_path`; without it any invalid row aborts the import.
+    progress : bool
+        Show a progress bar while writing a large file.
+
+    Raises
+    ------
+    ImportRowsError
+        Without ``skip_invalid``, when any row is invalid: one message listing every bad
+        cell (file line, column, value, what was expected). Nothing is written.
+    MasteryError
+        Whatever the importer or the store refuses (the store is left unchanged).
+    """
+    options.setdefault("framework", store.framework)
+    result = read(format, path, **options)
+    outcome = ImportOutcome(result=result, dry_run=dry_run)
+    bad = result.rejected
+    if len(bad) and not skip_invalid:
+        failures = [{"row": _plain_line(r.line), "column": r.column, "value": r.value,
+                     "expected": r.expected} for r in bad.itertuples(index=False)]
+        kept = sum(len(f) for f in result.frames.values())
+        raise ImportRowsError(
+            f"{result.format} import", failures, where=str(result.source),
+            hint=f"Nothing was written. Fix these rows, or run again with --skip-invalid to "
+                 f"import the {kept} valid row{'s' if kept != 1 else ''} and write the "
+                 f"rejected ones to {rejected_path(result.source)}.")
+    if result.frames:
+        outcome.written = store.write_many(result.frames, where=str(result.source),
+                                           skip_unchanged=True, row_label="line",
+                                           progress=progress, dry_run=dry_run)
+    if len(bad) and skip_invalid and not dry_run:
+        target = rejected_path(result.source)
+        try:
+            bad.to_csv(target, index=False)
+        except OSError as exc:
+            raise ImportFormatError(f"imported, but cannot write the rejected rows to {target}: "
+                                    f"{exc.strerror or exc}") from None
+        outcome.rejected_file = target
+    return outcome
+
+
+def _plain_line(line):
+    if line is None or (isinstance(line, float) and pd.isna(line)):
+        return None
+    if isinstance(line, float) and line.is_integer():
+        return int(line)
+    return line
+
+
+def describe(outcome: ImportOutcome) -> str:
+    """The plain-text summary the CLI prints: rows per table, date range, participants,
+    what was not placed, and the importer's notes."""
+    r = outcome.result
+    lines = [f"{'dry run: would import' if outcome.dry_run else 'imported'} {r.source} "
+             f"({r.format})"]
+    for table, n in r.rows.items():
+        new = outcome.written.get(table, 0)
+        same = n - new
+        lines.append(f"  {table}: {n} row{'s' if n != 1 else ''} read, {new} "
+                     f"{'to add' if outcome.dry_run else 'added'}"
+                     + (f", {same} already in the store" if same else ""))
+    span = r.date_range
+    if span:
+        lines.append(f"  dates: {span[0]} to {span[1]}")
+    people = r.participants
+    if people:
+        shown = ", ".join(people[:10]) + (f" ... ({len(people)} in all)" if len(people) > 10 else "")
+        lines.append(f"  people: {shown}")
+    for what, items in r.unmapped.items():
+        if items:
+            more = f" ... ({len(items)} in all)" if len(items) > 20 else ""
+            lines.append(f"  not imported ({what}): " + "; ".join(items[:20]) + more)
+    if len(r.rejected):
+        lines.append(f"  rejected: {len(r.rejected)} bad cell{'s' if len(r.rejected) != 1 else ''}"
+                     + (f", written to {outcome.rejected_file}" if outcome.rejected_file else
+                        " (a real run with --skip-invalid writes them to "
+                        f"{rejected_path(r.source)})"))
+    lines += [f"  - {n}" for n in r.notes]
+    if outcome.dry_run:
+        lines.append("nothing was written (dry run)")
+    return "\n".join(lines)
+
+
+__all__ = ["FORMATS", "ImportOutcome", "ImportResult", "canonical", "describe",
+           "empty_rejected", "module", "read", "rejected_path", "run", "validate_frames",
+           "validate_rows"]

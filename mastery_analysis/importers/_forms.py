@@ -22,6 +22,8 @@ from ._result import REJECTED_COLUMNS, ImportResult, empty_rejected, validate_fr
 from .mapping import GOOGLE_TIMESTAMP_HEADERS, Mapping, load_mapping, norm_label
 
 _ID = re.compile(ID_PATTERN)
+SERVICES = {"google_forms": "Google Forms", "microsoft_forms": "Microsoft Forms",
+            "typeform": "Typeform"}
 _QUIZ_TOTAL = {"score", "total score", "puntuación", "puntuación total", "pontuação",
                "pontuação total", "punteggio", "punteggio totale", "punktzahl", "gesamtpunktzahl",
                "note", "note totale", "rezultat", "ukupni rezultat", "bodovi"}
@@ -177,7 +179,7 @@ def import_form(table, fmt: str, *, participant_id=None, mapping=None, dayfirst=
     """
     if mapping is None:
         raise MappingError(
-            f"{table.source}: a {fmt.replace('_', ' ').title()} export does not say which "
+            f"{table.source}: a {SERVICES[fmt]} export does not say which "
             f"columns are questionnaire items or element ratings; write a draft with "
             f"'mastery import forms {table.source} --suggest-mapping mapping.yaml', edit "
             f"it, and pass it with --mapping mapping.yaml")
@@ -254,17 +256,18 @@ def import_form(table, fmt: str, *, participant_id=None, mapping=None, dayfirst=
             parsed = _parse.parse_numbers(cells, column=col, lines=lines,
                                           decimal_hint=table.decimal_hint)
             values = parsed.values.to_numpy()
-            for r in parsed.rejected:
-                pos = int(np.flatnonzero(lines == r["line"])[0])
-                if good[pos]:
-                    rejected.append(r)
+            position = {int(line): i for i, line in enumerate(lines)}
+            rejected += [r for r in parsed.rejected if good[position[r["line"]]]]
         else:
-            labels = [None if _parse.is_blank(v) else norm_label(
-                int(v) if isinstance(v, float) and v == int(v) else v) for v in cells]
-            values = np.array([np.nan if lab is None else cm.answers.get(lab, np.nan)
-                               for lab in labels], dtype=float)
-            unknown = np.array([lab is not None and lab not in cm.answers for lab in labels],
-                               dtype=bool)
+            # a column holds a handful of distinct answers: look each one up once
+            codes, uniques = _factorize(cells)
+            u_labels = [None if _parse.is_blank(v) else norm_label(
+                int(v) if isinstance(v, float) and v == int(v) else v) for v in uniques]
+            u_values = np.array([np.nan if lab is None else cm.answers.get(lab, np.nan)
+                                 for lab in u_labels] + [np.nan], dtype=float)
+            u_unknown = np.array([lab is not None and lab not in cm.answers for lab in u_labels]
+                                 + [False], dtype=bool)
+            values, unknown = u_values[codes], u_unknown[codes]
             seen = set()
             for i in np.flatnonzero(unknown & good):
                 written = str(cells.iloc[i]).strip()
@@ -273,6 +276,15 @@ def import_form(table, fmt: str, *, participant_id=None, mapping=None, dayfirst=
                     unmapped_answers.append(f"{col}: {written}")
                 rejected.append(_parse._reject(lines[i], col, cells.iloc[i],
                                                f"an answer mapped under '{cm.key}.answers'"))
+        scale = _scale_of(cm, m.framework)
+        if scale is not None:
+            outside = good & ~np.isnan(values) & ~np.isin(values, np.arange(scale.min, scale.max + 1))
+            for i in np.flatnonzero(outside):
+                rejected.append(_parse._reject(
+                    lines[i], col, cells.iloc[i],
+                    f"an answer on {cm.instrument or m.framework.name}'s scale "
+                    f"({scale.describe()})" if cm.item else f"a rating ({scale.describe()})"))
+            values = np.where(outside, np.nan, values)
         present = good & ~np.isnan(values)
         idx = np.flatnonzero(present)
         if not len(idx):
@@ -311,14 +323,25 @@ def import_form(table, fmt: str, *, participant_id=None, mapping=None, dayfirst=
     skipped = sorted(set(table.columns) - used - set(layout.meta) - set(_ignored(table, m, where)))
     unmapped = {"columns": skipped, "answers": unmapped_answers}
     reject_frame = (pd.DataFrame(rejected, columns=list(REJECTED_COLUMNS))
-                    .sort_values(["line", "column"], key=lambda s: s.astype(str) if s.name == "column" else s,
-                                 kind="stable").reset_index(drop=True)
+                    .sort_values(["line", "column"], kind="stable", key=lambda s: (
+                        pd.to_numeric(s, errors="coerce") if s.name == "line" else s.astype(str))).reset_index(drop=True)
                     if rejected else empty_rejected())
     if layout.meta:
-        notes.append(f"{len(layout.meta)} columns are {fmt.replace('_', ' ')}'s own "
-                     f"(timestamp, ids, scores...) and are not answers")
+        notes.append(f"{len(layout.meta)} columns are {SERVICES[fmt]}' own (timestamp, "
+                     f"ids, scores...) and are not answers")
     return ImportResult(format=fmt, source=table.source, frames=clean, rejected=reject_frame,
                         unmapped=unmapped, notes=notes)
+
+
+def _scale_of(cm, fw):
+    """The scale a mapped column's numbers must be on: the questionnaire's for its items,
+    the framework's for element ratings; None for another instrument's items."""
+    if fw is None:
+        return None
+    if cm.element is not None:
+        return fw.scale
+    q = fw.questionnaire
+    return q.scale if q is not None and cm.instrument == q.instrument else None
 
 
 def _ignored(table, m: Mapping, where):
@@ -384,28 +407,49 @@ def _participants(table, layout: Layout, m: Mapping, participant_id, times, wher
                 problems.append((i, v, ID_EXPECTED, column))
         return pids, names, problems
     col = _resolve(table, pm.column, where, "participant.column")
-    for i, v in enumerate(rows[col]):
+    codes, uniques = _factorize(rows[col])
+    u_ids = np.array([None] * (len(uniques) + 1), dtype=object)
+    u_names = np.array([None] * (len(uniques) + 1), dtype=object)
+    missing = ("", f"the {pm.kind} that identifies the participant")
+    u_problem: dict[int, tuple] = {-1: missing}
+    for k, v in enumerate(uniques):
         if _parse.is_blank(v):
-            problems.append((i, "", f"the {pm.kind} that identifies the participant", col))
+            u_problem[k] = missing
             continue
-        text = " ".join(str(v).replace("\u00a0", " ").split())
-        if isinstance(v, float) and v == int(v):
-            text = str(int(v))
-        if pm.kind == "email":
-            pid = text.lower()
-            if "@" not in pid:
-                problems.append((i, v, "an e-mail address", col))
-                continue
-        elif pm.kind == "name":
-            pid = _slug(text)
-            names[i] = text
-        elif pm.kind == "code":
-            pid = text.replace(" ", "").casefold()
-        else:
-            pid = text
-        pid = pm.prefix + pid
-        if not _ID.match(pid):
-            problems.append((i, v, f"a participant {pm.kind} that gives {ID_EXPECTED}", col))
-            continue
-        pids[i] = pid
-    return pids, names, problems
+        u_ids[k], u_names[k], problem = _one_id(v, pm)
+        if problem:
+            u_problem[k] = problem
+    for i in np.flatnonzero(np.isin(codes, list(u_problem))):
+        value, expected = u_problem[int(codes[i])]
+        problems.append((int(i), rows[col].iloc[i] if value == "" else value, expected, col))
+    return u_ids[codes], u_names[codes], problems
+
+
+def _factorize(series):
+    """Codes into the distinct values of ``series``; missing cells get -1 (so that a lookup
+    array with one extra slot at its end answers them)."""
+    codes, uniques = pd.factorize(series.to_numpy(dtype=object))
+    return codes, list(uniques)
+
+
+def _one_id(v, pm):
+    """(participant id, name, problem) for one cell of the participant column."""
+    text = " ".join(str(v).replace("\u00a0", " ").split())
+    if isinstance(v, float) and v == int(v):
+        text = str(int(v))
+    name = None
+    if pm.kind == "email":
+        pid = text.lower()
+        if "@" not in pid:
+            return None, None, (v, "an e-mail address")
+    elif pm.kind == "name":
+        pid = _slug(text)
+        name = text
+    elif pm.kind == "code":
+        pid = text.replace(" ", "").casefold()
+    else:
+        pid = text
+    pid = pm.prefix + pid
+    if not _ID.match(pid):
+        return None, None, (v, f"a participant {pm.kind} that gives {ID_EXPECTED}")
+    return pid, name, None

@@ -13,7 +13,8 @@ What is decided here, and how:
   them); without one, valid UTF-8 is UTF-8, UTF-16 without a mark is recognised by its
   NUL bytes, and anything else is read as Windows-1252 (of which Latin-1 is a subset for
   every printable character) only when the text it gives looks like Western European
-  text; otherwise the file is refused with a message saying to save it as UTF-8.
+  text and the file holds no UTF-8 characters beside its other bytes (two encodings in one
+  file); otherwise the file is refused with a message saying to save it as UTF-8.
 - **Delimiter**: ``,``, ``;``, tab or ``|``, whichever splits the first records into the
   most consistent number of fields (quotes respected).
 - **Records**: quoted fields may hold delimiters, doubled quotes and line breaks; CRLF,
@@ -81,6 +82,9 @@ _CP1252_UNDEFINED = frozenset(b"\x81\x8d\x8f\x90\x9d")
 # letters of other alphabets that single-byte code pages put where Windows-1252 has these
 # (Polish, Czech, Croatian, Bosnian, Cyrillic, Greek): they are refused, not guessed
 _NOT_WESTERN = frozenset("ðÐþÞ")
+# a multi-byte UTF-8 character: in a file that is not UTF-8 as a whole, a sign of two encodings
+_UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|"
+                            rb"[\xf0-\xf4][\x80-\xbf]{3}")
 
 
 def decode(data: bytes, *, source: str | Path = "<bytes>") -> Decoded:
@@ -130,6 +134,15 @@ def decode(data: bytes, *, source: str | Path = "<bytes>") -> Decoded:
         return Decoded(data.decode("utf-8"), "utf-8")
     except UnicodeDecodeError as exc:
         first_bad = exc.start
+    mixed = next((m for m in _UTF8_SEQUENCE.finditer(data) if _is_utf8(m.group())), None)
+    if mixed is not None:
+        # valid UTF-8 letters next to bytes that are not: read as Windows-1252, every
+        # é written in UTF-8 would come out as Ã©
+        raise ImportFormatError(
+            f"{source}: the file mixes encodings: byte {mixed.start()} starts UTF-8 text "
+            f"({data[mixed.start():mixed.end()].decode('utf-8')!r}) but byte {first_bad} "
+            f"({data[first_bad]:#04x}) is not UTF-8, so it cannot be read without guessing; "
+            f"save the file again as UTF-8")
     undefined = next((i for i, b in enumerate(data) if b in _CP1252_UNDEFINED), None)
     if undefined is not None:
         raise ImportFormatError(
@@ -147,6 +160,14 @@ def decode(data: bytes, *, source: str | Path = "<bytes>") -> Decoded:
             f"as UTF-8")
     c1 = any(0x80 <= b <= 0x9F for b in data)
     return Decoded(text, "cp1252" if c1 else "latin-1")
+
+
+def _is_utf8(chunk: bytes) -> bool:
+    try:
+        chunk.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _strip_bom(text: str) -> str:
@@ -519,7 +540,7 @@ _TS = re.compile(
         (?:\s*(?P<ampm>[aApP])\.?\s?[mM]\.?)?
     )?
     (?:\s*(?:
-        (?P<zone>Z|[A-Z]{2,5})?\s?(?P<off>[+-−]\d{1,2}(?::?\d{2})?)?
+        (?P<zone>Z|[A-Z]{2,5})?\s?(?P<off>[-+\u2212]\d{1,2}(?::?\d{2})?)?
     ))?
     \s*$""",
     re.VERBOSE,
@@ -766,6 +787,10 @@ def parse_timestamps(values, *, column: str, source: str | Path = "", lines=None
         if item is None:
             continue
         when, offset = item
+        if not _TS_MIN <= when <= _TS_MAX:
+            rejected.append(_reject(line_list[i], column, cells[i],
+                                    "a date between the years 1678 and 2261"))
+            continue
         if offset is not None and not (isinstance(offset, float) and math.isnan(offset)):
             offsets[i] = float(offset)
         if tz is not None:
@@ -790,6 +815,9 @@ def parse_timestamps(values, *, column: str, source: str | Path = "", lines=None
 
 
 _MISSING = object()
+# the days a datetime64[ns] column holds (a day short at each end, for zone conversion)
+_TS_MIN = dt.datetime(1677, 9, 23)
+_TS_MAX = dt.datetime(2262, 4, 10)
 _ORDER_WORDS = {"dayfirst": "day-first (dd/mm/yyyy)", "monthfirst": "month-first (mm/dd/yyyy)"}
 
 

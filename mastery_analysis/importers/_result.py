@@ -123,13 +123,39 @@ def validate_frames(frames: dict, *, framework=None):
         ``table.column``), ``value``, ``expected``.
     """
     clean, rejected = {}, []
-    for table, frame in frames.items():
+    dropped_goals: set = set()
+    for table in sorted(frames, key=lambda t: t != "goals"):  # goals first: see below
+        frame = frames[table]
         if frame is None or len(frame) == 0:
             continue
+        if table in ("actions", "progress") and dropped_goals and "goal_id" in frame:
+            # rows of a goal that was itself rejected cannot be written either
+            orphan = frame["goal_id"].isin(dropped_goals)
+            if orphan.any():
+                rejected.append(pd.DataFrame({
+                    "line": frame.index[orphan], "column": f"{table}.goal_id",
+                    "value": frame.loc[orphan, "goal_id"].to_numpy(),
+                    "expected": "a goal that is imported too (this goal's own row was rejected)"}))
+                frame = frame.loc[~orphan]
         ok, bad = validate_rows(table, frame, framework=framework)
+        if table == "goals" and "goal_id" in frame:
+            dropped_goals = set(frame["goal_id"].dropna()) - set(ok["goal_id"])
         if len(ok):
             clean[table] = ok
         if len(bad):
-            rejected.append(bad.assign(column=table + "." + bad["column"].fillna("").astype(str)))
-    out = pd.concat(rejected, ignore_index=True) if rejected else empty_rejected()
+            rejected.append(bad.assign(column=[f"{table}.{c}" if isinstance(c, str) and c else table
+                                               for c in bad["column"]]))
+    out = sort_rejected(pd.concat(rejected, ignore_index=True)) if rejected else empty_rejected()
     return clean, out
+
+
+def sort_rejected(rejected: pd.DataFrame) -> pd.DataFrame:
+    """Rejected cells in file order: by line (``"goals.csv line 10"`` after ``line 9``), then column."""
+    import re
+
+    def key(v):
+        return [(0, int(p), "") if p.isdigit() else (1, 0, p)
+                for p in re.split(r"(\d+)", "" if v is None or v != v else str(v)) if p]
+    order = sorted(range(len(rejected)), key=lambda i: (key(rejected["line"].iloc[i]),
+                                                        str(rejected["column"].iloc[i])))
+    return rejected.iloc[order].reset_index(drop=True)

@@ -11,6 +11,7 @@ mapping file (YAML) says it::
       dayfirst: true              # only when the column cannot tell (31/05 tells by itself)
       timezone: Europe/Sarajevo   # optional: convert times that state their zone
     phase: baseline               # or {column: Session, values: {Before: baseline, After: post}}
+                                  # (required when items are mapped)
     instrument: career_mastery_q  # the default instrument of the items below
     scales:                       # named answer scales, per language
       agree5:
@@ -191,6 +192,11 @@ def load_mapping(mapping, *, framework=None) -> Mapping:
         raise MappingError(f"{where}: column {both[0]!r} is both under 'columns' and under "
                            f"'ignore'")
     timestamp, dayfirst, timezone = _timestamp(data.get("timestamp"), where)
+    if "phase" not in data and any(c.item is not None for c in columns):
+        # a post survey read as a baseline would turn every change into none: say it
+        raise MappingError(f"{where}: key 'phase' is missing; questionnaire answers belong to "
+                           f"a phase: baseline, mid or post, or {{column: ..., values: "
+                           f"{{answer: phase}}}}")
     phase = _phase(data.get("phase", "baseline"), where)
     cohort = data.get("cohort")
     if cohort is not None:
