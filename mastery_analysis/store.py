@@ -23,10 +23,11 @@ from sqlalchemy import event
 from . import __version__
 from .errors import StoreError, StoreVersionError, UnknownParticipantError, ValidationError
 from .framework import DEFAULT_FRAMEWORK, FRAMEWORK_DIR, Framework, load_framework
+from .locations import STORE_ENV, store_location
+from .resources import checkout_root
 from .schema import TABLES, as_day, empty, validate
 
 SCHEMA_VERSION = 1
-STORE_ENV = "MASTERY_STORE"
 DATA_TABLES = ("participants", "goals", "ratings", "actions", "progress", "responses")
 
 _metadata = sa.MetaData()
@@ -60,26 +61,19 @@ META = sa.Table("meta", _metadata, sa.Column("key", sa.String(64), primary_key=T
 
 def project_root() -> Path | None:
     """The source checkout this package runs from, if it runs from one."""
-    root = Path(__file__).resolve().parents[1]
-    return root if (root / "pyproject.toml").exists() and (root / "notebooks").exists() else None
+    return checkout_root()
 
 
 def default_url() -> str:
-    """``$MASTERY_STORE`` (a URL or a file path) if set, else ``data/mastery.db`` of the project."""
-    if os.environ.get(STORE_ENV):
-        return resolve_url(os.environ[STORE_ENV])
-    base = project_root() or Path.cwd()
-    return f"sqlite:///{base / 'data' / 'mastery.db'}"
+    """The store used when none is named: ``$MASTERY_STORE`` (a URL or a file path) if set,
+    else ``data/mastery.db`` of the source checkout, else ``mastery.db`` in the user data
+    folder (see :mod:`mastery_analysis.locations`)."""
+    return store_location().value
 
 
 def resolve_url(url: str | os.PathLike | None) -> str:
     """A SQLAlchemy URL from a URL, a file path (taken as SQLite), or None (the default store)."""
-    if url is None:
-        return default_url()
-    url = str(url)
-    if "://" not in url:
-        return f"sqlite:///{Path(url).expanduser().resolve()}"
-    return url
+    return store_location(url).value if url is not None else default_url()
 
 
 def open_store(url: str | os.PathLike | None = None, *, framework: Framework | str | None = None,
