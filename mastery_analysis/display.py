@@ -33,7 +33,7 @@ HEADERS = {
     "expected": "Expected %", "pace": "Pace per week",
     "projected_finish": "Done at this pace", "status": "Status",
     "mean_pre": "Before", "mean_post": "After", "mean_diff": "Change",
-    "t": "t", "d_z": "d_z", "hedges_g": "Hedges' g",
+    "t": "t", "d_z": "Cohen's d_z", "hedges_g": "Hedges' g",
     "n_reliable_improved": "Improved (RCI)", "n_reliable_declined": "Declined (RCI)",
     "n_subjects": "People", "n_obs": "Weeks observed", "dof": "Degrees of freedom",
     "value": "Estimate", "claim": "Claimed", "suppressed": "Withheld",
