@@ -23,13 +23,13 @@ class ValidationError(MasteryError):
         One dict per failing cell with keys ``row``, ``column``, ``value`` and ``expected``.
     """
 
-    def __init__(self, table, failures, *, where=None, noun="table"):
+    def __init__(self, table, failures, *, where=None, noun="table", label="row"):
         self.table = table
         self.failures = list(failures)
         self.where = where
         lines = []
         for f in self.failures[:50]:
-            where_parts = ([] if f.get("row") is None else [f"row {f['row']}"]) + (
+            where_parts = ([] if f.get("row") is None else [f"{label} {f['row']}"]) + (
                 [] if f.get("column") is None else [f"column '{f['column']}'"])
             place = ", ".join(where_parts)
             lines.append(f"  {place + ': ' if place else ''}got {f.get('value')!r}, expected {f['expected']}")
@@ -59,3 +59,19 @@ class UnknownParticipantError(MasteryError):
 
 class AnalysisInputError(MasteryError):
     """A frame given to an analysis function lacks a column it needs, or an option is invalid."""
+
+
+class ImportFormatError(MasteryError):
+    """An outside file cannot be read as the format named: unknown format, wrong layout,
+    truncated or empty file, or a cell that cannot be read (the message names file and line)."""
+
+
+class AmbiguousDateError(ImportFormatError):
+    """A date column could be read day-first or month-first and nothing in it tells which;
+    the message names the file and column and the option (``--dayfirst``/``--monthfirst``)
+    that decides."""
+
+
+class MappingError(MasteryError):
+    """A survey mapping file is missing, unreadable or wrong; the message names the file and
+    the key, or a form was imported without the mapping it needs."""

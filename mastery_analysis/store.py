@@ -320,8 +320,33 @@ class Store:
             self._check_references(conn, table, clean, where)
             return self._insert(conn, table, clean)
 
-    def write_many(self, frames: Mapping[str, pd.DataFrame], *, where: str | None = None) -> dict[str, int]:
-        """Write several tables in one transaction (participants and goals first)."""
+    def write_many(self, frames: Mapping[str, pd.DataFrame], *, where: str | None = None,
+                   skip_unchanged: bool = False, row_label: str = "row",
+                   progress: bool = False) -> dict[str, int]:
+        """Write several tables in one transaction (participants and goals first).
+
+        Parameters
+        ----------
+        frames : dict of table -> DataFrame
+        where : str, optional
+            Where the rows come from (a file name), named in error messages.
+        skip_unchanged : bool
+            For imports: a row equal to the current version of its key (every column but
+            ``recorded_at``) is not written again, so writing the same frames twice adds
+            nothing the second time; a changed row adds a version. A participant already in
+            the store keeps what the frame leaves empty (an import that knows less about a
+            person never blanks what the store knows); only cells the frame fills can change.
+            Decided inside the write transaction.
+        row_label : str
+            What the frames' index labels are called in error messages (``line`` for an
+            importer's frames, which are indexed by file line).
+        progress : bool
+            Show a progress bar while inserting many rows.
+
+        Returns
+        -------
+        dict of table -> rows written.
+        """
         for t in frames:
             _check_table(t)
         order = [t for t in DATA_TABLES if t in frames]
@@ -332,21 +357,69 @@ class Store:
             except ValidationError as exc:
                 errors.append(exc)
         if len(errors) == 1:
-            raise errors[0]
+            raise ValidationError(errors[0].table, errors[0].failures, where=where, label=row_label)
         if errors:  # one error for the whole write, naming each table's cells
             raise ValidationError(
                 " and ".join(e.table for e in errors),
                 [{**f, "column": f"{e.table}.{f['column']}" if f.get("column") else e.table}
-                 for e in errors for f in e.failures], where=where)
+                 for e in errors for f in e.failures], where=where, label=row_label)
+        given = None
+        if skip_unchanged and "participants" in frames:  # which participant cells the frame fills
+            raw = frames["participants"]
+            given = pd.DataFrame({c: raw[c].notna() if c in raw else False
+                                  for c in TABLES["participants"].columns}, index=raw.index)
         counts = {}
         with self._connection(write=True) as conn:
             for t in order:
-                if not clean[t].empty:
-                    self._check_references(conn, t, clean[t], where)
-                    counts[t] = self._insert(conn, t, clean[t])
+                rows = clean[t]
+                if skip_unchanged and not rows.empty:
+                    rows = self._changed_rows(conn, t, rows, given)
+                if not rows.empty:
+                    try:
+                        self._check_references(conn, t, rows, where)
+                    except ValidationError as exc:
+                        raise ValidationError(exc.table, exc.failures, where=where,
+                                              label=row_label) from None
+                    counts[t] = self._insert(conn, t, rows, progress=progress)
                 else:
                     counts[t] = 0
         return counts
+
+    def _changed_rows(self, conn, table, clean, given=None):
+        """The rows of ``clean`` that differ from the current version of their key.
+
+        Participants already stored are merged first: cells the import left empty (``given``
+        False) take the stored value.
+        """
+        spec = TABLES[table]
+        t = SQL_TABLES[table]
+        key = list(spec.key)
+        ids = sorted(set(clean["participant_id"]))
+        newest = sa.select(sa.func.max(t.c.version_id).label("v")).where(
+            t.c.participant_id.in_(ids)).group_by(*[t.c[k] for k in key]).subquery()
+        query = sa.select(*[t.c[c] for c in spec.columns]).join(newest, t.c.version_id == newest.c.v)
+        current = _to_frame(table, conn.execute(query).mappings().all(), with_version=False)
+        if current.empty:
+            return clean
+        compare = [c for c in spec.columns if c not in key and c != "recorded_at"]
+        label = clean.index
+        rows = clean.reset_index(drop=True)
+        cur = rows[key].merge(current, on=key, how="left", indicator=True)
+        known = (cur["_merge"] == "both").to_numpy()
+        if table == "participants" and given is not None:
+            filled = given.reindex(label).reset_index(drop=True)
+            for c in compare:
+                keep_stored = known & ~filled[c].to_numpy()
+                if keep_stored.any():
+                    rows[c] = rows[c].astype(object).where(~keep_stored, cur[c].astype(object))
+            rows = validate(table, rows, framework=self.framework)
+        same = known.copy()
+        for c in compare:
+            a, b = rows[c], cur[c]
+            equal = (a.astype(object) == b.astype(object)).to_numpy() | (a.isna() & b.isna()).to_numpy()
+            same &= equal
+        rows.index = label
+        return rows.loc[~same]
 
     def add_participant(self, participant_id: str, *, name=None, cohort=None, joined_on=None,
                         consent_share: bool = False, access_code_hash=None) -> None:
@@ -474,7 +547,7 @@ class Store:
                     f"unknown participant '{ids[0]}' in {self.url}: add them before writing {table}")
             raise ValidationError(table, failures, where=where)
 
-    def _insert(self, conn, table, clean) -> int:
+    def _insert(self, conn, table, clean, *, progress: bool = False) -> int:
         now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")
         records = []
         for rec in clean.to_dict("records"):
@@ -493,7 +566,16 @@ class Store:
             if "recorded_at" not in out:
                 out["recorded_at"] = now
             records.append(out)
-        conn.execute(SQL_TABLES[table].insert(), records)
+        step = 20_000
+        if progress and len(records) > step:
+            from tqdm.auto import tqdm
+
+            with tqdm(total=len(records), desc=f"writing {table}", unit=" rows") as bar:
+                for i in range(0, len(records), step):
+                    conn.execute(SQL_TABLES[table].insert(), records[i:i + step])
+                    bar.update(len(records[i:i + step]))
+        else:
+            conn.execute(SQL_TABLES[table].insert(), records)
         return len(records)
 
 

@@ -1,13 +1,11 @@
 """habit_strength reproduces Loop Habit Tracker's own numbers; streaks are runs of days with action.
 
-Fixtures in tests/fixtures/loop-habit-tracker/ are Loop's own test assets (see PROVENANCE.md
-there): the wide CSV export (Checkmarks.csv codes -1 unknown, 0 no, 1 auto, 2 manual) with
-Loop's Scores.csv, and an older loop.db (stored gzipped) with Loop's Score and Streak tables.
+The fixtures are Loop's own test assets, read in place through ``outside_fixture`` (never
+copied here): the wide CSV export (Checkmarks.csv codes -1 unknown, 0 no, 1 auto, 2 manual)
+with Loop's Scores.csv, and an older loop.db with Loop's Score and Streak tables.
 """
 
-import gzip
 import sqlite3
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,22 +15,27 @@ from mastery_analysis.analysis import habit_strength, streaks
 from mastery_analysis.analysis.habits import loop_multiplier
 from mastery_analysis.errors import AnalysisInputError
 
+from outside_fixtures import outside_fixture
+
 pytestmark = pytest.mark.filterwarnings("error")
 
-LOOP = Path(__file__).parent / "fixtures" / "loop-habit-tracker"
+
+def loop_file(*parts):
+    return outside_fixture("loop-habit-tracker", *parts)
+
 LOOP_DB_MAX = 19259478  # the old integer scale of loop.db's Score table (daily fixed point)
 
 
 def read_wide(name):
     """A wide Loop export (newest date first, trailing comma) as a long frame."""
-    frame = pd.read_csv(LOOP / "csv_export" / name, dtype=str)
+    frame = pd.read_csv(loop_file("csv_export", name), dtype=str)
     frame = frame.loc[:, ~frame.columns.str.startswith("Unnamed")]
     return frame.melt(id_vars="Date", var_name="goal_id", value_name="value").assign(
         date=lambda f: pd.to_datetime(f["Date"]))
 
 
 def loop_export_frames(done_codes=(2,)):
-    habits = pd.read_csv(LOOP / "csv_export" / "Habits.csv", dtype=str)
+    habits = pd.read_csv(loop_file("csv_export", "Habits.csv"), dtype=str)
     marks = read_wide("Checkmarks.csv")
     code = marks["value"].astype(int)
     actions = pd.DataFrame({"participant_id": "loop", "date": marks["date"],
@@ -85,10 +88,10 @@ def test_non_daily_rule_doubles_the_window():
 
 
 def loop_db():
-    # kept gzipped so the repository holds no database file; read from memory, never written
+    # read from memory: the file is never opened for writing
     con = sqlite3.connect(":memory:")
     try:
-        con.deserialize(gzip.decompress((LOOP / "loop.db.gz").read_bytes()))
+        con.deserialize(loop_file("loop.db").read_bytes())
         return {t: pd.read_sql(f"select * from {t}", con)
                 for t in ("Habits", "Repetitions", "Score", "Streak")}
     finally:
