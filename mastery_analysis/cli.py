@@ -11,8 +11,10 @@ import argparse
 import json
 import re
 import shutil
+import signal
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import pandas as pd
@@ -505,9 +507,17 @@ COMMANDS = [_add_init_command, _add_demo_command, _add_export_command, _add_part
             _add_report_command, _add_stats_command, _add_where_command, _add_lab_command]
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # a SIGTERM (a job runner, `kill`) unwinds like Ctrl-C: half-written files are removed
+    # and JupyterLab is stopped, instead of the process vanishing mid-write
+    handle = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _interrupt) if handle else None
     try:
         args.func(args)
     except MasteryError as exc:
@@ -518,6 +528,9 @@ def main(argv=None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    finally:
+        if handle:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
     return 0
 
 

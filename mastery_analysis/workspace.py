@@ -211,9 +211,16 @@ def start_lab(folder: str | os.PathLike, *, browser: bool = True, port: int | No
         raise WorkspaceError("JupyterLab is not installed in this environment "
                              "(pip install jupyterlab)")
     cmd = lab_command(folder, browser=browser, port=port, extra=extra)
+    proc = subprocess.Popen(cmd, cwd=str(folder))
     try:
-        return subprocess.call(cmd, cwd=str(folder))
-    except KeyboardInterrupt:
+        return proc.wait()
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM through mastery's handler
+        proc.terminate()  # JupyterLab shuts down cleanly on SIGTERM (no question asked)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
         return 0
 
 

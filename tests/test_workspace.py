@@ -145,3 +145,34 @@ def test_cli_lab_starts_jupyterlab_with_the_workspace(tmp_path, monkeypatch, cap
     assert started == [((tmp_path / "w").resolve(), {"browser": False, "port": 8900,
                                                       "extra": ["--ServerApp.token=abc"]})]
     assert "starting JupyterLab" in capsys.readouterr().out
+
+
+def test_a_terminated_lab_stops_jupyterlab_too(tmp_path):
+    import signal
+    import subprocess
+    import time
+
+    # `mastery lab` with a stand-in for JupyterLab that records how it was stopped
+    stand_in = tmp_path / "fake_lab.py"
+    stand_in.write_text(
+        "import signal, sys, time, pathlib\n"
+        "out = pathlib.Path(sys.argv[1])\n"
+        "signal.signal(signal.SIGTERM, lambda *a: (out.write_text('terminated'), sys.exit(0)))\n"
+        "out.write_text('running')\n"
+        "time.sleep(120)\n")
+    mark = tmp_path / "state"
+    code = ("import sys; from mastery_analysis import workspace, cli\n"
+            f"workspace.lab_command = lambda *a, **k: [sys.executable, {str(stand_in)!r}, {str(mark)!r}]\n"
+            f"sys.exit(cli.main(['lab', '--dir', {str(tmp_path / 'ws')!r}, '--no-browser']))\n")
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        deadline = time.monotonic() + 120
+        while not (mark.exists() and mark.read_text() == "running"):
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)  # only mastery is told; it must stop the server
+        assert proc.wait(timeout=60) == 0  # stopping the lab is how a lab session ends
+        assert mark.read_text() == "terminated"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
