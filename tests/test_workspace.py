@@ -171,7 +171,7 @@ def test_a_terminated_lab_stops_jupyterlab_too(tmp_path):
             assert time.monotonic() < deadline and proc.poll() is None
             time.sleep(0.2)
         proc.send_signal(signal.SIGTERM)  # only mastery is told; it must stop the server
-        assert proc.wait(timeout=60) == 0  # stopping the lab is how a lab session ends
+        assert proc.wait(timeout=60) == 0  # a stopped lab is a normal end
         assert mark.read_text() == "terminated"
     finally:
         if proc.poll() is None:
