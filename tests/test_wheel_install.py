@@ -240,7 +240,10 @@ def test_an_edited_notebook_survives_an_upgrade(installed, tmp_path):
     first = installed.mastery("lab", "--dir", workspace, "--sync-only").stdout
     assert "added" in first
     edited, untouched = workspace / "02_my_trajectories.ipynb", workspace / "03_action_and_progress.ipynb"
-    mine = edited.read_text().replace("My trajectories", "My trajectories (my own notes)")
+    nb = json.loads(edited.read_text())
+    nb["cells"].append({"cell_type": "markdown", "id": "my-notes", "metadata": {},
+                        "source": ["My own notes."]})
+    mine = json.dumps(nb, indent=1) + "\n"
     edited.write_text(mine)
     # the next version: changed notebooks, one new one, a new version number
     src = tmp_path / "src"
@@ -251,7 +254,8 @@ def test_an_edited_notebook_survives_an_upgrade(installed, tmp_path):
     pyproject.write_text(re.sub(r'(?m)^version = "[^"]+"', 'version = "99.0.0"', pyproject.read_text()))
     for name in (edited.name, untouched.name):
         nb = json.loads((src / "notebooks" / name).read_text())
-        nb["cells"][0]["source"].append("\n\nNew in 99.0.0.")
+        source = nb["cells"][0]["source"]
+        nb["cells"][0]["source"] = "".join(source) + "\n\nNew in 99.0.0."
         (src / "notebooks" / name).write_text(json.dumps(nb, indent=1) + "\n")
     shutil.copy(src / "notebooks" / "00_start_here.ipynb", src / "notebooks" / "05_new_in_99.ipynb")
     wheel = build(src, tmp_path / "dist99", wheel_only=True)
