@@ -57,7 +57,7 @@ def test_every_table_fits_100_columns_or_names_what_it_left_out(demo_store_path,
     out = run(capsys, *argv, "--store", str(demo_store_path))
     lines = out.splitlines()
     assert max(map(len, lines)) <= 100, max(lines, key=len)
-    assert not any("_" in word for word in lines[0].split() if word != "d_z"), lines[0]  # words
+    assert not any("_" in word for word in lines[0].split() if word != "d_z"), lines[0]  # d_z: a symbol
     if "not shown" in out:
         assert "--format csv or --format json prints every column" in " ".join(lines)
     full = json.loads(run(capsys, *argv, "--store", str(demo_store_path), "--format", "json"))
