@@ -36,9 +36,10 @@ report: $(STAMP)
 	$(BIN)/mastery report personal --participant alex --out reports/personal-alex.html
 	$(BIN)/mastery report cohort --cohort spring-cohort --out reports/cohort-spring-cohort.html
 
-# JupyterLab refuses to run as root unless told (containers often are root)
+# the same code as `mastery lab`: in a checkout the workspace is notebooks/ itself
+# (it adds --allow-root when run as root: JupyterLab refuses root unless told)
 lab: $(STAMP)
-	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks --port=$(PORT) $(if $(filter 0,$(shell id -u)),--allow-root)
+	$(BIN)/mastery lab --port=$(PORT)
 
 BENCH_STAMP := $(VENV)/.bench-installed
 

@@ -1,13 +1,21 @@
 """The ``mastery`` command. Thin: it parses arguments and calls the package.
 
-Every subcommand takes ``--store URL`` (default: ``$MASTERY_STORE`` or ``data/mastery.db``).
-A :class:`~mastery_analysis.errors.MasteryError` prints one clear message and exits 1.
+Every subcommand takes ``--store URL`` (default: ``$MASTERY_STORE``, else ``data/mastery.db``
+in a source checkout, else ``mastery.db`` in the user data folder; ``mastery where`` says
+which). A :class:`~mastery_analysis.errors.MasteryError` prints one clear message and exits 1.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import re
+import shutil
+import signal
 import sys
+import textwrap
+import threading
+from pathlib import Path
 
 import pandas as pd
 
@@ -15,8 +23,10 @@ from . import __version__
 from .errors import MasteryError
 from .schema import PHASES
 
-STORE_HELP = ("store URL or SQLite file path (default: $MASTERY_STORE, else data/mastery.db "
-              "in the project)")
+STORE_HELP = ("store URL or SQLite file path (default: $MASTERY_STORE, else data/mastery.db in a "
+              "source checkout, else mastery.db in the user data folder; see `mastery where`)")
+WIDTH = 100
+"""Tables and sentences fit this many columns (or the terminal, when it is narrower)."""
 
 
 def _store(args, *, create: bool = False):
@@ -26,8 +36,33 @@ def _store(args, *, create: bool = False):
     return open_store(args.store, create=create)
 
 
-def print_frame(frame: pd.DataFrame, fmt: str = "table", *, file=None) -> None:
-    """Print a frame as an aligned table, CSV or JSON records (for every command's output)."""
+def _width() -> int:
+    columns = shutil.get_terminal_size((WIDTH, 24)).columns
+    return max(40, min(WIDTH, columns)) if sys.stdout.isatty() else WIDTH
+
+
+def fit_columns(frame: pd.DataFrame, width: int) -> tuple[pd.DataFrame, list[str]]:
+    """The columns of a text frame that fit ``width`` columns, in order, and those left out."""
+    kept, left_out, used = [], [], 0
+    for col in frame.columns:
+        need = max([len(str(col))] + [len(str(v)) for v in frame[col]]) + (2 if kept else 0)
+        if used + need <= width or not kept:
+            kept.append(col)
+            used += need
+        else:
+            left_out.append(col)
+    return frame[kept], left_out
+
+
+def print_frame(frame: pd.DataFrame, fmt: str = "table", *, file=None, framework=None,
+                drop: tuple[str, ...] = (), first: tuple[str, ...] = ()) -> None:
+    """Print a frame as a table for reading, CSV or JSON records (for every command's output).
+
+    CSV and JSON carry every column, unrounded. The table shows worded headers, element
+    labels and rounded numbers (:func:`mastery_analysis.display.readable`), leaves out the
+    ``drop`` columns, puts the ``first`` ones first, and fits 100 columns (or a narrower terminal): columns that do not fit
+    are named below it with the way to see them.
+    """
     file = file or sys.stdout
     if fmt == "csv":
         frame.to_csv(file, index=False, date_format="%Y-%m-%d", lineterminator="\n")
@@ -36,11 +71,19 @@ def print_frame(frame: pd.DataFrame, fmt: str = "table", *, file=None) -> None:
     elif frame.empty:
         file.write("(no rows)\n")
     else:
-        shown = frame.copy()
-        for col in shown.columns:
-            if pd.api.types.is_datetime64_any_dtype(shown[col]) and getattr(shown[col].dt, "tz", None) is None:
-                shown[col] = shown[col].dt.strftime("%Y-%m-%d")
-        file.write(shown.to_string(index=False, na_rep="-", float_format=lambda v: f"{v:.3g}") + "\n")
+        from .display import readable
+
+        order = [c for c in first if c in frame.columns and c not in drop]
+        order += [c for c in frame.columns if c not in order and c not in drop]
+        shown = readable(frame[order], framework=framework)
+        width = _width()
+        shown, left_out = fit_columns(shown, width)
+        file.write(shown.to_string(index=False) + "\n")
+        if left_out:
+            note = (f"({len(left_out)} more column{'s' if len(left_out) > 1 else ''} not shown "
+                    f"at {width} columns: {', '.join(left_out)}; --format csv or --format json "
+                    "prints every column, unrounded)")
+            file.write(textwrap.fill(note, width) + "\n")
 
 
 def _add_format(parser):
@@ -474,9 +517,11 @@ def _add_report_command(sub):
     who.add_argument("--cohort", help="render one report per consenting member of this cohort")
     personal.add_argument("--start", help="first day, YYYY-MM-DD (default: first day of data)")
     personal.add_argument("--end", help="last day, YYYY-MM-DD (default: last day of data)")
-    where = personal.add_mutually_exclusive_group(required=True)
-    where.add_argument("--out", help="HTML file to write (with --participant)")
-    where.add_argument("--out-dir", help="folder for personal-<id>.html files (with --cohort)")
+    where = personal.add_mutually_exclusive_group()
+    where.add_argument("--out", help="HTML file to write (default: personal-<id>.html in the "
+                                     "reports folder; see `mastery where`)")
+    where.add_argument("--out-dir", help="folder for the personal-<id>.html files (default: the "
+                                         "reports folder)")
     personal.add_argument("--pdf", action="store_true", help="also write a PDF beside the HTML")
     personal.add_argument("--store", help=STORE_HELP)
     personal.set_defaults(func=_run_report)
@@ -487,7 +532,8 @@ def _add_report_command(sub):
                     "distributions, rmcorr and forest plot. Individual data only of consenting "
                     "participants; no aggregate over fewer than --min-group-size people.")
     cohort.add_argument("--cohort", required=True, help="cohort name")
-    cohort.add_argument("--out", required=True, help="HTML file to write")
+    cohort.add_argument("--out", help="HTML file to write (default: cohort-<name>.html in the "
+                                      "reports folder; see `mastery where`)")
     cohort.add_argument("--min-group-size", type=int, default=None,
                         help="smallest group an aggregate is shown for (default: 5)")
     cohort.add_argument("--pdf", action="store_true", help="also write a PDF beside the HTML")
@@ -495,25 +541,38 @@ def _add_report_command(sub):
     cohort.set_defaults(func=_run_report)
 
 
+def _report_file(name: str) -> Path:
+    from .locations import reports_location
+
+    safe = re.sub(r"[^A-Za-z0-9_.@-]+", "-", name).strip("-") or "report"
+    return Path(reports_location().value) / f"{safe}.html"
+
+
 def _run_report(args):
     from . import reports
 
     if args.kind == "cohort":
-        written = [reports.render_report("cohort", out=args.out, store=args.store, pdf=args.pdf,
+        out = args.out or _report_file(f"cohort-{args.cohort}")
+        written = [reports.render_report("cohort", out=out, store=args.store, pdf=args.pdf,
                                          cohort=args.cohort, min_group_size=args.min_group_size)]
     elif args.participant is not None:
-        if args.out is None:
-            raise reports.ReportParameterError("--participant writes one file: give --out FILE")
-        written = [reports.render_report("personal", out=args.out, store=args.store, pdf=args.pdf,
+        if args.out_dir is not None:
+            raise reports.ReportParameterError(
+                "--participant writes one file: give --out FILE (or nothing, for the reports folder)")
+        out = args.out or _report_file(f"personal-{args.participant}")
+        written = [reports.render_report("personal", out=out, store=args.store, pdf=args.pdf,
                                          participant=args.participant, start=args.start, end=args.end)]
     else:
-        if args.out_dir is None:
+        if args.out is not None:
             raise reports.ReportParameterError(
-                "--cohort writes one report per consenting participant: give --out-dir DIR")
+                "--cohort writes one report per consenting participant: give --out-dir DIR "
+                "(or nothing, for the reports folder)")
         if args.start or args.end:
             raise reports.ReportParameterError("--start/--end go with --participant, not --cohort")
-        written = reports.render_personal_reports(args.cohort, out_dir=args.out_dir,
-                                                  store=args.store, pdf=args.pdf)
+        from .locations import reports_location
+
+        written = reports.render_personal_reports(args.cohort, store=args.store, pdf=args.pdf,
+                                                  out_dir=reports_location(args.out_dir).value)
     for path in written:
         print(path)
         if args.pdf:
@@ -555,7 +614,10 @@ def _add_stats_command(sub):
     p.add_argument("--workers", type=int, default=2,
                    help="dask: workers of the local cluster when no --scheduler is given (default: 2)")
     p.add_argument("--scheduler", help="dask: address of a running Dask scheduler, e.g. tcp://host:8786")
-    _add_format(p)
+    p.add_argument("--format", choices=("text", "table", "csv", "json"), default=None,
+                   help="text: insights as sentences (the default for insights); table: a table "
+                        "for reading (the default for the others; rounded, 100 columns wide); "
+                        "csv, json: every column, unrounded")
     p.set_defaults(func=_run_stats)
 
 
@@ -616,9 +678,8 @@ def _run_stats(args):
 
         what = args.analysis
         if args.engine == "dask":
-            print_frame(_stats_on_dask(args, s, read), args.format)
-            return
-        if what == "cohort-change":
+            out = _stats_on_dask(args, s, read)
+        elif what == "cohort-change":
             if args.cohort is None:
                 raise MasteryError("cohort-change compares a cohort's phases: use --cohort NAME")
             responses = s.responses(cohort=args.cohort)  # aggregates only: everyone counts
@@ -643,7 +704,121 @@ def _run_stats(args):
                                                        checkins=read("ratings"))
         else:  # goals
             out = goals.goal_pace(read("goals"), read("progress"), today=args.today)
-        print_frame(out, args.format)
+        fmt = args.format or ("text" if what == "insights" else "table")
+        if fmt == "text" and what == "insights":
+            print_findings(out, args.participant)
+            return
+        # one person's tables need not repeat their id on every row
+        drop = ("participant_id",) if args.participant is not None else ()
+        if what == "insights":
+            drop += ("text",)  # the sentences are --format text; the table has the numbers
+        print_frame(out, "table" if fmt == "text" else fmt, framework=s.framework, drop=drop,
+                    first=_FIRST_COLUMNS.get(what, ()))
+
+
+# what a reader needs first when not every column fits (csv and json keep the function's order)
+_FIRST_COLUMNS = {
+    "cohort-change": ("element", "n", "mean_pre", "mean_post", "mean_diff", "ci_low", "ci_high",
+                      "p_value", "q_value", "d_z", "hedges_g", "n_reliable_improved",
+                      "n_reliable_declined"),
+    "correlations": ("participant_id", "goal_id", "lag", "r", "ci_low", "ci_high", "p_value",
+                     "q_value", "n", "n_eff", "sufficient", "more_days"),
+    "goals": ("participant_id", "goal_id", "percent", "expected", "status", "pace",
+              "projected_finish"),
+}
+
+
+_FINDING_HEADINGS = {"trend": "Trends", "action_progress": "Does action move the goals?",
+                     "habit": "Habits", "goal_pace": "Goal pace"}
+
+
+def print_findings(findings: pd.DataFrame, participant: str, *, file=None) -> None:
+    """Print the findings of :func:`~mastery_analysis.analysis.insights` as sentences, grouped
+    by kind, wrapped to the terminal (at most 100 columns)."""
+    file = file or sys.stdout
+    width = _width()
+    if findings.empty:
+        file.write(f"No findings for {participant} yet: check in for a few weeks.\n")
+        return
+    file.write(f"What the data of {participant} says:\n")
+    for kind, rows in findings.groupby("kind", sort=False):
+        heading = _FINDING_HEADINGS.get(kind, str(kind).replace("_", " ").capitalize())
+        file.write(f"\n{heading}\n")
+        for text in rows["text"]:
+            # "q < 0.001" and "r = 0.19" stay on one line
+            text = re.sub(r" ([<>=]) ", "\u00a0\\1\u00a0", str(text))
+            wrapped = textwrap.fill(text, width, initial_indent="- ", subsequent_indent="  ")
+            file.write(wrapped.replace("\u00a0", " ") + "\n")
+    file.write("\n(--format table, csv or json for the numbers behind each sentence)\n")
+
+
+# ----------------------------------------------------------------------------- where / lab
+def _add_where_command(sub):
+    p = sub.add_parser(
+        "where", help="print where the store, the notebooks and the reports are, and why",
+        description="Print the store, the notebook workspace (`mastery lab`) and the folder reports "
+                    "are written to, each with how it was chosen: an option, an environment "
+                    "variable ($MASTERY_STORE, $MASTERY_WORKSPACE, $MASTERY_REPORTS), the source "
+                    "checkout, or the platform's user folders.")
+    p.add_argument("--store", help=STORE_HELP)
+    p.add_argument("--dir", help="a workspace folder, as `mastery lab --dir` takes")
+    p.add_argument("--out-dir", help="a reports folder, as `mastery report ... --out-dir` takes")
+    p.add_argument("--format", choices=("text", "json"), default="text",
+                   help="text for reading (default) or json")
+    p.set_defaults(func=_run_where)
+
+
+def _run_where(args):
+    from .locations import where
+
+    places = where(store=args.store, workspace=args.dir, reports=args.out_dir)
+    if args.format == "json":
+        print(json.dumps({p.what: {"value": p.value, "path": None if p.path is None else str(p.path),
+                                   "chosen_by": p.chosen_by, "reason": p.reason} for p in places},
+                         indent=2))
+        return
+    width = _width()
+    for place in places:
+        print(f"{place.what:<10} {place.value}")
+        print(textwrap.fill(place.reason, width, initial_indent=" " * 11, subsequent_indent=" " * 11))
+
+
+def _add_lab_command(sub):
+    p = sub.add_parser(
+        "lab", help="copy the notebooks into your workspace and open JupyterLab there",
+        description="Copy the notebooks that ship with the package into a workspace folder and "
+                    "start JupyterLab on it. Run it again after an upgrade: new notebooks are "
+                    "added and unchanged ones updated, but a notebook you changed is never "
+                    "overwritten (it says which it kept). In a source checkout the default "
+                    "workspace is the checkout's notebooks/ itself.",
+        epilog="Arguments after -- go to JupyterLab (e.g. -- --ServerApp.token=SECRET).")
+    p.add_argument("--dir", help="the workspace folder (default: $MASTERY_WORKSPACE, else "
+                                 "notebooks/ in a source checkout, else Mastery in your "
+                                 "documents folder; see `mastery where`)")
+    p.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    p.add_argument("--port", type=int, default=None, help="port for JupyterLab (default: 8888 "
+                                                           "or the next free one)")
+    p.add_argument("--sync-only", action="store_true",
+                   help="copy or update the notebooks, then stop (do not start JupyterLab)")
+    p.add_argument("jupyter_args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    p.set_defaults(func=_run_lab)
+
+
+def _run_lab(args):
+    from .locations import workspace_location
+    from .workspace import start_lab, sync_workspace
+
+    place = workspace_location(args.dir)
+    result = sync_workspace(place.value)
+    for line in result.lines():
+        print(textwrap.fill(line, _width(), subsequent_indent="  "))
+    if args.sync_only:
+        return
+    extra = [a for a in args.jupyter_args if a != "--"]
+    print(f"starting JupyterLab in {result.folder} (Ctrl-C stops it)", flush=True)
+    code = start_lab(result.folder, browser=not args.no_browser, port=args.port, extra=extra)
+    if code not in (0, None):
+        raise MasteryError(f"JupyterLab stopped with exit code {code}")
 
 
 # ----------------------------------------------------------------------------- serve
@@ -712,12 +887,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 COMMANDS = [_add_init_command, _add_demo_command, _add_export_command, _add_import_command,
             _add_template_command, _add_participant_command, _add_cohort_command, _add_code_command,
-            _add_report_command, _add_stats_command, _add_serve_command]
+            _add_report_command, _add_stats_command, _add_serve_command, _add_where_command,
+            _add_lab_command]
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # a SIGTERM (a job runner, `kill`) unwinds like Ctrl-C: half-written files are removed
+    # and JupyterLab is stopped, instead of the process vanishing mid-write
+    handle = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _interrupt) if handle else None
     try:
         args.func(args)
     except MasteryError as exc:
@@ -728,6 +912,9 @@ def main(argv=None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    finally:
+        if handle:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
     return 0
 
 

@@ -1,12 +1,13 @@
 """Reproducible reports: papermill runs a report notebook, nbconvert turns it into one HTML file.
 
-A report is a parameterised notebook in ``notebooks/reports/`` (``personal_report.ipynb``,
+A report is a parameterised notebook in the shipped ``notebooks/reports/`` (``personal_report.ipynb``,
 ``cohort_report.ipynb``). :func:`render_report` checks the parameters against the store,
 executes the notebook with them injected, and writes HTML that
 
 - shows outputs only (no code cells),
-- opens offline and references no outside URL (plotly.js is inlined once, no require.js, no
-  MathJax, our own small stylesheet),
+- opens offline and references no outside URL (plotly.js is inlined once, gzip-compressed and
+  unpacked by the browser's own DecompressionStream, so a report is about 2 MB instead of 5;
+  no require.js, no MathJax, our own small stylesheet),
 - is byte-identical for the same data and package version (fixed figure div ids, cell ids set
   from their position, papermill's and nbclient's volatile metadata cleared, no timestamp),
 - states its parameters, the package version and a sha256 fingerprint of the rows it used.
@@ -20,6 +21,7 @@ a failed or interrupted render never leaves a partial report.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
 import io
@@ -295,6 +297,59 @@ def figure_id(name: str) -> str:
     return f"fig-{slug}"
 
 
+@functools.lru_cache(maxsize=1)
+def plotlyjs_payload() -> str:
+    """plotly.js (the bundle plotly.py ships), gzip-compressed and base64-encoded.
+
+    Compressed with a fixed level and no timestamp, so the same plotly version gives the
+    same bytes (a report re-renders byte for byte). About 2 MB instead of 4.8 MB.
+    """
+    import base64
+    import gzip
+
+    from plotly.offline import get_plotlyjs
+
+    raw = get_plotlyjs().encode("utf-8")
+    return base64.b64encode(gzip.compress(raw, compresslevel=9, mtime=0)).decode("ascii")
+
+
+# The page inflates plotly.js with the browser's own DecompressionStream (no network, no
+# library) and runs it; every figure's script waits on window.masteryPlotly. A browser without
+# DecompressionStream (older than 2023) gets a sentence in place of each chart.
+_LOADER = """<script data-encoding="gzip+base64" data-plotly-version="{version}" \
+id="mastery-plotlyjs" type="application/octet-stream">{payload}</script>
+<script type="text/javascript">
+window.PlotlyConfig = {{MathJaxConfig: 'local'}};
+window.masteryPlotly = (function () {{
+  function fail(why) {{
+    document.querySelectorAll(".mastery-figure").forEach(function (el) {{
+      var p = document.createElement("p");
+      p.className = "notice";
+      p.textContent = "This chart could not be drawn: " + why +
+        ". Open the report in a current browser (Chrome, Edge, Firefox or Safari).";
+      el.insertBefore(p, el.firstChild);
+    }});
+    return new Promise(function () {{}});
+  }}
+  if (typeof DecompressionStream === "undefined" || typeof Response === "undefined") {{
+    return fail("this browser cannot unpack the charting library");
+  }}
+  var text = atob(document.getElementById("mastery-plotlyjs").textContent);
+  var bytes = new Uint8Array(text.length);
+  for (var i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+  var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
+  return new Response(stream).text().then(function (code) {{
+    var script = document.createElement("script");
+    script.text = code;
+    document.head.appendChild(script);
+    return window.Plotly;
+  }}, function (err) {{ return fail(String(err)); }});
+}})();
+</script>"""
+
+_PLOT_SCRIPT = re.compile(r"<script(?: type=\"text/javascript\")?>(.*?)</script>", re.S)
+
+
 def figure_html(fig, name: str, *, include_plotlyjs: bool) -> str:
     """A figure as an HTML fragment with a fixed div id and, optionally, plotly.js inlined.
 
@@ -304,19 +359,33 @@ def figure_html(fig, name: str, *, include_plotlyjs: bool) -> str:
     name : str
         Names the figure; its div id is :func:`figure_id` of it.
     include_plotlyjs : bool
-        Inline the plotly.js bundle (do it for the first figure of a page only).
+        Inline plotly.js, compressed (:func:`plotlyjs_payload`), with the loader that
+        unpacks it; do it for the first figure of a page only.
 
     Returns
     -------
     str
-        ``<div class="mastery-figure" data-figure="...">`` around plotly's ``to_html`` div.
+        ``<div class="mastery-figure" data-figure="...">`` around plotly's ``to_html`` div,
+        whose script draws the figure once plotly.js is loaded.
     """
+    import plotly
+
     height = fig.layout.height or 480
-    div = fig.to_html(full_html=False, include_plotlyjs=bool(include_plotlyjs),
+    div = fig.to_html(full_html=False, include_plotlyjs=False,
                       div_id=figure_id(name), default_width="100%", default_height=f"{height}px",
                       config={"displaylogo": False, "responsive": True})
+    scripts = _PLOT_SCRIPT.findall(div)
+    if len(scripts) != 1 or "Plotly.newPlot(" not in scripts[0]:
+        raise ReportError(f"plotly {plotly.__version__} writes its figure HTML in a way this "
+                          "version of mastery-analysis does not know; please report it")
+    # the figure draws once plotly.js is unpacked (in a live notebook, Plotly may be there)
+    div = _PLOT_SCRIPT.sub(lambda m: '<script type="text/javascript">'
+                           "(window.masteryPlotly || Promise.resolve(window.Plotly))"
+                           f".then(function () {{{m.group(1)}}});</script>", div)
+    loader = (_LOADER.format(version=html.escape(plotly.__version__), payload=plotlyjs_payload())
+              if include_plotlyjs else "")
     return (f'<div class="mastery-figure" data-figure="{html.escape(figure_id(name))}">'
-            f"{div}</div>")
+            f"{loader}{div}</div>")
 
 
 def _display_html(fragment: str) -> None:
@@ -345,8 +414,15 @@ def show(fig, name: str) -> None:
 
 
 def table_html(frame: pd.DataFrame, *, caption: str | None = None, index: bool = False,
-               digits: int = 3, max_rows: int | None = None) -> str:
-    """A frame as an escaped HTML table (cell text a person typed cannot inject markup).
+               digits: int = 3, max_rows: int | None = None, framework=None,
+               headers: Mapping[str, str] | None = None) -> str:
+    """A frame as an escaped HTML table for reading (cell text a person typed cannot inject
+    markup).
+
+    The table goes through :func:`mastery_analysis.display.readable`: headers in words,
+    element keys as the framework's labels, p- and q-values as ``< 0.001`` or two
+    significant digits, estimates rounded and intervals as one "low to high" column. Only
+    the display is rounded; the frame is not changed.
 
     Parameters
     ----------
@@ -354,26 +430,30 @@ def table_html(frame: pd.DataFrame, *, caption: str | None = None, index: bool =
     caption : str, optional
         Shown above the table (escaped).
     index : bool
-        Show the index.
+        Show the index (as the first column).
     digits : int
-        Significant digits of floats.
+        Significant digits of estimates.
     max_rows : int, optional
         Show at most this many rows and say how many were left out.
+    framework : Framework, optional
+        Shows element labels instead of keys.
+    headers : mapping, optional
+        Headers in words for this table's columns, where the usual ones do not fit.
 
     Returns
     -------
     str
     """
+    from .display import readable
+
     shown = frame
     more = 0
     if max_rows is not None and len(frame) > max_rows:
         shown, more = frame.head(max_rows), len(frame) - max_rows
-    shown = shown.copy()
-    for col in shown.columns:
-        if pd.api.types.is_datetime64_any_dtype(shown[col]):
-            shown[col] = shown[col].dt.strftime("%Y-%m-%d")
-    body = shown.to_html(escape=True, index=index, na_rep="–", border=0, classes="mastery-table",
-                         float_format=lambda v: f"{v:.{digits}g}")
+    if index:
+        shown = shown.reset_index()
+    shown = readable(shown, framework=framework, digits=digits, headers=dict(headers or {}))
+    body = shown.to_html(escape=True, index=False, na_rep="–", border=0, classes="mastery-table")
     cap = f'<p class="caption">{html.escape(caption)}</p>' if caption else ""
     tail = f'<p class="more">… and {more} more rows</p>' if more else ""
     # wide tables (a dozen statistics) scroll sideways instead of running off the page
@@ -381,9 +461,11 @@ def table_html(frame: pd.DataFrame, *, caption: str | None = None, index: bool =
 
 
 def show_table(frame: pd.DataFrame, *, caption: str | None = None, index: bool = False,
-               digits: int = 3, max_rows: int | None = None) -> None:
+               digits: int = 3, max_rows: int | None = None, framework=None,
+               headers: Mapping[str, str] | None = None) -> None:
     """Display :func:`table_html` of ``frame``."""
-    _display_html(table_html(frame, caption=caption, index=index, digits=digits, max_rows=max_rows))
+    _display_html(table_html(frame, caption=caption, index=index, digits=digits,
+                             max_rows=max_rows, framework=framework, headers=headers))
 
 
 def show_text(*paragraphs: str, kind: str = "text") -> None:
@@ -418,7 +500,8 @@ def suppression_notice(n: int, min_n: int, what: str = "this") -> str:
 
 def show_aggregate(frame: pd.DataFrame, *, n_col: str = "n", min_n: int = MIN_GROUP_SIZE,
                    caption: str | None = None, columns: Iterable[str] | None = None,
-                   digits: int = 3) -> None:
+                   digits: int = 3, framework=None,
+                   headers: Mapping[str, str] | None = None) -> None:
     """Display an aggregate table with the privacy rule applied.
 
     Every number of a row summarising fewer than ``min_n`` people is blanked
@@ -437,14 +520,18 @@ def show_aggregate(frame: pd.DataFrame, *, n_col: str = "n", min_n: int = MIN_GR
     columns : iterable of str, optional
         The columns to show (default: all but ``suppressed``).
     digits : int
-        Significant digits of floats.
+        Significant digits of estimates.
+    framework : Framework, optional
+        Shows element labels instead of keys.
+    headers : mapping, optional
+        Headers in words for this table's columns (see :func:`table_html`).
     """
     from .analysis.privacy import suppress_small
 
     shown = suppress_small(frame, n_col=n_col, min_n=min_n)
     hidden = shown.loc[shown["suppressed"], n_col]
     cols = list(columns) if columns is not None else [c for c in frame.columns if c != "suppressed"]
-    show_table(shown[cols], caption=caption, digits=digits)
+    show_table(shown[cols], caption=caption, digits=digits, framework=framework, headers=headers)
     if len(hidden):
         show_text(f"{len(hidden)} of {len(shown)} rows withheld: they summarise fewer than "
                   f"{min_n} people (privacy rule: no aggregate over fewer than {min_n} people).",

@@ -36,13 +36,14 @@ from . import __version__
 from .errors import (StoreError, StoreVersionError, UnknownCohortError, UnknownParticipantError,
                      ValidationError)
 from .framework import DEFAULT_FRAMEWORK, FRAMEWORK_DIR, ID_EXPECTED, ID_PATTERN, Framework, load_framework
+from .locations import STORE_ENV, store_location
+from .resources import checkout_root
 from .schema import PHASES, TABLES, as_day, empty, validate
 from .snapshot import GENERATION_KEY, Snapshot, new_generation
 
 # 1: the tidy tables and meta. 2: cohorts, access_codes and access_attempts (state tables);
 # a version-1 store is upgraded when opened (its cohorts are registered from participants).
 SCHEMA_VERSION = 2
-STORE_ENV = "MASTERY_STORE"
 DATA_TABLES = ("participants", "goals", "ratings", "actions", "progress", "responses")
 
 _metadata = sa.MetaData()
@@ -126,26 +127,19 @@ def stamp(when: dt.datetime | None = None) -> str:
 
 def project_root() -> Path | None:
     """The source checkout this package runs from, if it runs from one."""
-    root = Path(__file__).resolve().parents[1]
-    return root if (root / "pyproject.toml").exists() and (root / "notebooks").exists() else None
+    return checkout_root()
 
 
 def default_url() -> str:
-    """``$MASTERY_STORE`` (a URL or a file path) if set, else ``data/mastery.db`` of the project."""
-    if os.environ.get(STORE_ENV):
-        return resolve_url(os.environ[STORE_ENV])
-    base = project_root() or Path.cwd()
-    return f"sqlite:///{base / 'data' / 'mastery.db'}"
+    """The store used when none is named: ``$MASTERY_STORE`` (a URL or a file path) if set,
+    else ``data/mastery.db`` of the source checkout, else ``mastery.db`` in the user data
+    folder (see :mod:`mastery_analysis.locations`)."""
+    return store_location().value
 
 
 def resolve_url(url: str | os.PathLike | None) -> str:
     """A SQLAlchemy URL from a URL, a file path (taken as SQLite), or None (the default store)."""
-    if url is None:
-        return default_url()
-    url = str(url)
-    if "://" not in url:
-        return f"sqlite:///{Path(url).expanduser().resolve()}"
-    return url
+    return store_location(url).value if url is not None else default_url()
 
 
 def open_store(url: str | os.PathLike | None = None, *, framework: Framework | str | None = None,

@@ -5,7 +5,9 @@ The renders are shared with tests/test_reports_browser.py (see tests/report_rend
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import gzip
 import hashlib
 import re
 from html.parser import HTMLParser
@@ -23,6 +25,7 @@ from mastery_analysis.store import open_store
 import report_renders as rr
 
 PLOTLYJS = get_plotlyjs()
+MAX_REPORT_BYTES = 3_000_000
 
 
 def sha256(path) -> str:
@@ -30,7 +33,17 @@ def sha256(path) -> str:
 
 
 def without_plotlyjs(text: str) -> str:
-    return text.replace(PLOTLYJS, "")
+    return text.replace(reports.plotlyjs_payload(), "")
+
+
+def inlined_plotlyjs(text: str) -> list[str]:
+    """Every plotly.js the page carries, unpacked as the page's loader unpacks it."""
+    # (nbconvert writes the attributes in its own order)
+    tags = re.findall(r'<script\b([^>]*\bid="mastery-plotlyjs"[^>]*)>([A-Za-z0-9+/=]*)</script>', text)
+    assert all('data-encoding="gzip+base64"' in attrs and 'type="application/octet-stream"' in attrs
+               for attrs, _ in tags), tags
+    payloads = [payload for _, payload in tags]
+    return [gzip.decompress(base64.b64decode(p)).decode("utf-8") for p in payloads]
 
 
 class Attributes(HTMLParser):
@@ -122,7 +135,10 @@ def test_fingerprint_ignores_recorded_at_row_order_and_column_order(demo_store, 
 def test_html_is_self_contained_with_plotlyjs_inlined_once(name, tmp_path_factory):
     text = rr.rendered(tmp_path_factory, name).read_text(encoding="utf-8")
     assert outside_references(text) == []
-    assert text.count(PLOTLYJS) == 1
+    # the whole of plotly.js, once, compressed: the report stays small and draws offline
+    assert inlined_plotlyjs(text) == [PLOTLYJS]
+    assert text.count("id=\"mastery-plotlyjs\"") == 1
+    assert len(text.encode("utf-8")) <= MAX_REPORT_BYTES
     assert not re.search(r"(?i)<script[^>]*\bsrc\s*=", text)
     assert not re.search(r"(?i)<link\b", text)
     assert not re.search(r"(?i)mathjax[^'\"<>]*\.js", without_plotlyjs(text))
@@ -131,6 +147,8 @@ def test_html_is_self_contained_with_plotlyjs_inlined_once(name, tmp_path_factor
     ids = re.findall(r'<div class="mastery-figure" data-figure="([^"]+)">', text)
     assert ids and len(ids) == len(set(ids))
     assert sorted(re.findall(r'Plotly\.newPlot\(\s*"([^"]+)"', text)) == sorted(ids)
+    # each figure waits for the unpacked plotly.js
+    assert text.count("(window.masteryPlotly || Promise.resolve(window.Plotly)).then(") == len(ids)
     assert not re.search(r'id="[0-9a-f]{8}-[0-9a-f]{4}-', text)
     # no code cells
     assert "from mastery_analysis" not in text and "open_store(" not in without_plotlyjs(text)
@@ -181,6 +199,57 @@ def test_cohort_of_four_shows_no_aggregate(tiny):
         assert cells[1] == "4" and set(cells[2:]) == {"–"}, cells
     for pid in ("tiny3", "tiny4", "TINY3", "TINY4"):
         assert not re.search(rf"\b{pid}\b", text)
+
+
+def _tables(text: str) -> list[tuple[list[str], list[list[str]]]]:
+    """(headers, rows of cells) of every data table of a report."""
+    found = []
+    for table in re.findall(r'<table class="dataframe mastery-table">.*?</table>', text, re.S):
+        heads = [html_unescape(h) for h in re.findall(r"<th>(.*?)</th>", table, re.S)]
+        rows = [[html_unescape(c) for c in re.findall(r"<td>(.*?)</td>", row, re.S)]
+                for row in re.findall(r"<tr>(.*?)</tr>", table, re.S)]
+        found.append((heads, [r for r in rows if r]))
+    return found
+
+
+def html_unescape(text: str) -> str:
+    import html
+
+    return html.unescape(text.strip())
+
+
+def _significant_digits(cell: str) -> int:
+    digits = re.sub(r"[^0-9]", "", cell.split("e")[0]).lstrip("0")
+    return len(digits)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["personal", "cohort"])
+def test_tables_read_as_words_labels_and_rounded_numbers(name, tmp_path_factory):
+    from mastery_analysis.framework import load_framework
+
+    text = rr.rendered(tmp_path_factory, name).read_text(encoding="utf-8")
+    fw = load_framework()
+    tables = _tables(text)
+    assert len(tables) >= 2
+    number = re.compile(r"^-?\d+(\.\d+)?$")
+    labels_seen = set()
+    for heads, rows in tables:
+        # headers in words: no snake_case column names
+        assert not [h for h in heads if re.fullmatch(r"[a-z]+(_[a-z]+)+", h)], heads
+        for row in rows:
+            for cell in row:
+                assert cell not in fw.keys, f"element key {cell!r} shown instead of its label"
+                labels_seen |= {cell} & set(fw.labels.values())
+                # a p- or q-value below 0.001 reads "< 0.001"; no exponents anywhere
+                assert not re.search(r"\de-?\d", cell), cell
+                for part in re.split(r" to ", cell):
+                    if number.match(part) and abs(float(part)) < 1000:
+                        assert _significant_digits(part) <= 3, (heads, cell)
+    assert labels_seen == set(fw.labels.values())
+    assert any("p" in heads for heads, _ in tables)
+    assert "&lt; 0.001" in text  # the demo's planted effects are strong
+    assert any("95% interval" in heads for heads, _ in tables)
 
 
 # ----------------------------------------------------------------------------- bad parameters
@@ -258,7 +327,8 @@ def test_display_helpers_escape_and_fix_ids():
     one = reports.figure_html(fig, "My Wheel!", include_plotlyjs=False)
     assert one == reports.figure_html(fig, "My Wheel!", include_plotlyjs=False)
     assert 'id="fig-my-wheel"' in one and "<script src" not in one and rr.XSS not in one
-    assert PLOTLYJS in reports.figure_html(fig, "w", include_plotlyjs=True)
+    assert inlined_plotlyjs(reports.figure_html(fig, "w", include_plotlyjs=True)) == [PLOTLYJS]
+    assert inlined_plotlyjs(one) == []
 
 
 # ----------------------------------------------------------------------------- CLI renders
@@ -296,7 +366,7 @@ def test_show_keeps_div_ids_unique_and_inlines_plotlyjs_once(monkeypatch):
         reports.show(fig, name)
     assert [re.search(r'id="(fig-[^"]+)"', h).group(1) for h in shown] == \
         ["fig-wheel", "fig-goal-pace", "fig-wheel-2"]
-    assert [PLOTLYJS in h for h in shown] == [True, False, False]
+    assert [len(inlined_plotlyjs(h)) for h in shown] == [1, 0, 0]
     header = reports.header_html("t", {"name": float("nan"), "start": None}, {})
     assert header.count("<td>–</td>") == 2
 
