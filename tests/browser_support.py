@@ -14,7 +14,8 @@ become available to a test module that imports them by name.
   closed after the test) and ``jupyter_lab`` (a factory: ``jupyter_lab(root_dir, env=...)``
   starts a server that is stopped after the test).
 
-Every step follows /work/shared/NOTES.md, "Real browser tests".
+Every step is one that was checked to make Lab reliable headless (no news toast, a fresh
+workspace, a real click rather than a dispatched event).
 """
 
 from __future__ import annotations
