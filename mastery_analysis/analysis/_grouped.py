@@ -446,6 +446,23 @@ AR_MARGIN_SE = 1.5
 AR_MAX = 0.99
 
 
+def grouped_comoments(codes: np.ndarray, x: np.ndarray, y: np.ndarray, n_groups: int):
+    """Per-group centred second moments of two columns, in one pass each (grouped moments).
+
+    Returns ``(n, dx, dy, sxx, sxy, syy)``: the rows per group, each row's deviation from its
+    group's mean of x and of y, and per group the sums of dx*dx, dx*dy and dy*dy.
+    """
+    n = np.bincount(codes, minlength=n_groups).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mx = np.bincount(codes, weights=x, minlength=n_groups) / n
+        my = np.bincount(codes, weights=y, minlength=n_groups) / n
+    dx, dy = x - mx[codes], y - my[codes]
+    sxx = np.bincount(codes, weights=dx * dx, minlength=n_groups)
+    sxy = np.bincount(codes, weights=dx * dy, minlength=n_groups)
+    syy = np.bincount(codes, weights=dy * dy, minlength=n_groups)
+    return n, dx, dy, sxx, sxy, syy
+
+
 def grouped_detrended_lag1(codes: np.ndarray, t: np.ndarray, y: np.ndarray, n_groups: int, *,
                            rounding_variance=0.0) -> tuple[np.ndarray, np.ndarray]:
     """Lag-1 autocorrelation of each group's residuals from its least-squares line.
@@ -462,14 +479,8 @@ def grouped_detrended_lag1(codes: np.ndarray, t: np.ndarray, y: np.ndarray, n_gr
     codes = np.asarray(codes, dtype=np.int64)
     t = np.asarray(t, dtype=float)
     y = np.asarray(y, dtype=float)
-    n = np.bincount(codes, minlength=n_groups).astype(float)
+    n, dt, dy, stt, sty, syy = grouped_comoments(codes, t, y, n_groups)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mt = np.bincount(codes, weights=t, minlength=n_groups) / n
-        my = np.bincount(codes, weights=y, minlength=n_groups) / n
-        dt, dy = t - mt[codes], y - my[codes]
-        stt = np.bincount(codes, weights=dt * dt, minlength=n_groups)
-        sty = np.bincount(codes, weights=dt * dy, minlength=n_groups)
-        syy = np.bincount(codes, weights=dy * dy, minlength=n_groups)
         b = np.where(stt > 0, sty / np.where(stt > 0, stt, 1.0), 0.0)
         res = dy - b[codes] * dt
         # the residual sum of squares, syy - b sty, without another pass over the rows

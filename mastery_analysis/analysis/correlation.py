@@ -18,7 +18,7 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import AnalysisInputError
-from ._grouped import AR_MARGIN_SE, as_days, grouped_bh_q, require_frame
+from ._grouped import AR_MARGIN_SE, as_days, grouped_bh_q, grouped_comoments, require_frame
 
 #: The correlation the sufficiency estimate is for, and the power it asks for.
 TARGET_R = 0.3
@@ -280,14 +280,7 @@ def _moments(x, y, gid, remaining, x_ok, lag, G):
     idx = np.flatnonzero(ok)
     g = gid[idx]
     xs, ys = x[idx], y_shift[idx]
-    n = np.bincount(g, minlength=G).astype(float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mx = np.bincount(g, weights=xs, minlength=G) / n
-        my = np.bincount(g, weights=ys, minlength=G) / n
-    dx, dy = xs - mx[g], ys - my[g]
-    sxx = np.bincount(g, weights=dx * dx, minlength=G)
-    syy = np.bincount(g, weights=dy * dy, minlength=G)
-    sxy = np.bincount(g, weights=dx * dy, minlength=G)
+    n, dx, dy, sxx, sxy, syy = grouped_comoments(g, xs, ys, G)
     # a series is constant when no value differs from its group's first one (exact, no tolerance)
     first_row = np.flatnonzero(np.r_[True, g[1:] != g[:-1]]) if len(g) else np.zeros(0, np.int64)
     fx = np.full(G, np.nan)
