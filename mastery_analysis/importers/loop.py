@@ -171,8 +171,8 @@ def _read_tree(base: Path, files: dict[str, bytes], notes, dayfirst, single=None
                                                           "Scores.csv")},
                    key=lambda p: (len(p.parts), str(p)))
     if not roots:
-        raise ImportFormatError(f"{base}: no Habits.csv or Checkmarks.csv found; expected a "
-                                "Loop Habit Tracker export")
+        raise ImportFormatError(f"{single or base}: no Habits.csv or Checkmarks.csv found; "
+                                "expected a Loop Habit Tracker export")
     root = roots[0]
 
     def get(rel):
