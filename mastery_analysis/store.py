@@ -38,7 +38,7 @@ from .errors import (StoreError, StoreVersionError, UnknownCohortError, UnknownP
 from .framework import DEFAULT_FRAMEWORK, FRAMEWORK_DIR, ID_EXPECTED, ID_PATTERN, Framework, load_framework
 from .locations import STORE_ENV, store_location
 from .resources import checkout_root
-from .schema import PHASES, TABLES, as_day, empty, validate
+from .schema import PHASES, TABLES, Rows, as_day, check_rows, empty, validate
 from .snapshot import GENERATION_KEY, Snapshot, new_generation
 
 # 1: the tidy tables and meta. 2: cohorts, access_codes and access_attempts (state tables);
@@ -454,19 +454,9 @@ class Store:
         for t in frames:
             _check_table(t)
         order = [t for t in DATA_TABLES if t in frames]
-        clean, errors = {}, []
-        for t in order:
-            try:
-                clean[t] = validate(t, frames[t], framework=framework or self.framework, where=where)
-            except ValidationError as exc:
-                errors.append(exc)
-        if len(errors) == 1:
-            raise ValidationError(errors[0].table, errors[0].failures, where=where, label=row_label)
-        if errors:  # one error for the whole write, naming each table's cells
-            raise ValidationError(
-                " and ".join(e.table for e in errors),
-                [{**f, "column": f"{e.table}.{f['column']}" if f.get("column") else e.table}
-                 for e in errors for f in e.failures], where=where, label=row_label)
+        clean = _checked_together(
+            order, lambda t: validate(t, frames[t], framework=framework or self.framework, where=where),
+            where=where, row_label=row_label)
         counts = {}
         try:
             with self._connection(write=True) as conn:
@@ -481,14 +471,15 @@ class Store:
 
     def _write_clean(self, conn, order, clean, counts, *, where, skip_unchanged,
                      row_label, progress):
-        """Insert validated frames on ``conn`` (inside the caller's transaction)."""
+        """Insert validated frames (or :class:`Rows`) on ``conn`` (inside the caller's transaction)."""
+        found = {"participants": set(), "owners": {}}  # what one table's check found, for the next
         for t in order:
             rows = clean[t]
-            if skip_unchanged and not rows.empty:
+            if skip_unchanged and len(rows):
                 rows = self._changed_rows(conn, t, rows)
-            if not rows.empty:
+            if len(rows):
                 try:
-                    self._check_references(conn, t, rows, where)
+                    self._check_references(conn, t, rows, where, found=found)
                 except ValidationError as exc:
                     raise ValidationError(exc.table, exc.failures, where=where,
                                           label=row_label) from None
@@ -595,13 +586,13 @@ class Store:
                 raise ValidationError(what, [{"row": None, "column": None, "value": type(given).__name__,
                                               "expected": "a dict (element or goal_id -> value)"}],
                                       noun="argument")
-        frames = {}
+        records = {}
         rows = [{"participant_id": participant_id, "date": when, "element": e, "rating": v,
                  "kind": "current", "note": note, "source": source} for e, v in (ratings or {}).items()]
         rows += [{"participant_id": participant_id, "date": when, "element": e, "rating": v,
                   "kind": "vision", "note": note, "source": source} for e, v in (vision or {}).items()]
         if rows:
-            frames["ratings"] = pd.DataFrame(rows)
+            records["ratings"] = rows
         if actions:
             arows = []
             for goal_id, value in actions.items():
@@ -609,16 +600,30 @@ class Store:
                     else (value, None)
                 arows.append({"participant_id": participant_id, "date": when, "goal_id": goal_id,
                               "count": count, "minutes": minutes, "note": note, "source": source})
-            frames["actions"] = pd.DataFrame(arows)
+            records["actions"] = arows
         if progress:
-            frames["progress"] = pd.DataFrame([
+            records["progress"] = [
                 {"participant_id": participant_id, "date": when, "goal_id": g, "percent": p,
-                 "note": note, "source": source} for g, p in progress.items()])
-        if not frames:
+                 "note": note, "source": source} for g, p in progress.items()]
+        if not records:
             raise ValidationError("ratings", [{"row": None, "column": None, "value": "(nothing)",
                                                "expected": "at least one rating, action or progress"}])
-        self.require_participant(participant_id)
-        return self.write_many(frames, where=f"check-in of {participant_id} on {when}", framework=framework)
+        where = f"check-in of {participant_id} on {when}"
+        # a check-in's few rows are checked in plain Python (check_rows: validate's rules
+        # without building frames) and written by the same path as every other write
+        order = [t for t in DATA_TABLES if t in records]
+        clean = _checked_together(
+            order, lambda t: check_rows(t, records[t], framework=framework or self.framework, where=where),
+            where=where, row_label="row")
+        counts = {}
+        try:
+            with self._connection(write=True) as conn:
+                self._write_clean(conn, order, clean, counts, where=where, skip_unchanged=False,
+                                  row_label="row", progress=False)
+        except UnknownParticipantError:
+            self.require_participant(participant_id)  # the message that names who is known
+            raise
+        return counts
 
     def forget(self, participant_id: str) -> dict[str, int]:
         """Delete every row of one participant from every table, their access codes and their
@@ -798,24 +803,41 @@ class Store:
                                              "created_at": now} for n in new])
 
     # ----------------------------------------------------------------- internals
-    def _check_references(self, conn, table, clean, where):
+    def _check_references(self, conn, table, clean, where, *, found=None):
+        """Every row's participant exists and every goal belongs to the row's participant.
+
+        ``found`` carries what earlier tables of the same transaction found (participants and
+        goal owners; only what exists, so rows written in between are still looked up).
+        """
         if table == "participants":
             return
+        found = {"participants": set(), "owners": {}} if found is None else found
         failures = []
         pt = SQL_TABLES["participants"]
-        ids = sorted(set(clean["participant_id"]))
-        known = {r[0] for r in conn.execute(sa.select(pt.c.participant_id).where(
-            pt.c.participant_id.in_(ids)).distinct())}
-        for label in clean.index[~clean["participant_id"].isin(known)]:
-            failures.append({"row": label, "column": "participant_id",
-                             "value": clean.at[label, "participant_id"],
-                             "expected": "a participant in the store (add them first)"})
+        labels, pids = _column(clean, "participant_id")
+        ids = sorted(set(pids))
+        known = found["participants"]
+        ask = [i for i in ids if i not in known]
+        if ask:
+            known.update(r[0] for r in conn.execute(sa.select(pt.c.participant_id).where(
+                pt.c.participant_id.in_(ask)).distinct()))
+        for label, who in zip(labels, pids):
+            if who not in known:
+                failures.append({"row": label, "column": "participant_id", "value": who,
+                                 "expected": "a participant in the store (add them first)"})
         if table in ("actions", "progress", "goals"):
-            latest = self._latest_select("goals", ["goal_id", "participant_id"]).subquery()
-            owners = dict(conn.execute(sa.select(latest.c.goal_id, latest.c.participant_id).where(
-                latest.c.goal_id.in_(sorted(set(clean["goal_id"]))))).all())
+            _, goals = _column(clean, "goal_id")
+            owners = found["owners"]
+            ask = sorted({g for g in goals if g not in owners})
+            if ask:
+                gt = SQL_TABLES["goals"]
+                # the newest version of the named goals only (not of every goal, then filtered)
+                newest = sa.select(sa.func.max(gt.c.version_id)).where(
+                    gt.c.goal_id.in_(ask)).group_by(gt.c.goal_id)
+                owners.update(conn.execute(sa.select(gt.c.goal_id, gt.c.participant_id).where(
+                    gt.c.version_id.in_(newest))).all())
         if table in ("actions", "progress"):
-            for label, goal, who in zip(clean.index, clean["goal_id"], clean["participant_id"]):
+            for label, goal, who in zip(labels, goals, pids):
                 owner = owners.get(goal)
                 if owner is None:
                     failures.append({"row": label, "column": "goal_id", "value": goal,
@@ -825,19 +847,33 @@ class Store:
                                      "expected": f"a goal of participant '{who}' (this goal belongs "
                                                  f"to '{owner}')"})
         if table == "goals":
-            for label, goal, who in zip(clean.index, clean["goal_id"], clean["participant_id"]):
+            for label, goal, who in zip(labels, goals, pids):
                 if owners.get(goal, who) != who:
                     failures.append({"row": label, "column": "goal_id", "value": goal,
                                      "expected": f"a goal id not used by another participant "
                                                  f"(it belongs to '{owners[goal]}')"})
         if failures:
-            if all(f["column"] == "participant_id" for f in failures) and len(known) == 0 and len(ids) == 1:
+            if all(f["column"] == "participant_id" for f in failures) and len(ids) == 1:
                 raise UnknownParticipantError(
                     f"unknown participant '{ids[0]}' in {self.url}: add them before writing {table}")
             raise ValidationError(table, failures, where=where)
 
     def _insert(self, conn, table, clean, *, progress: bool = False) -> int:
+        """Append validated rows (a frame from :func:`validate` or :class:`Rows`)."""
         now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")
+        columns = self._db_columns(clean)
+        names = list(columns) + ["recorded_at"]
+        rows = list(zip(*columns.values(), [now] * len(clean)))
+        return self._insert_rows_in_steps(conn, table, names, rows, progress)
+
+    def _db_columns(self, clean) -> dict[str, list]:
+        """Each column (but ``recorded_at``, which the insert stamps) as the driver's values."""
+        if isinstance(clean, Rows):
+            if not self._sqlite:
+                return clean.columns
+            # SQLAlchemy's SQLite Date type stores ISO text; so do we
+            return {c: [None if d is None else d.isoformat() for d in v] if c in TABLES[clean.table].dates
+                    else v for c, v in clean.columns.items()}
         # column by column into plain Python values (None for missing): a row-by-row
         # conversion was most of the time of a 100,000-row import
         columns = {}
@@ -860,8 +896,9 @@ class Store:
             else:
                 values = s.astype(object).where(s.notna(), None).tolist()
             columns[col] = values
-        names = list(columns) + ["recorded_at"]
-        rows = list(zip(*columns.values(), [now] * len(clean)))
+        return columns
+
+    def _insert_rows_in_steps(self, conn, table, names, rows, progress):
         step = 20_000
         bar = None
         if progress and len(rows) > step:
@@ -890,6 +927,31 @@ class Store:
         sql = (f"INSERT INTO {q.format_table(SQL_TABLES[table])} "
                f"({', '.join(q.quote(n) for n in names)}) VALUES ({', '.join([mark] * len(names))})")
         conn.exec_driver_sql(sql, rows)
+
+
+def _column(clean, name: str) -> tuple[list, list]:
+    """Row labels and one column's values, of a validated frame or :class:`Rows`."""
+    if isinstance(clean, Rows):
+        return clean.labels, clean.columns[name]
+    return list(clean.index), clean[name].tolist()
+
+
+def _checked_together(tables, check, *, where, row_label):
+    """``check(table)`` for each table; every table's failures raised as one error."""
+    clean, errors = {}, []
+    for t in tables:
+        try:
+            clean[t] = check(t)
+        except ValidationError as exc:
+            errors.append(exc)
+    if len(errors) == 1:
+        raise ValidationError(errors[0].table, errors[0].failures, where=where, label=row_label)
+    if errors:  # one error for the whole write, naming each table's cells
+        raise ValidationError(
+            " and ".join(e.table for e in errors),
+            [{**f, "column": f"{e.table}.{f['column']}" if f.get("column") else e.table}
+             for e in errors for f in e.failures], where=where, label=row_label)
+    return clean
 
 
 class _RollBack(Exception):
