@@ -179,13 +179,13 @@ def _add_import_command(sub):
                    help="tidy, loop, daylio, forms, google_forms, microsoft_forms or typeform")
     p.add_argument("path", metavar="PATH", help="the file or folder to import")
     p.add_argument("--store", help=STORE_HELP)
-    who = p.add_mutually_exclusive_group()
-    who.add_argument("--participant", metavar="ID",
-                     help="whose data this is (Loop and Daylio exports hold one person's data "
-                          "and do not say whose)")
-    who.add_argument("--mapping", metavar="FILE",
-                     help="YAML mapping of a survey's columns to participants, phases, items and "
-                          "ratings (forms), or of Daylio moods and activities to ratings and goals")
+    p.add_argument("--participant", metavar="ID",
+                   help="whose data this is (Loop and Daylio exports hold one person's data "
+                        "and do not say whose); with --mapping it names the person in place "
+                        "of the mapping's participant, so one mapping serves several people")
+    p.add_argument("--mapping", metavar="FILE",
+                   help="YAML mapping of a survey's columns to participants, phases, items and "
+                        "ratings (forms), or of Daylio moods and activities to ratings and goals")
     p.add_argument("--dry-run", action="store_true",
                    help="print what would be written (rows per table, dates, participants, "
                         "unmapped columns and answers) and write nothing")

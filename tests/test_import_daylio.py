@@ -173,3 +173,23 @@ def test_bad_mappings_and_files(tmp_path):
                    "2021-13-40,40 October,Saturday,18:43,good,,\n")
     with pytest.raises(ImportFormatError, match="line 3: date and time '2021-13-40 18:43'"):
         importers.read("daylio", bad, participant_id="alex")
+
+
+def test_one_mapping_serves_several_people_from_the_command_line(tmp_path, capsys):
+    from mastery_analysis.cli import main
+
+    m = mapping_file(tmp_path, "format: daylio\nmood_element: focused\n"
+                               "moods: {rad: 10, good: 8, meh: 5, bad: 3, awful: 1}\n")
+    path = daylio("sample_7col_multi.csv")
+    store = str(tmp_path / "s.db")
+    for who in ("alex", "sam"):
+        assert main(["import", "daylio", str(path), "--participant", who, "--mapping", str(m),
+                     "--store", store]) == 0
+    with open_store(store) as s:
+        ratings = s.ratings()
+    assert sorted(ratings["participant_id"].unique()) == ["alex", "sam"]
+    by_person = ratings.groupby("participant_id")["rating"].apply(list)
+    assert by_person["alex"] == by_person["sam"] and (ratings["element"] == "focused").all()
+    # without either, the message says how to name the person
+    assert main(["import", "daylio", str(path), "--mapping", str(m), "--store", store]) != 0
+    assert "--participant" in capsys.readouterr().err
