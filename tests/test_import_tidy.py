@@ -179,3 +179,22 @@ def test_files_that_are_not_tables(tmp_path):
     (tmp_path / "ratings.csv").write_text("participant_id,date\nbo,2024-01-01\n")
     r = importers.read("tidy", tmp_path / "ratings.csv")
     assert set(r.rejected["column"]) == {"ratings.element", "ratings.rating"}
+
+
+def test_rejected_rows_file_keeps_formulas_inert_and_progress_says_each_stage(tmp_path, capsys):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "participants.csv").write_text("participant_id,name\nbo,Bo\n")
+    (folder / "ratings.csv").write_text(
+        "participant_id,date,element,rating\n"
+        "bo,2024-01-01,focused,5\n"
+        f"bo,2024-01-02,\"{FORMULA.replace(chr(34), chr(34) * 2)}\",5\n")  # line 3: the element
+    with open_store(tmp_path / "s.db") as s:
+        out = importers.run(s, "tidy", folder, skip_invalid=True, progress=True)
+        assert out.written["ratings"] == 1
+    err = capsys.readouterr().err
+    assert f"reading {folder} ..." in err and "read 2 rows and 1 invalid in" in err and "checking and writing" in err
+    with open(out.rejected_file, newline="") as f:
+        rejected = list(csv.DictReader(f))
+    assert [r["line"] for r in rejected] == ["ratings.csv line 3"]
+    assert rejected[0]["value"] == "'" + FORMULA  # a spreadsheet shows it as text

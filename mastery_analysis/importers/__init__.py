@@ -11,6 +11,8 @@ Every format module offers::
 from __future__ import annotations
 
 import importlib
+import sys
+import time
 from pathlib import Path
 
 from dataclasses import dataclass, field
@@ -134,7 +136,8 @@ def run(store, format: str, path, *, dry_run: bool = False, skip_invalid: bool =
         Write the valid rows and the rejected ones (with reasons) to
         :func:`rejected_path`; without it any invalid row aborts the import.
     progress : bool
-        Show a progress bar while writing a large file.
+        Say on standard error what is being done (reading, then checking and writing,
+        with a progress bar over the rows of a large file).
 
     Raises
     ------
@@ -145,7 +148,17 @@ def run(store, format: str, path, *, dry_run: bool = False, skip_invalid: bool =
         Whatever the importer or the store refuses (the store is left unchanged).
     """
     options.setdefault("framework", store.framework)
+    t0 = time.perf_counter()
+    if progress:
+        print(f"reading {path} ...", file=sys.stderr, flush=True)
     result = read(format, path, **options)
+    if progress:
+        n, bad_n = sum(result.rows.values()), len(result.rejected)
+        print(f"read {n:,} row{'s' if n != 1 else ''}"
+              + (f" and {bad_n:,} invalid" if bad_n else "")
+              + f" in {time.perf_counter() - t0:.1f} s; "
+              f"{'checking (dry run)' if dry_run else 'checking and writing'} ...",
+              file=sys.stderr, flush=True)
     outcome = ImportOutcome(result=result, dry_run=dry_run)
     bad = result.rejected
     if len(bad) and not skip_invalid:
@@ -163,8 +176,10 @@ def run(store, format: str, path, *, dry_run: bool = False, skip_invalid: bool =
                                            progress=progress, dry_run=dry_run)
     if len(bad) and skip_invalid and not dry_run:
         target = rejected_path(result.source)
-        try:
-            bad.to_csv(target, index=False)
+        from .tidy import neutralise_formulas
+
+        try:  # people open it in a spreadsheet: the input's formula-like cells stay inert
+            neutralise_formulas(bad).to_csv(target, index=False)
         except OSError as exc:
             raise ImportFormatError(f"imported, but cannot write the rejected rows to {target}: "
                                     f"{exc.strerror or exc}") from None
