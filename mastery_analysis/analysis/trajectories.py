@@ -52,7 +52,7 @@ _ACF_BLOCK = 4096
 #: The fewest period means from which Sen's interval of the slope is given. With 5 the
 #: interval can be no wider than the range of the 10 pairwise slopes, and on trend-free
 #: series with a daily autocorrelation of 0.9-0.95 that range held the true slope only about
-#: 90% of the time; from 6 the 95% interval held it 95% of the time or more (simulated:
+#: 90% of the time; from 6 the 95% interval held it at least 94% of the time (simulated:
 #: ``make calibrate``, docs/statistics.md).
 MIN_INTERVAL_PERIODS = 6
 
