@@ -86,8 +86,8 @@ def trend_rates(people: int, days: int, phi: float, *, per_year: float = 0.0, se
     One element per person, so each person's Benjamini-Hochberg family is that one test and
     the rate is the per-series rate. ``called`` counts either direction; ``right`` counts
     the true direction (the power when ``per_year`` is not 0); ``coverage`` is the share of
-    Sen intervals that hold the true weekly slope; ``insufficient`` the share with too few
-    weeks. With ``alternatives`` = k > 0, the same ``called`` rate for each pymannkendall
+    the Sen intervals given (finite bounds) that hold the true weekly slope, ``interval_given``
+    the share of series given one; ``insufficient`` the share with too few weeks. With ``alternatives`` = k > 0, the same ``called`` rate for each pymannkendall
     test in :data:`TREND_ALTERNATIVES`, run series by series on the weekly means of the first
     k series, and ``tool_on_those`` the tool's rate on the same k series.
     """
@@ -99,10 +99,12 @@ def trend_rates(people: int, days: int, phi: float, *, per_year: float = 0.0, se
     truth = "improving" if per_year > 0 else "declining" if per_year < 0 else None
     weekly_slope = per_year / 365.25 * 7
     ok = direction != "insufficient"
-    cover = (out["slope_low"] <= weekly_slope + 1e-12) & (weekly_slope - 1e-12 <= out["slope_high"])
+    low, high = out["slope_low"].to_numpy(), out["slope_high"].to_numpy()
+    given = np.isfinite(low) & np.isfinite(high)  # what a person is shown: an interval or none
+    cover = (low <= weekly_slope + 1e-12) & (weekly_slope - 1e-12 <= high)
     res = {"called": called.mean(), "right": (direction == truth).mean() if truth else np.nan,
-           "coverage": cover[ok].mean() if ok.any() else np.nan,
-           "insufficient": 1 - ok.mean(), "n": people}
+           "coverage": cover[given].mean() if given.any() else np.nan,
+           "interval_given": given.mean(), "insufficient": 1 - ok.mean(), "n": people}
     if alternatives:
         import pymannkendall as mk
 

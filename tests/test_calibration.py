@@ -23,11 +23,20 @@ def at_least(rate, n, target):
     return round(rate * n) >= stats.binom.ppf(0.001, n, target)
 
 
-@pytest.mark.parametrize("phi,days", [(0.0, 365), (0.8, 90), (0.95, 90), (0.95, 365)])
+@pytest.mark.parametrize("phi,days", [(0.0, 365), (0.8, 90), (0.95, 42), (0.95, 90), (0.95, 365)])
 def test_trend_free_series_are_rarely_called_a_trend(phi, days):
     res = trend_rates(400, days, phi, seed=11 + days)
     assert at_most(res["called"], 400, 0.06), res
+    assert res["interval_given"] == 1.0, res  # 6 weekly means or more: always an interval
     assert at_least(res["coverage"], 400, 0.94), res  # Sen's interval holds the true slope
+
+
+def test_no_interval_from_five_weekly_means():
+    """30 days are 5 weeks: the trend is tested, but no interval is given (from 5 points no
+    interval holds the slope 95% of the time at strong autocorrelation)."""
+    res = trend_rates(200, 30, 0.95, seed=2)
+    assert res["insufficient"] == 0.0 and res["interval_given"] == 0.0, res
+    assert np.isnan(res["coverage"]), res
 
 
 def test_a_trend_of_one_point_a_year_is_found_in_a_year_without_autocorrelation():

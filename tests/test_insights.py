@@ -233,3 +233,24 @@ def test_the_text_and_the_tables_make_the_same_decision(demo, today):
         if not rows["significant"].any():
             assert ap.at[goal, "sufficient"] == bool(rows["sufficient"].all()), ap.at[goal, "text"]
             assert ("enough for an 80% chance" in ap.at[goal, "text"]) == bool(rows["sufficient"].all())
+
+
+def test_the_slope_interval_is_stated_exactly_when_element_trends_gives_one():
+    """From 5 weekly means the trend is tested but Sen's interval is withheld (from 5 it is not
+    honest: docs/statistics.md); the sentence then says so instead of quoting bounds."""
+    from mastery_analysis.analysis.trajectories import element_trends
+
+    for days, weeks in ((30, 5), (37, 6)):  # from a Saturday: 2 days, then whole weeks
+        frames = _noise_participant(3, days=days)
+        trends = element_trends(frames["ratings"]).set_index("element")
+        assert (trends["n_periods"] == weeks).all()
+        tr = _call(frames).set_index("subject").loc[trends.index]
+        assert tr.loc[tr["kind"] == "trend", "sufficient"].all()
+        if weeks == 5:
+            assert trends["slope_low"].isna().all() and tr["ci_low"].isna().all()
+            assert tr["text"].str.contains("no interval yet").all()
+        else:
+            np.testing.assert_allclose(tr["ci_low"], trends["slope_low"])
+            np.testing.assert_allclose(tr["ci_high"], trends["slope_high"])
+            assert tr["text"].str.contains("95% CI").all()
+            assert not tr["text"].str.contains("no interval yet").any()

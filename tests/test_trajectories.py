@@ -278,6 +278,28 @@ def test_min_periods_and_missing_elements():
     out = element_trends(ratings, min_periods=4)
     assert out.loc[0, "direction"] == "flat"  # perfectly monotone, but p > 0.05 with 4 points
     assert out.loc[0, "p_value"] > 0.05
+    assert out[["slope_low", "slope_high"]].isna().all(axis=None)  # an interval needs 6
+
+
+def test_sens_interval_is_given_from_six_periods():
+    """With 5 weekly means the test is run but the interval is withheld (at strong
+    autocorrelation no Sen interval from 5 points holds the slope 95% of the time:
+    docs/statistics.md); from 6 it is Sen's interval, as computed plainly."""
+    rng = np.random.default_rng(8)
+    days = pd.date_range("2025-01-06", periods=6 * 7)  # a Monday: whole weeks
+    ratings = pd.DataFrame({"participant_id": "a", "element": "focused", "date": days,
+                            "rating": np.clip(np.rint(5 + 0.05 * np.arange(len(days))
+                                                      + rng.normal(0, 1, len(days))), 1, 10)})
+    five = element_trends(ratings.iloc[:5 * 7]).iloc[0]
+    assert five["n_periods"] == 5 and five["direction"] != "insufficient"
+    assert np.isfinite(five[["slope", "tau", "p_value", "q_value"]].to_numpy(dtype=float)).all()
+    assert np.isnan(five["slope_low"]) and np.isnan(five["slope_high"])
+    six = element_trends(ratings).iloc[0]
+    ref = _reference_trend(ratings)
+    assert six["n_periods"] == 6
+    np.testing.assert_allclose(six[["slope", "slope_low", "slope_high"]].to_numpy(dtype=float),
+                               [ref["slope"], ref["slope_low"], ref["slope_high"]], rtol=1e-9)
+    assert six["slope_low"] <= six["slope"] <= six["slope_high"]
 
 
 def test_nan_ratings_are_skipped_and_empty_input():
