@@ -36,8 +36,10 @@ def _fmt_p(p: float) -> str:
 
 
 def _signed(v: float) -> str:
-    """Two significant digits with a sign: +0.016, -0.0038, +1.2."""
-    return f"{v:+.2g}"
+    """Two significant digits with a sign, trailing zeros kept: +0.016, -0.0038, +0.030, 0."""
+    if v == 0:
+        return "0"
+    return f"{v:+#.2g}".rstrip(".")  # '#' keeps +0.030 from printing as +0.03; 12 not '12.'
 
 
 def _days_word(n) -> str:
