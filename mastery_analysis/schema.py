@@ -269,13 +269,41 @@ def _pandera_column(rule: Rule) -> pa.Column:
     return pa.Column("datetime64[ns, UTC]", nullable=True)  # stamp
 
 
+def _parse_days(values: pd.Series) -> pd.Series:
+    """Dates and date-times (any text pandas reads) as naive timestamps; unreadable -> NaT.
+
+    A time with a UTC offset keeps its own wall-clock day (the day the person wrote), as a
+    time-zone-aware column does below; offsets that differ from cell to cell are read one
+    cell at a time (pandas refuses to put them in one column).
+    """
+    try:
+        parsed = pd.to_datetime(values, errors="coerce", format="mixed")
+    except (ValueError, TypeError):
+        parsed = pd.Series([_parse_day(v) for v in values], index=values.index, dtype="datetime64[ns]")
+    if getattr(parsed.dt, "tz", None) is not None:
+        parsed = parsed.dt.tz_localize(None)
+    return parsed
+
+
+def _parse_day(value) -> pd.Timestamp:
+    """One cell as :func:`_parse_days` reads it (a naive timestamp, or NaT)."""
+    if value is None or (isinstance(value, (float, np.floating)) and not np.isfinite(value)):
+        return pd.NaT
+    try:
+        stamp = pd.to_datetime(value, format="mixed")
+    except (ValueError, TypeError, OverflowError):
+        return pd.NaT
+    if stamp is pd.NaT or pd.isna(stamp):
+        return pd.NaT
+    return stamp.tz_localize(None) if stamp.tzinfo is not None else stamp
+
+
 def _coerce_dates(frame, column, failures, nullable):
     raw = frame[column]
     if pd.api.types.is_datetime64_any_dtype(raw):
         parsed = raw.dt.tz_localize(None) if getattr(raw.dt, "tz", None) is not None else raw
     else:
-        parsed = pd.to_datetime(raw.astype(object).where(raw.notna(), None), errors="coerce",
-                                format="mixed")
+        parsed = _parse_days(raw.astype(object).where(raw.notna(), None))
         bad = parsed.isna() & raw.notna() & (raw.astype(str).str.strip() != "")
         for label in raw.index[bad]:
             failures.append({"row": label, "column": column, "value": _plain(raw[label]),
@@ -512,7 +540,7 @@ def _check_cell(rule: Rule, col: str, v, label, failures):
             return v.date()
         if isinstance(v, dt.date):
             return v
-        day = pd.to_datetime(pd.Series([v], dtype=object), errors="coerce", format="mixed").iloc[0]
+        day = _parse_day(v)
         if pd.isna(day):
             fail(_plain(v), "a date like 2024-05-31")
             return None

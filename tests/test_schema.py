@@ -115,3 +115,11 @@ def test_empty_text_and_missing_optional_cells_take_their_defaults():
     assert out["archived"].tolist() == [False, False]
     # a goal read back from the store can be written again as it is
     assert validate("goals", out).equals(out)
+
+
+def test_times_with_utc_offsets_keep_the_day_written_even_when_offsets_differ():
+    frame = ratings(date=["2025-01-01T23:30:00+02:00", "2025-01-02T00:30:00-05:00"])
+    out = validate("ratings", frame)  # pandas refuses mixed offsets in one column
+    assert out["date"].dt.strftime("%Y-%m-%d").tolist() == ["2025-01-01", "2025-01-02"]
+    assert validate("ratings", ratings(date=["2025-01-01T23:30:00+02:00"] * 2).assign(
+        element=["proactive", "focused"]))["date"].dt.day.tolist() == [1, 1]

@@ -22,7 +22,8 @@ NUMBERS = st.one_of(st.integers(-5, 400), st.floats(-5, 200, allow_nan=False),
                     st.sampled_from([float("nan"), float("inf"), 3.5, 10_001, 1440.5]))
 DATES = st.one_of(st.dates(dt.date(2020, 1, 1), dt.date(2026, 12, 31)),
                   st.sampled_from(["2024-05-31", "31/05/2024", "2024-13-01", "yesterday", "",
-                                   pd.Timestamp("2024-02-29 13:45"), dt.datetime(2024, 3, 1, 23, 59)]))
+                                   pd.Timestamp("2024-02-29 13:45"), dt.datetime(2024, 3, 1, 23, 59),
+                                   "2024-05-31T23:30:00+02:00", "2024-06-01T01:00:00-05:00"]))
 CELLS = st.one_of(st.none(), TEXTS, NUMBERS, DATES, st.booleans(),
                   st.sampled_from(["true", "no", "maybe", np.int64(3), np.float64(2.5), pd.NA]))
 
