@@ -73,7 +73,108 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-class JupyterLab:
+class ServerProcess:
+    """A server in its own process group, with throwaway folders under ``_home``.
+
+    Subclasses give :meth:`_command`, :meth:`_environment`, :meth:`_cwd` and
+    :meth:`_answers` (one readiness probe); :meth:`start` tries up to three free ports (a
+    port can be taken between choosing and binding), :meth:`stop` kills the group (the
+    server and the kernels it started) and removes the folders.
+    """
+
+    name = "the server"
+    kill_wait = 10  # seconds after SIGTERM before SIGKILL
+    poll_every = 0.25
+
+    def __init__(self, *, prefix: str, startup_timeout: float):
+        self.startup_timeout = startup_timeout
+        self.port = None
+        self.process = None
+        self._home = Path(tempfile.mkdtemp(prefix=prefix))
+        self.log_path = self._home / "server.log"
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _command(self) -> list[str]:
+        raise NotImplementedError
+
+    def _environment(self) -> dict:
+        raise NotImplementedError
+
+    def _cwd(self) -> Path:
+        return self._home
+
+    def _answers(self) -> bool:
+        """True once the server answers; an exception or False means not yet."""
+        raise NotImplementedError
+
+    def start(self):
+        env = self._environment()
+        for _attempt in range(3):
+            self.port = free_port()
+            log = open(self.log_path, "ab")
+            self.process = subprocess.Popen(
+                self._command(), cwd=self._cwd(), env=env, stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, start_new_session=True)
+            log.close()
+            if self._wait_ready():
+                return self
+            self._kill()
+        raise RuntimeError(f"{self.name} did not start; its log:\n{self.log()[-8000:]}")
+
+    def _wait_ready(self) -> bool:
+        deadline = time.monotonic() + self.startup_timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                return False  # exited (e.g. the port was taken in between)
+            try:
+                if self._answers():
+                    return True
+            except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+                pass
+            time.sleep(self.poll_every)
+        return False
+
+    def log(self) -> str:
+        """The server's standard output and error so far (its kernels' too)."""
+        try:
+            return self.log_path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return "(no log)"
+
+    def _kill(self):
+        if self.process is None or self.process.poll() is not None:
+            return
+        for sig, wait in ((signal.SIGTERM, self.kill_wait), (signal.SIGKILL, 10)):
+            try:
+                os.killpg(self.process.pid, sig)  # the server and the kernels it started
+            except ProcessLookupError:
+                return
+            try:
+                self.process.wait(timeout=wait)
+                return
+            except subprocess.TimeoutExpired:
+                continue
+
+    def stop(self) -> None:
+        self._kill()
+        if self.process is not None:
+            try:  # kernels left in the group
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        shutil.rmtree(self._home, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class JupyterLab(ServerProcess):
     """A JupyterLab server with throwaway configuration, for one test.
 
     Parameters
@@ -96,19 +197,13 @@ class JupyterLab:
         The server's stdout and stderr (shown when start-up fails).
     """
 
+    name = "JupyterLab"
+
     def __init__(self, root_dir, *, env=None, startup_timeout: float = 90):
+        super().__init__(prefix="mastery-lab-", startup_timeout=startup_timeout)
         self.root_dir = Path(root_dir)
         self.extra_env = dict(env or {})
-        self.startup_timeout = startup_timeout
         self.token = secrets.token_hex(16)
-        self.port = None
-        self.process = None
-        self._home = Path(tempfile.mkdtemp(prefix="mastery-lab-"))
-        self.log_path = self._home / "server.log"
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     def _environment(self) -> dict:
         home = self._home
@@ -128,38 +223,19 @@ class JupyterLab:
         env.pop("JUPYTER_PATH", None)
         return env
 
-    def start(self) -> "JupyterLab":
-        """Start the server and wait until ``/api/status`` answers; up to three tries (a port clash)."""
-        env = self._environment()
-        for attempt in range(3):
-            self.port = free_port()
-            log = open(self.log_path, "ab")
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1",
-                 f"--port={self.port}", f"--ServerApp.token={self.token}",
-                 f"--ServerApp.root_dir={self.root_dir}", "--allow-root",
-                 "--ServerApp.port_retries=0", "--LabApp.news_url=None"],
-                cwd=self.root_dir, env=env, stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, start_new_session=True)
-            log.close()
-            if self._wait_ready():
-                return self
-            self._kill()
-        raise RuntimeError(f"JupyterLab did not start; its log:\n{self.log()}")
+    def _command(self) -> list[str]:
+        return [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1",
+                f"--port={self.port}", f"--ServerApp.token={self.token}",
+                f"--ServerApp.root_dir={self.root_dir}", "--allow-root",
+                "--ServerApp.port_retries=0", "--LabApp.news_url=None"]
 
-    def _wait_ready(self) -> bool:
-        deadline = time.monotonic() + self.startup_timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                return False  # exited (e.g. the port was taken in between)
-            try:
-                with urllib.request.urlopen(self._request("/api/status"), timeout=5) as r:
-                    if r.status == 200:
-                        return True
-            except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
-                pass
-            time.sleep(0.25)
-        return False
+    def _cwd(self) -> Path:
+        return self.root_dir
+
+    def _answers(self) -> bool:
+        """``/api/status`` answers 200."""
+        with urllib.request.urlopen(self._request("/api/status"), timeout=5) as r:
+            return r.status == 200
 
     def _request(self, path, method="GET"):
         return urllib.request.Request(self.base_url + path, method=method,
@@ -169,26 +245,6 @@ class JupyterLab:
         """The URL of ``name`` in a fresh workspace (a saved one would reopen it a second time)."""
         return f"{self.base_url}/lab/workspaces/w{secrets.token_hex(6)}/tree/{name}?token={self.token}"
 
-    def log(self) -> str:
-        try:
-            return self.log_path.read_text(encoding="utf-8", errors="replace")[-8000:]
-        except OSError:
-            return "(no log)"
-
-    def _kill(self):
-        if self.process is None or self.process.poll() is not None:
-            return
-        for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
-            try:
-                os.killpg(self.process.pid, sig)  # the server and the kernels it started
-            except ProcessLookupError:
-                return
-            try:
-                self.process.wait(timeout=wait)
-                return
-            except subprocess.TimeoutExpired:
-                continue
-
     def stop(self) -> None:
         """Shut down through the API (kernels too); kill the process group if that fails."""
         if self.process is not None and self.process.poll() is None:
@@ -197,18 +253,7 @@ class JupyterLab:
                 self.process.wait(timeout=20)
             except (urllib.error.URLError, OSError, subprocess.TimeoutExpired):
                 pass
-            self._kill()
-            try:  # kernels in the group that outlived a clean shutdown
-                os.killpg(self.process.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-        shutil.rmtree(self._home, ignore_errors=True)
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
+        super().stop()
 
 
 def wait_kernel_idle(page, timeout: float = 60_000) -> None:

@@ -14,26 +14,22 @@ import http.cookiejar
 import json
 import os
 import re
-import shutil
-import signal
 import sqlite3
-import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
 
-from browser_support import free_port
+from browser_support import ServerProcess
 
 MASTERY = Path(sys.executable).parent / "mastery"
 PARTICIPANT = "/voila/render/participant.ipynb"
 COACH = "/voila/render/coach.ipynb"
 
 
-class MasteryServer:
+class MasteryServer(ServerProcess):
     """``mastery serve --store DB --port P [args]`` in its own process group.
 
     Attributes
@@ -43,20 +39,16 @@ class MasteryServer:
         The server's standard output and error (its kernels' too).
     """
 
+    name = "mastery serve"
+    kill_wait = 15
+    poll_every = 0.3
+
     def __init__(self, store, *args, startup_timeout: float = 180):
+        super().__init__(prefix="mastery-serve-", startup_timeout=startup_timeout)
         self.store = Path(store)
         self.args = list(args)
-        self.startup_timeout = startup_timeout
-        self._home = Path(tempfile.mkdtemp(prefix="mastery-serve-"))
-        self.log_path = self._home / "server.log"
-        self.port = None
-        self.process = None
 
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def _env(self) -> dict:
+    def _environment(self) -> dict:
         env = dict(os.environ)
         for name in ("JUPYTER_CONFIG_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR"):
             folder = self._home / name.lower()
@@ -66,72 +58,16 @@ class MasteryServer:
         env["PYTHONUNBUFFERED"] = "1"
         return env
 
-    def start(self) -> "MasteryServer":
-        env = self._env()
-        for _attempt in range(3):
-            self.port = free_port()
-            log = open(self.log_path, "ab")
-            self.process = subprocess.Popen(
-                [str(MASTERY), "serve", "--store", str(self.store), "--port", str(self.port), *self.args],
-                cwd=self._home, env=env, stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, start_new_session=True)
-            log.close()
-            if self._wait_ready():
-                return self
-            self._kill()
-        raise RuntimeError(f"mastery serve did not start; its log:\n{self.log()}")
+    def _command(self) -> list[str]:
+        return [str(MASTERY), "serve", "--store", str(self.store), "--port", str(self.port), *self.args]
 
-    def _wait_ready(self) -> bool:
-        deadline = time.monotonic() + self.startup_timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                return False
-            try:
-                with urllib.request.urlopen(self.base_url + "/voila/api/shutdown/none", timeout=5):
-                    pass
-            except urllib.error.HTTPError:
-                return True  # the server answers (any HTTP status)
-            except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
-                pass
-            else:
-                return True
-            time.sleep(0.3)
-        return False
-
-    def log(self) -> str:
+    def _answers(self) -> bool:
+        """Any HTTP answer (this path answers 404 or 405 once the server listens)."""
         try:
-            return self.log_path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            return "(no log)"
-
-    def _kill(self):
-        if self.process is None or self.process.poll() is not None:
-            return
-        for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 10)):
-            try:
-                os.killpg(self.process.pid, sig)
-            except ProcessLookupError:
-                return
-            try:
-                self.process.wait(timeout=wait)
-                return
-            except subprocess.TimeoutExpired:
-                continue
-
-    def stop(self):
-        self._kill()
-        if self.process is not None:
-            try:  # kernels left in the group
-                os.killpg(self.process.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-        shutil.rmtree(self._home, ignore_errors=True)
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
+            with urllib.request.urlopen(self.base_url + "/voila/api/shutdown/none", timeout=5):
+                return True
+        except urllib.error.HTTPError:
+            return True
 
 
 def load_page(server: MasteryServer, path: str = PARTICIPANT, *, timeout: float = 180):
