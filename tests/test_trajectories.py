@@ -458,3 +458,34 @@ def test_wheel_values_today_defaults_to_the_last_date_and_edge_cases():
         wheel_values(traj, min_n=0)
     with pytest.raises(AnalysisInputError, match="today"):
         wheel_values(traj, today="not a day")
+
+
+@pytest.mark.parametrize("freq", ["W", "14D", "MS"])
+def test_blocks_of_participants_give_the_whole_calls_result(monkeypatch, freq):
+    """Large frames are analysed in blocks of whole participants (_grouped.BLOCK_ROWS); with
+    blocks of a few dozen rows the result is the one-block result, bit for bit, whatever the
+    row order, the index, same-day rows, NaN ratings, a missing date's message, or people who
+    start on different days (fixed-length periods still start at the call's first day)."""
+    from mastery_analysis.analysis import _grouped
+
+    ratings = gappy_ratings(seed=3, people=9, days=150)
+    late = ratings["participant_id"].isin(["p4", "p7"])
+    ratings.loc[late, "date"] += pd.Timedelta(days=9)  # blocks with another first day
+    ratings.loc[[5, 17], "rating"] = np.nan
+    ratings = pd.concat([ratings, ratings.iloc[:40]], ignore_index=True)  # same-day rows
+    ratings.index = ratings.index * 3 + 11  # labels that are not positions
+    whole_traj = element_trajectories(ratings, window="5D", halflife="3D")
+    whole_trend = element_trends(ratings, freq=freq)
+    for rows in (60, 700):  # a block per person; two or three people a block
+        monkeypatch.setattr(_grouped, "BLOCK_ROWS", rows)
+        pd.testing.assert_frame_equal(element_trajectories(ratings, window="5D", halflife="3D"),
+                                      whole_traj, check_exact=True)
+        pd.testing.assert_frame_equal(element_trends(ratings, freq=freq), whole_trend,
+                                      check_exact=True)
+    broken = ratings.copy()
+    label = broken.index[broken["participant_id"].eq("p8")][3]
+    broken.loc[label, "date"] = pd.NaT
+    with pytest.raises(AnalysisInputError, match=f"index label {label}"):
+        element_trajectories(broken)
+    with pytest.raises(AnalysisInputError, match=f"index label {label}"):
+        element_trends(broken)

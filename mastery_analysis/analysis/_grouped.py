@@ -124,6 +124,108 @@ def id_codes(values, *, column: str, function: str):
     return codes, labels
 
 
+#: Rows per block of :func:`by_participant`. Each block's temporaries (a dozen float columns
+#: of a million rows, 8 MB each) are freed and reused by the allocator for the next block, so
+#: the kernel hands out fresh zeroed pages only once; one pass over 15 million rows asked for
+#: about 11 GB of them and spent twice as long in the kernel as in the arithmetic (measured in
+#: docs/scaling.md).
+BLOCK_ROWS = 1_000_000
+
+
+def participant_blocks(frames, *, function: str, rows: int | None = None,
+                       drop_missing: bool = False):
+    """Split several frames into blocks of whole participants, in sorted participant order.
+
+    Yields one list per block: each frame's rows of the block's participants (about ``rows``
+    rows in all, ``BLOCK_ROWS`` by default; a participant is never split, across frames
+    either). Blocks keep the frames' index labels, so an error naming a row names it in the
+    caller's frame. Rows without a participant_id raise :class:`AnalysisInputError`, or with
+    ``drop_missing`` are in no block (for analyses that ignore them anyway).
+    """
+    rows = BLOCK_ROWS if rows is None else int(rows)
+    coded = []
+    for f in frames:
+        s = f["participant_id"]
+        if drop_missing:
+            s = s[s.notna().to_numpy()]
+        codes, labels = id_codes(s, column="participant_id", function=function)
+        coded.append((np.flatnonzero(f["participant_id"].notna().to_numpy()) if drop_missing
+                      else None, codes, np.asarray(labels, dtype=object)))
+    joint = np.unique(np.concatenate([labels for _, _, labels in coded]))
+    per_person = np.zeros(len(joint), dtype=np.int64)
+    for i, (kept, codes, labels) in enumerate(coded):
+        codes = np.searchsorted(joint, labels)[codes] if len(codes) else codes
+        per_person += np.bincount(codes, minlength=len(joint))
+        coded[i] = (kept, codes)
+    before = np.concatenate(([0], np.cumsum(per_person)[:-1]))
+    block = before // rows  # a participant's block: where its first row falls
+    first = np.flatnonzero(np.r_[True, block[1:] != block[:-1]]) if len(joint) else block
+    n_blocks = len(first)
+    block_of = np.cumsum(np.r_[True, block[1:] != block[:-1]]) - 1 if len(joint) else block
+    layouts = []
+    for kept, codes in coded:
+        if kept is None and np.all(codes[1:] >= codes[:-1]):  # sorted: blocks are slices
+            at = np.searchsorted(codes, np.append(first, len(joint)))
+            layouts.append(("slices", at))
+        else:  # a block's rows in their order in the frame (no sort of the whole column)
+            layouts.append(("rows", block_of[codes], kept))
+    for b in range(n_blocks):
+        parts = []
+        for f, layout in zip(frames, layouts):
+            if layout[0] == "slices":
+                parts.append(f.iloc[int(layout[1][b]):int(layout[1][b + 1])])
+            else:
+                where = np.flatnonzero(layout[1] == b)
+                parts.append(f.take(where if layout[2] is None else layout[2][where]))
+        yield parts
+
+
+def by_participant(frames, compute, *, function: str, rows: int | None = None,
+                   out_rows: int | None = None) -> pd.DataFrame:
+    """``compute(*blocks)`` over blocks of whole participants, concatenated in participant order.
+
+    For the per-person analyses, whose result for one person depends on that person's rows
+    only. ``frames`` (a frame, or a list of frames split alike) are split by
+    :func:`participant_blocks`, so the concatenation is sorted by participant as one call's
+    result would be. Frames of at most ``rows`` rows in all are passed whole.
+
+    ``out_rows``, when the caller knows the result's length, lets each block's numbers be
+    copied into columns allocated once, and each block's own result be freed before the next:
+    the result's memory is then asked of the kernel once instead of twice. String columns are
+    joined without a copy (pyarrow chunks).
+    """
+    rows = BLOCK_ROWS if rows is None else int(rows)
+    frames = [frames] if isinstance(frames, pd.DataFrame) else list(frames)
+    if sum(len(f) for f in frames) <= rows:
+        return compute(*frames)
+    blocks = participant_blocks(frames, function=function, rows=rows)
+    if out_rows is None:
+        return pd.concat([compute(*parts) for parts in blocks], ignore_index=True)
+    numbers, strings, names, filled = {}, {}, None, 0
+    for parts in blocks:
+        result = compute(*parts)
+        if names is None:
+            names = list(result.columns)
+            for c in names:
+                if pd.api.types.is_string_dtype(result[c].dtype):
+                    strings[c] = []
+                else:
+                    numbers[c] = np.empty(out_rows, dtype=result[c].dtype)
+        k = len(result)
+        if filled + k > out_rows:
+            raise RuntimeError(f"{function}: the blocks gave more than the {out_rows} rows expected")
+        for c, column in numbers.items():
+            column[filled:filled + k] = result[c].to_numpy()
+        for c, chunks in strings.items():
+            chunks.append(result[c])
+        filled += k
+        del result
+    if filled != out_rows:
+        raise RuntimeError(f"{function}: the blocks gave {filled} rows, {out_rows} expected")
+    return pd.DataFrame({c: (pd.concat(strings[c], ignore_index=True) if c in strings
+                             else numbers[c]) for c in names}, copy=False)
+
+
 def goal_ids(goals: pd.DataFrame, *, function: str) -> tuple[pd.Series, pd.Series]:
     """The goals frame's ``goal_id`` and ``participant_id`` as string Series (index 0..n-1).
 
@@ -161,7 +263,7 @@ def group_bounds(codes: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarr
     return sizes, starts
 
 
-_BLOCK_CELLS = 4_000_000  # cells per 2-D block handed to lfilter at once
+_BLOCK_CELLS = 500_000  # cells per 2-D block handed to lfilter at once (a few MB: reused, not fresh pages)
 
 
 def filter_segments(x: np.ndarray, starts: np.ndarray, lengths: np.ndarray, decay: float, *,

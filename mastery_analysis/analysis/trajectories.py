@@ -18,6 +18,7 @@ from ._grouped import (
     as_days,
     as_ids,
     as_numbers,
+    by_participant,
     days_to_timestamps,
     AR_MARGIN_SE,
     ar1_upper,
@@ -98,12 +99,12 @@ def _id_pairs(ratings: pd.DataFrame, rows: np.ndarray, function: str):
     return codes.astype(np.int64), len(uniques), (pc, p_labels), (ec, e_labels)
 
 
-def _check_dates(days: np.ndarray, mask: np.ndarray, function: str) -> None:
+def _check_dates(ratings: pd.DataFrame, days: np.ndarray, mask: np.ndarray, function: str) -> None:
     bad = np.flatnonzero(mask & np.isnat(days))
-    if len(bad):
+    if len(bad):  # the index label: a block of the caller's frame keeps the caller's labels
         raise AnalysisInputError(
-            f"{function}: column 'date' is missing in {len(bad)} row(s) (first at position "
-            f"{bad[0]}); every rating needs a date")
+            f"{function}: column 'date' is missing in {len(bad)} row(s) (first at index label "
+            f"{ratings.index[bad[:1]].tolist()[0]!r}); every rating needs a date")
 
 
 def element_trajectories(ratings: pd.DataFrame, *, window="7D", halflife=None) -> pd.DataFrame:
@@ -154,9 +155,17 @@ def element_trajectories(ratings: pd.DataFrame, *, window="7D", halflife=None) -
                   function=fn)
     w = int(_days_option(window, "window", fn, whole=True))
     h = w if halflife is None else _days_option(halflife, "halflife", fn, whole=False)
+    is_cur, _ = _current_and_vision(ratings)  # one row out per current rating
+    return by_participant(ratings, lambda block: _trajectories(block, w, h), function=fn,
+                          out_rows=int(is_cur.sum()))
+
+
+def _trajectories(ratings: pd.DataFrame, w: int, h: float) -> pd.DataFrame:
+    """:func:`element_trajectories` of one block of participants (options checked)."""
+    fn = "element_trajectories"
     is_cur, is_vis = _current_and_vision(ratings)
     days_all = as_days(ratings["date"], column="date", function=fn)
-    _check_dates(days_all, is_cur | is_vis, fn)
+    _check_dates(ratings, days_all, is_cur | is_vis, fn)
     values_all = as_numbers(ratings["rating"], column="rating", function=fn)
     is_vis = is_vis & np.isfinite(values_all)
     if not is_cur.any():
@@ -246,11 +255,17 @@ def _empty_trajectories() -> pd.DataFrame:
         **{c: pd.Series(dtype=float) for c in _TRAJECTORY_COLUMNS[3:]}})
 
 
-def _period_labels(days: np.ndarray, freq, function: str) -> np.ndarray:
-    """The label (a day) of the ``freq`` period of each day, as pandas' resampling bins them."""
+def _period_labels(days: np.ndarray, freq, function: str, origin: np.datetime64) -> np.ndarray:
+    """The label (a day) of the ``freq`` period of each day, as pandas' resampling bins them.
+
+    ``origin`` is the first day of the whole call, where bins of a fixed length ("14D")
+    start (pandas starts them at the first day it is given), so that a block of
+    participants is binned as the whole call would bin it.
+    """
     num = days.astype(np.int64)
-    low = num.min()
+    low = min(num.min(), origin.astype("datetime64[D]").astype(np.int64))
     present = np.bincount(num - low) > 0  # distinct days in O(n): days span years, not ages
+    present[0] = True  # the origin (or the first day), where pandas starts its bins
     unique = (np.flatnonzero(present) + low).astype("datetime64[D]")
     inverse = (np.cumsum(present) - 1)[num - low]
     s = pd.Series(np.arange(len(unique)), index=pd.DatetimeIndex(days_to_timestamps(unique)))
@@ -262,6 +277,16 @@ def _period_labels(days: np.ndarray, freq, function: str) -> np.ndarray:
         raise AnalysisInputError(
             f"{function}: freq={freq!r} is not a pandas frequency like 'W' or 'MS' ({exc})") from None
     return labels[number][inverse]
+
+
+def _period_length(freq, function: str) -> float:
+    """The typical length of a ``freq`` period in days (7 for weeks, 31 for months): the
+    median gap between the labels of three years of days, so that it depends on the
+    frequency alone, not on which periods one person happened to rate."""
+    days = np.arange(np.datetime64("2001-01-01"), np.datetime64("2004-01-01"))
+    distinct = np.unique(_period_labels(days, freq, function, days[0]))
+    gaps = np.diff(distinct).astype("timedelta64[D]").astype(np.int64)
+    return float(np.median(gaps)) if len(gaps) else float(len(days))
 
 
 def element_trends(ratings: pd.DataFrame, *, freq="W", alpha: float = 0.05,
@@ -353,9 +378,30 @@ def element_trends(ratings: pd.DataFrame, *, freq="W", alpha: float = 0.05,
         raise AnalysisInputError(f"{fn}: alpha={alpha!r} must be between 0 and 1")
     if int(min_periods) != min_periods or min_periods < 3:
         raise AnalysisInputError(f"{fn}: min_periods={min_periods!r} must be a whole number >= 3")
+    period_days = _period_length(freq, fn)
+    is_cur, _ = _current_and_vision(ratings)
+    days = as_days(ratings["date"], column="date", function=fn)
+    finite = np.isfinite(as_numbers(ratings["rating"], column="rating", function=fn))
+    rated = days[is_cur & finite & ~np.isnat(days)]
+    origin = rated.min() if len(rated) else np.datetime64("1970-01-01")
+    first_label = _period_labels(np.array([origin]), freq, fn, origin)[0]
+    del days, finite, rated
+    return by_participant(
+        ratings,
+        lambda block: _trends(block, freq, alpha, min_periods, period_days, origin, first_label),
+        function=fn)
+
+
+def _trends(ratings: pd.DataFrame, freq, alpha: float, min_periods: int, period_days: float,
+            origin: np.datetime64, first_label: np.datetime64) -> pd.DataFrame:
+    """:func:`element_trends` of one block of participants (options checked). ``origin`` is
+    the whole call's first rated day, where fixed-length periods start, and ``first_label``
+    its period's label, from which periods are numbered: a block's numbers equal the whole
+    call's."""
+    fn = "element_trends"
     is_cur, _ = _current_and_vision(ratings)
     days_all = as_days(ratings["date"], column="date", function=fn)
-    _check_dates(days_all, is_cur, fn)
+    _check_dates(ratings, days_all, is_cur, fn)
     rows = np.flatnonzero(is_cur)
     if len(rows) == 0:
         return _empty_trends()
@@ -366,21 +412,16 @@ def element_trends(ratings: pd.DataFrame, *, freq="W", alpha: float = 0.05,
     first_row[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)  # a row of each group
 
     finite = np.isfinite(values)
-    period_days = 7.0
     if finite.any():
-        labels = _period_labels(days[finite], freq, fn)
-        lab_num = (labels - labels.min()).astype("timedelta64[D]").astype(np.int64)
+        labels = _period_labels(days[finite], freq, fn, origin)
+        lab_num = (labels - first_label).astype("timedelta64[D]").astype(np.int64)
         span = int(lab_num.max()) + 1
         pkey, key_index = _dense_keys(codes[finite] * span + lab_num, n_groups * span)
         means = np.bincount(pkey, weights=values[finite]) / np.bincount(pkey)
         period_group = key_index // span
         weeks = (key_index % span).astype(float) / 7.0  # time of each period, in weeks
-        distinct = np.flatnonzero(np.bincount(lab_num) > 0)
-        if len(distinct) > 1:  # the typical period length, in days (7 for weeks)
-            period_days = float(np.median(np.diff(distinct)))
         ac, n_days = _daily_autocorrelation(codes[finite], days[finite], values[finite], n_groups)
     else:
-        _period_labels(days[:1], freq, fn)  # still reject a bad freq
         period_group = np.zeros(0, dtype=np.int64)
         weeks = means = np.zeros(0)
         ac, n_days = np.full(n_groups, np.nan), np.zeros(n_groups)
@@ -531,7 +572,7 @@ def wheel_values(trajectories: pd.DataFrame, *, today=None, min_n: int = MIN_N,
     if not isinstance(min_n, (int, np.integer)) or isinstance(min_n, bool) or min_n < 1:
         raise AnalysisInputError(f"{fn}: min_n should be a whole number of people >= 1, got {min_n!r}")
     days = as_days(trajectories["date"], column="date", function=fn)
-    _check_dates(days, np.ones(len(days), dtype=bool), fn)
+    _check_dates(trajectories, days, np.ones(len(days), dtype=bool), fn)
     vision = (as_numbers(trajectories["vision"], column="vision", function=fn)
               if "vision" in trajectories.columns else np.full(len(days), np.nan))
     d = pd.DataFrame({
