@@ -324,3 +324,30 @@ def test_dates_with_a_time_zone_are_the_participants_calendar_days():
     assert len(pairs) == row["n"]
     with pytest.raises(AnalysisInputError, match="'date'"):
         action_progress_correlation(actions.assign(date="not a day"), progress)
+
+
+@pytest.mark.parametrize("family", ["call", "participant"])
+def test_blocks_of_participants_give_the_whole_calls_result(monkeypatch, family):
+    """Large inputs are paired in blocks of whole participants (_grouped.BLOCK_ROWS) and the
+    FDR family, the days needed and the sort are then decided over every block together:
+    tiny blocks give the one-block result bit for bit, with a person whose actions and
+    progress sit in different frames' orders, categorical ids, a row without a participant
+    (ignored either way) and check-ins."""
+    from mastery_analysis.analysis import _grouped
+    from mastery_analysis.demo import demo_frames
+
+    f = demo_frames()
+    actions = f["actions"].sample(frac=1, random_state=1)  # unsorted rows
+    progress = f["progress"].astype({"participant_id": "category"})
+    ga, gp = _gappy_frames()
+    actions = pd.concat([actions, ga.drop(columns="minutes")], ignore_index=True)
+    progress = pd.concat([progress, gp], ignore_index=True)
+    actions.loc[3, "participant_id"] = None
+    checkins = f["ratings"][["participant_id", "date"]]
+    kwargs = dict(lags=range(0, 4), checkins=checkins, family=family)
+    whole = action_progress_correlation(actions, progress, **kwargs)
+    assert whole["participant_id"].nunique() > 3 and whole["significant"].any()
+    for rows in (300, 5000):  # a block per person or less; several people a block
+        monkeypatch.setattr(_grouped, "BLOCK_ROWS", rows)
+        pd.testing.assert_frame_equal(action_progress_correlation(actions, progress, **kwargs),
+                                      whole, check_exact=True)

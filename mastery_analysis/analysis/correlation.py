@@ -18,6 +18,7 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import AnalysisInputError
+from . import _grouped
 from ._grouped import AR_MARGIN_SE, as_days, grouped_bh_q, grouped_comoments, require_frame
 
 #: The correlation the sufficiency estimate is for, and the power it asks for.
@@ -420,22 +421,21 @@ def action_progress_correlation(actions: pd.DataFrame, progress: pd.DataFrame, *
     if family not in FAMILIES:
         raise AnalysisInputError(f"family should be 'call' or 'participant', got {family!r}")
 
-    codes = _groups(actions, progress, checkins, measure)
-    G = len(codes["g_pid"])
-    if G == 0:
+    frames = [actions, progress] + ([checkins] if checkins is not None else [])
+    if sum(len(f) for f in frames) <= _grouped.BLOCK_ROWS:
+        parts = [_pair_moments(*frames[:2], frames[2] if checkins is not None else None,
+                               lag_values, measure)]
+    else:  # blocks of whole participants: their moments are theirs alone
+        parts = [_pair_moments(*block[:2], block[2] if checkins is not None else None,
+                               lag_values, measure)
+                 for block in _grouped.participant_blocks(
+                     frames, function="action_progress_correlation", drop_missing=True)]
+    parts = [part for part in parts if part is not None]
+    if not parts:
         return _empty()
-    x, y, gid, offset, length = _grid(codes, int(lag_values.max()))
-
-    remaining = length[gid] - (np.arange(len(x)) - offset[gid])
-    x_ok = np.isfinite(x)
-    parts = []
-    for lag in lag_values:
-        n, r, acx, acy, varies, possible = _moments(x, y, gid, remaining, x_ok, int(lag), G)
-        parts.append(pd.DataFrame({"g": np.arange(G), "lag": lag, "n": n, "r": r,
-                                   "ac_actions": acx, "ac_progress": acy, "varies": varies,
-                                   "possible": possible}))
-    out = pd.concat(parts, ignore_index=True)  # at least one group and one lag
-    out = out.sort_values(["g", "lag"], kind="stable").reset_index(drop=True)
+    # the family-wide part below (FDR, days needed) needs every test of the call at once
+    out = pd.concat(parts, ignore_index=True).sort_values(
+        ["participant_id", "goal_id", "lag"], kind="stable", ignore_index=True)
 
     n = out["n"].to_numpy()
     r = out["r"].to_numpy()
@@ -459,8 +459,8 @@ def action_progress_correlation(actions: pd.DataFrame, progress: pd.DataFrame, *
         z = np.arctanh(np.clip(rs, -1 + 1e-15, 1 - 1e-15))
         half = stats.norm.ppf(1 - alpha / 2) / np.sqrt(ne - 3)
         ci_low[s], ci_high[s] = np.tanh(z - half), np.tanh(z + half)
-    g = out["g"].to_numpy()
-    fam = codes["g_pid"][g] if family == "participant" else np.zeros(len(out), dtype=np.int64)
+    fam = (pd.factorize(out["participant_id"])[0] if family == "participant"
+           else np.zeros(len(out), dtype=np.int64))
     q_value = grouped_bh_q(p_value, fam)  # p is NaN exactly where the row is not tested
     significant = np.nan_to_num(q_value, nan=1.0) < alpha
 
@@ -475,10 +475,9 @@ def action_progress_correlation(actions: pd.DataFrame, progress: pd.DataFrame, *
         more = np.where(np.isfinite(needed), np.ceil(np.clip(needed - n, 0, None) / rate), np.nan)
     more = np.where(sufficient, 0.0, more)
 
-    g = out["g"].to_numpy()
     result = pd.DataFrame({
-        "participant_id": pd.array(codes["pid_labels"][codes["g_pid"][g]], dtype="str"),
-        "goal_id": pd.array(codes["goal_labels"][codes["g_goal"][g]], dtype="str"),
+        "participant_id": pd.array(out["participant_id"], dtype="str"),
+        "goal_id": pd.array(out["goal_id"], dtype="str"),
         "lag": out["lag"].to_numpy(dtype=np.int64),
         "n": n.astype(np.int64),
         "n_eff": n_eff.astype(float),
@@ -495,8 +494,29 @@ def action_progress_correlation(actions: pd.DataFrame, progress: pd.DataFrame, *
         "ac_actions": out["ac_actions"].to_numpy(dtype=float),
         "ac_progress": out["ac_progress"].to_numpy(dtype=float),
     })
-    return result.sort_values(["participant_id", "goal_id", "lag"], kind="stable",
-                              ignore_index=True)[COLUMNS]
+    return result[COLUMNS]
+
+
+def _pair_moments(actions, progress, checkins, lag_values, measure):
+    """Each goal's moments at each lag (one block of participants): a frame with
+    participant_id, goal_id, lag, n, r, ac_actions, ac_progress, varies and possible, or
+    None when no goal has actions and progress to pair."""
+    codes = _groups(actions, progress, checkins, measure)
+    G = len(codes["g_pid"])
+    if G == 0:
+        return None
+    x, y, gid, offset, length = _grid(codes, int(lag_values.max()))
+    remaining = length[gid] - (np.arange(len(x)) - offset[gid])
+    x_ok = np.isfinite(x)
+    pid = codes["pid_labels"][codes["g_pid"]]
+    goal = codes["goal_labels"][codes["g_goal"]]
+    parts = []
+    for lag in lag_values:
+        n, r, acx, acy, varies, possible = _moments(x, y, gid, remaining, x_ok, int(lag), G)
+        parts.append(pd.DataFrame({"participant_id": pid, "goal_id": goal, "lag": lag, "n": n,
+                                   "r": r, "ac_actions": acx, "ac_progress": acy,
+                                   "varies": varies, "possible": possible}))
+    return pd.concat(parts, ignore_index=True)
 
 
 def _naive_dates(series: pd.Series) -> pd.Series:
