@@ -306,3 +306,35 @@ def test_until_scores_as_of_a_later_day_and_ignores_later_actions():
     assert habit_strength(actions, goals, until="2025-02-01").empty
     with pytest.raises(AnalysisInputError, match="until"):
         habit_strength(actions, goals, until="soon")
+
+
+@pytest.mark.parametrize("until", [None, "2025-06-30"])
+def test_blocks_of_participants_give_the_whole_calls_result(monkeypatch, until):
+    """Large inputs are scored in blocks of whole participants (_grouped.BLOCK_ROWS), their
+    actions and goals split alike: tiny blocks give the one-block result bit for bit,
+    with a goal that has no action (scored from its start_date), an action filed under
+    another participant's goal, unsorted rows and index labels that are not positions; a
+    goal id used twice is still refused, even when the two sit in different blocks."""
+    from mastery_analysis.analysis import _grouped
+
+    actions, goals = random_frames(seed=11, people=8)
+    goals = pd.concat([goals, pd.DataFrame({
+        "goal_id": ["p7-idle"], "participant_id": ["p7"], "freq_times": [1], "freq_days": [1],
+        "start_date": [pd.Timestamp("2025-03-01")]})], ignore_index=True)
+    actions.loc[0, "goal_id"] = "p1-g0" if actions.loc[0, "participant_id"] != "p1" else "p2-g0"
+    actions.index = actions.index * 2 + 5
+    whole = habit_strength(actions, goals, until=until)
+    assert (whole["goal_id"] == "p7-idle").any()
+    for rows in (40, 400):  # a block per person; several people a block
+        monkeypatch.setattr(_grouped, "BLOCK_ROWS", rows)
+        pd.testing.assert_frame_equal(habit_strength(actions, goals, until=until), whole,
+                                      check_exact=True)
+    twice = goals.copy()
+    twice.loc[twice.index[-1], "goal_id"] = "p0-g0"  # p7's goal under p0's id
+    with pytest.raises(AnalysisInputError, match="p0-g0"):
+        habit_strength(actions, twice, until=until)
+    label = actions.index[actions["participant_id"].eq("p6")][2]
+    broken = actions.copy()
+    broken.loc[label, "date"] = pd.NaT
+    with pytest.raises(AnalysisInputError, match=f"index label {label}"):
+        habit_strength(broken, goals, until=until)

@@ -33,6 +33,7 @@ from ..errors import AnalysisInputError
 from ._grouped import (
     as_days,
     as_numbers,
+    by_participant,
     days_to_timestamps,
     goal_ids,
     id_codes,
@@ -89,7 +90,8 @@ def _action_table(actions: pd.DataFrame, function: str):
     if missing.any():
         raise AnalysisInputError(
             f"{function}: column 'date' of the actions frame is missing in {int(missing.sum())} "
-            f"row(s) (first at position {int(np.flatnonzero(missing)[0])}); every action needs a date")
+            f"row(s) (first at index label {actions.index[np.flatnonzero(missing)[:1]].tolist()[0]!r}); "
+            "every action needs a date")
     count = as_numbers(actions["count"], column="count", function=function)
     return (id_codes(actions["participant_id"], column="participant_id", function=function),
             id_codes(actions["goal_id"], column="goal_id", function=function), days, count)
@@ -145,6 +147,17 @@ def habit_strength(actions: pd.DataFrame, goals: pd.DataFrame, *, until=None) ->
     module docstring for how Loop's check-in kinds map onto "done".
     """
     fn = "habit_strength"
+    _goal_table(goals, fn)  # every goal checked (ids unique across the call) before any block
+    require_frame(actions, ["participant_id", "date", "goal_id", "count"], name="actions",
+                  function=fn)
+    until_day = None if until is None else one_day(until, name="until", function=fn)
+    return by_participant([actions, goals], lambda a, g: _habit_strength(a, g, until_day),
+                          function=fn)
+
+
+def _habit_strength(actions: pd.DataFrame, goals: pd.DataFrame, until) -> pd.DataFrame:
+    """:func:`habit_strength` of one block of participants (``until`` a day or None)."""
+    fn = "habit_strength"
     goal_tab = _goal_table(goals, fn)
     a_pid, a_gid, a_days, a_count = _action_table(actions, fn)
     goal_row, goal_pcode = match_goals(goal_tab["goal_id"], goal_tab["participant_id"], a_gid, a_pid)
@@ -152,7 +165,7 @@ def habit_strength(actions: pd.DataFrame, goals: pd.DataFrame, *, until=None) ->
 
     day_num = a_days.astype(np.int64)  # days since 1970-01-01
     if until is not None:
-        until_num = np.int64(one_day(until, name="until", function=fn).astype(np.int64))
+        until_num = np.int64(until.astype(np.int64))
         goal_row = np.where(day_num <= until_num, goal_row, -1)  # later actions are ignored
     # the participant's last day in the data: any action row of theirs
     last = np.full(n_people, _NO_DAY, dtype=np.int64)
