@@ -349,5 +349,6 @@ def test_blocks_of_participants_give_the_whole_calls_result(monkeypatch, family)
     assert whole["participant_id"].nunique() > 3 and whole["significant"].any()
     for rows in (300, 5000):  # a block per person or less; several people a block
         monkeypatch.setattr(_grouped, "BLOCK_ROWS", rows)
+        monkeypatch.setenv("MASTERY_THREADS", "1" if rows < 1000 else "3")  # in order either way
         pd.testing.assert_frame_equal(action_progress_correlation(actions, progress, **kwargs),
                                       whole, check_exact=True)

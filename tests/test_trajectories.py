@@ -478,6 +478,7 @@ def test_blocks_of_participants_give_the_whole_calls_result(monkeypatch, freq):
     whole_trend = element_trends(ratings, freq=freq)
     for rows in (60, 700):  # a block per person; two or three people a block
         monkeypatch.setattr(_grouped, "BLOCK_ROWS", rows)
+        monkeypatch.setenv("MASTERY_THREADS", "1" if rows < 100 else "3")  # in order either way
         pd.testing.assert_frame_equal(element_trajectories(ratings, window="5D", halflife="3D"),
                                       whole_traj, check_exact=True)
         pd.testing.assert_frame_equal(element_trends(ratings, freq=freq), whole_trend,
@@ -489,3 +490,12 @@ def test_blocks_of_participants_give_the_whole_calls_result(monkeypatch, freq):
         element_trajectories(broken)
     with pytest.raises(AnalysisInputError, match=f"index label {label}"):
         element_trends(broken)
+
+
+def test_a_bad_thread_count_is_named(monkeypatch):
+    from mastery_analysis.analysis import _grouped
+
+    monkeypatch.setattr(_grouped, "BLOCK_ROWS", 100)
+    monkeypatch.setenv("MASTERY_THREADS", "many")
+    with pytest.raises(AnalysisInputError, match="MASTERY_THREADS='many'"):
+        element_trajectories(gappy_ratings())

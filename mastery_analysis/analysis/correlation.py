@@ -426,10 +426,11 @@ def action_progress_correlation(actions: pd.DataFrame, progress: pd.DataFrame, *
         parts = [_pair_moments(*frames[:2], frames[2] if checkins is not None else None,
                                lag_values, measure)]
     else:  # blocks of whole participants: their moments are theirs alone
-        parts = [_pair_moments(*block[:2], block[2] if checkins is not None else None,
-                               lag_values, measure)
-                 for block in _grouped.participant_blocks(
-                     frames, function="action_progress_correlation", drop_missing=True)]
+        blocks = _grouped.participant_blocks(frames, function="action_progress_correlation",
+                                             drop_missing=True)
+        parts = list(_grouped.in_threads(
+            lambda *block: _pair_moments(*block[:2], block[2] if checkins is not None else None,
+                                         lag_values, measure), blocks))
     parts = [part for part in parts if part is not None]
     if not parts:
         return _empty()
