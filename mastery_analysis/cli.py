@@ -523,6 +523,10 @@ def _add_report_command(sub):
     where.add_argument("--out-dir", help="folder for the personal-<id>.html files (default: the "
                                          "reports folder)")
     personal.add_argument("--pdf", action="store_true", help="also write a PDF beside the HTML")
+    personal.add_argument("--jobs", type=int, default=None,
+                          help="with --cohort: reports rendered at once, each in its own kernel "
+                               "(default: one per core, up to 4); the files are the same bytes "
+                               "whatever the number")
     personal.add_argument("--store", help=STORE_HELP)
     personal.set_defaults(func=_run_report)
 
@@ -559,6 +563,8 @@ def _run_report(args):
         if args.out_dir is not None:
             raise reports.ReportParameterError(
                 "--participant writes one file: give --out FILE (or nothing, for the reports folder)")
+        if args.jobs is not None:
+            raise reports.ReportParameterError("--jobs goes with --cohort: --participant renders one report")
         out = args.out or _report_file(f"personal-{args.participant}")
         written = [reports.render_report("personal", out=out, store=args.store, pdf=args.pdf,
                                          participant=args.participant, start=args.start, end=args.end)]
@@ -572,7 +578,8 @@ def _run_report(args):
         from .locations import reports_location
 
         written = reports.render_personal_reports(args.cohort, store=args.store, pdf=args.pdf,
-                                                  out_dir=reports_location(args.out_dir).value)
+                                                  out_dir=reports_location(args.out_dir).value,
+                                                  jobs=args.jobs)
     for path in written:
         print(path)
         if args.pdf:

@@ -25,13 +25,14 @@ import functools
 import hashlib
 import html
 import io
+import multiprocessing
 import os
 import re
 import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 import pandas as pd
@@ -894,13 +895,24 @@ def write_pdf(html_path: str | os.PathLike, pdf_path: str | os.PathLike, *,
     return pdf_path
 
 
+def report_jobs() -> int:
+    """Reports rendered side by side by default: one per core, up to 4 (each is a kernel of
+    its own, a few hundred MB)."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
 def render_personal_reports(cohort: str, *, out_dir: str | os.PathLike, store=None,
                             pdf: bool = False, progress: bool = True,
-                            log: Callable[[str], None] | None = None) -> list[Path]:
+                            log: Callable[[str], None] | None = None,
+                            jobs: int | None = None) -> list[Path]:
     """One personal report per consenting member of a cohort, ``personal-<id>.html`` each.
 
     Participants without consent to share get no report; members with no data yet are
     skipped with a message. The cohort and the folder are checked before anything runs.
+    Reports are rendered ``jobs`` at a time, each by :func:`render_report` in a worker
+    process of its own, so each file is byte for byte the one a single ``render_report``
+    writes. If one fails, the reports not yet started are not started, those running finish,
+    and the error is raised.
 
     Parameters
     ----------
@@ -915,6 +927,8 @@ def render_personal_reports(cohort: str, *, out_dir: str | os.PathLike, store=No
         Show a tqdm progress bar (on stderr).
     log : callable, optional
         Receives one line per skipped participant (default: print to stderr).
+    jobs : int, optional
+        Reports rendered at once (default :func:`report_jobs`: one per core, up to 4).
 
     Returns
     -------
@@ -923,6 +937,9 @@ def render_personal_reports(cohort: str, *, out_dir: str | os.PathLike, store=No
     """
     from tqdm import tqdm
 
+    jobs = report_jobs() if jobs is None else jobs
+    if not isinstance(jobs, int) or jobs < 1:
+        raise ReportParameterError(f"jobs={jobs!r} should be a whole number of reports at once, like 2")
     log = log or (lambda line: print(line, file=sys.stderr))
     url, opened = _store_url(store)
     try:
@@ -943,12 +960,31 @@ def render_personal_reports(cohort: str, *, out_dir: str | os.PathLike, store=No
             continue
         if pid not in with_data:
             log(f"skipped {pid}: no ratings, actions or progress yet")
-    written = []
     todo = [pid for pid in consenting if pid in with_data]
-    for pid in tqdm(todo, desc=f"personal reports of {cohort}", unit="report", disable=not progress):
-        written.append(render_report("personal", out=out_dir / f"personal-{pid}.html", store=url,
-                                     pdf=pdf, participant=pid))
-    return written
+    bar = tqdm(total=len(todo), desc=f"personal reports of {cohort}", unit="report",
+               disable=not progress)
+    kwargs = [dict(out=out_dir / f"personal-{pid}.html", store=url, pdf=pdf, participant=pid)
+              for pid in todo]
+    with bar:
+        if jobs == 1 or len(todo) <= 1:
+            written = []
+            for kw in kwargs:
+                written.append(render_report("personal", **kw))
+                bar.update()
+            return written
+        # spawned workers: a fresh interpreter each, whatever threads this process runs
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(min(jobs, len(todo)), mp_context=context) as pool:
+            futures = [pool.submit(render_report, "personal", **kw) for kw in kwargs]
+            try:
+                for done in as_completed(futures):
+                    done.result()
+                    bar.update()
+            except BaseException:
+                for f in futures:
+                    f.cancel()
+                raise
+        return [f.result() for f in futures]
 
 
 __all__ = [
@@ -958,4 +994,5 @@ __all__ = [
     "figure_id", "figure_html", "show", "table_html", "show_table", "show_text", "show_items",
     "header_html", "show_header", "suppression_notice", "show_aggregate", "template_dir", "template_path", "execute_notebook",
     "notebook_to_html", "render_report", "write_pdf", "pdf_path_for", "render_personal_reports",
+    "report_jobs",
 ]

@@ -346,6 +346,22 @@ def test_cli_renders_one_personal_report_per_consenting_member(tmp_path_factory,
     assert "personal reports of tiny" in err  # the progress bar
 
 
+@pytest.mark.slow
+def test_a_batch_rendered_side_by_side_is_byte_for_byte_one_report_at_a_time(tmp_path_factory, tmp_path):
+    store = rr.store_path(tmp_path_factory)
+    side = reports.render_personal_reports(rr.TINY, out_dir=tmp_path / "side", store=store,
+                                           progress=False, jobs=2)
+    alone = reports.render_personal_reports(rr.TINY, out_dir=tmp_path / "alone", store=store,
+                                            progress=False, jobs=1)
+    assert [p.name for p in side] == [p.name for p in alone] == \
+        [f"personal-{pid}.html" for pid in rr.TINY_CONSENTING]
+    for a, b in zip(side, alone):
+        assert a.read_bytes() == b.read_bytes()
+    with pytest.raises(reports.ReportParameterError, match="jobs=0"):
+        reports.render_personal_reports(rr.TINY, out_dir=tmp_path / "none", store=store, jobs=0)
+    assert not (tmp_path / "none").exists()
+
+
 def test_an_open_store_can_be_passed_and_stays_open(demo_store, tmp_path):
     out = tmp_path / "out" / "r.html"
     with pytest.raises(reports.ReportParameterError, match="start 2026-02-01 is after end"):

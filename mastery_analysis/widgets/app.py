@@ -519,8 +519,10 @@ class CoachPage:
                          "each); keep this page open.", "info")
             try:
                 with tempfile.TemporaryDirectory(prefix="mastery-reports-") as folder:
+                    # one at a time: a served page must not start kernels past the server's cap
                     written = reports.render_personal_reports(cohort, out_dir=folder, store=self.store,
-                                                              progress=False, log=skipped.append)
+                                                              progress=False, log=skipped.append,
+                                                              jobs=1)
                     buffer = io.BytesIO()
                     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
                         for path in written:
