@@ -615,7 +615,7 @@ def _add_stats_command(sub):
     p.add_argument("--engine", choices=("pandas", "dask"), default="pandas",
                    help="pandas (default): in this process; dask: one task per partition of "
                         "participants, on a local Dask cluster or --scheduler (needs the [dask] "
-                        "extra; not for insights; correlations control the FDR per participant)")
+                        "extra; not for insights; the same table as pandas)")
     p.add_argument("--partitions", type=int, default=8,
                    help="dask: how many participant partitions (default: 8)")
     p.add_argument("--workers", type=int, default=2,

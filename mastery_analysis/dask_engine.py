@@ -9,11 +9,11 @@ package's own pandas function on each partition as one Dask task, on whatever cl
 
 The few statistics that span people are combined from the per-person results, which are
 small: ``cohort-change`` scores each person's questionnaire in their partition and runs
-:func:`~mastery_analysis.analysis.cohort.cohort_change` once on the gathered scores.
-
-``correlations`` controls the false discovery rate per participant (``family="participant"``:
-each person's goals and lags are one family, which never spans partitions); the pandas
-default, one family for the whole call, would need every partition's tests at once. Results
+:func:`~mastery_analysis.analysis.cohort.cohort_change` once on the gathered scores;
+``correlations`` computes each partition's pairs and moments
+(:func:`~mastery_analysis.analysis.correlation.correlation_moments`) and runs the tests, the
+false discovery rate over every test and the days needed once on them all
+(:func:`~mastery_analysis.analysis.correlation.correlation_tests`). Results
 equal the pandas path with the same options exactly (tested on the demo cohort and on a
 generated cohort spanning several partitions). Needs the optional extra ``pip install mastery-analysis[dask]``.
 """
@@ -124,11 +124,9 @@ def analyse_partition(directory: str, k: int, analysis: str, options: dict) -> p
     if analysis == "habits":
         strength = habits.habit_strength(_read(d, "actions", k), _read(d, "goals", k))
         return strength.groupby(["participant_id", "goal_id"], sort=False).tail(1).reset_index(drop=True)
-    if analysis == "correlations":
-        # each participant's tests are their own FDR family: a family never spans partitions
-        return correlation.action_progress_correlation(
-            _read(d, "actions", k), _read(d, "progress", k), checkins=_read(d, "ratings", k),
-            family="participant")
+    if analysis == "correlations":  # the per-person half; the tests run once on them all
+        return correlation.correlation_moments(
+            _read(d, "actions", k), _read(d, "progress", k), checkins=_read(d, "ratings", k))
     if analysis == "goals":
         return goals.goal_pace(_read(d, "goals", k), _read(d, "progress", k), today=options["today"])
     if analysis == "cohort-change":
@@ -200,6 +198,10 @@ def run_analysis(analysis: str, directory: str | os.PathLike, *, client=None, to
         rel = cohort.reliability(responses, fw, phase=pre)
         kw = {} if min_n is None else {"min_n": min_n}
         return cohort.cohort_change(scores, pre=pre, post=post, framework=fw, reliability=rel, **kw)
+    if analysis == "correlations":  # one FDR family over every partition's tests, as pandas
+        from .analysis import correlation
+
+        return correlation.correlation_tests(out)
     out = out.sort_values(_SORT[analysis], kind="stable", ignore_index=True)
     return out
 

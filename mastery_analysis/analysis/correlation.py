@@ -408,6 +408,42 @@ def action_progress_correlation(actions: pd.DataFrame, progress: pd.DataFrame, *
     AnalysisInputError
         When a frame lacks a column, ``measure`` is not a column, or a lag is invalid.
     """
+    _check_test_options(alpha, family)
+    return correlation_tests(
+        correlation_moments(actions, progress, lags=lags, measure=measure, checkins=checkins),
+        alpha=alpha, min_n_eff=min_n_eff, family=family)
+
+
+def _check_test_options(alpha, family) -> None:
+    if not 0 < alpha < 1:
+        raise AnalysisInputError(f"alpha should be between 0 and 1, got {alpha!r}")
+    if family not in FAMILIES:
+        raise AnalysisInputError(f"family should be 'call' or 'participant', got {family!r}")
+
+
+#: The columns of :func:`correlation_moments`.
+MOMENT_COLUMNS = ["participant_id", "goal_id", "lag", "n", "r", "ac_actions", "ac_progress",
+                  "varies", "possible"]
+
+
+def correlation_moments(actions: pd.DataFrame, progress: pd.DataFrame, *,
+                        lags: Iterable[int] = range(0, 8), measure: str = "count",
+                        checkins: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The per-person half of :func:`action_progress_correlation`: each goal's pairs at each lag.
+
+    One person's rows never depend on another's, so this runs on any split of the
+    participants (blocks of this process, partitions on Dask) and the pieces concatenated
+    equal one call; :func:`correlation_tests` then decides over all of them at once. The
+    options mean what they mean for :func:`action_progress_correlation`.
+
+    Returns
+    -------
+    DataFrame
+        ``MOMENT_COLUMNS``, one row per goal and lag, sorted by participant_id, goal_id and
+        lag: ``n`` pairs, Pearson ``r`` (NaN when a side is constant or n < 3), the lag-1
+        autocorrelations ``ac_actions`` and ``ac_progress`` as estimated, ``varies`` (both
+        sides vary) and ``possible`` (days on which a pair could have formed).
+    """
     require_frame(actions, ["participant_id", "date", "goal_id", measure],
                   name="actions", function="action_progress_correlation")
     require_frame(progress, ["participant_id", "date", "goal_id", "percent"],
@@ -416,10 +452,6 @@ def action_progress_correlation(actions: pd.DataFrame, progress: pd.DataFrame, *
         require_frame(checkins, ["participant_id", "date"],
                       name="checkins", function="action_progress_correlation")
     lag_values = _check_lags(lags)
-    if not 0 < alpha < 1:
-        raise AnalysisInputError(f"alpha should be between 0 and 1, got {alpha!r}")
-    if family not in FAMILIES:
-        raise AnalysisInputError(f"family should be 'call' or 'participant', got {family!r}")
 
     frames = [actions, progress] + ([checkins] if checkins is not None else [])
     if sum(len(f) for f in frames) <= _grouped.BLOCK_ROWS:
@@ -433,11 +465,24 @@ def action_progress_correlation(actions: pd.DataFrame, progress: pd.DataFrame, *
                                          lag_values, measure), blocks))
     parts = [part for part in parts if part is not None]
     if not parts:
-        return _empty()
-    # the family-wide part below (FDR, days needed) needs every test of the call at once
-    out = pd.concat(parts, ignore_index=True).sort_values(
+        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(MOMENT_COLUMNS, (
+            "str", "str", np.int64, np.int64, float, float, float, bool, np.int64))})
+    return pd.concat(parts, ignore_index=True).sort_values(
         ["participant_id", "goal_id", "lag"], kind="stable", ignore_index=True)
 
+
+def correlation_tests(moments: pd.DataFrame, *, alpha: float = 0.05,
+                      min_n_eff: float = MIN_N_EFF, family: str = "call") -> pd.DataFrame:
+    """The family-wide half of :func:`action_progress_correlation`, from
+    :func:`correlation_moments` (of one call, or of every block or partition concatenated):
+    the effective n, the tests, the false discovery rate over the family and the days
+    needed. Returns exactly what :func:`action_progress_correlation` returns."""
+    _check_test_options(alpha, family)
+    require_frame(moments, MOMENT_COLUMNS, name="moments", function="correlation_tests")
+    if len(moments) == 0:
+        return _empty()
+    out = moments.sort_values(["participant_id", "goal_id", "lag"], kind="stable",
+                              ignore_index=True)
     n = out["n"].to_numpy()
     r = out["r"].to_numpy()
     ac = (effective_autocorrelation(out["ac_actions"].to_numpy(), n)
