@@ -310,8 +310,8 @@ def test_until_scores_as_of_a_later_day_and_ignores_later_actions():
 
 @pytest.mark.parametrize("until", [None, "2025-06-30"])
 def test_blocks_of_participants_give_the_whole_calls_result(monkeypatch, until):
-    """Large inputs are scored in blocks of whole participants (_grouped.BLOCK_ROWS), their
-    actions and goals split alike: tiny blocks give the one-block result bit for bit,
+    """Large inputs are scored (and streaks found) in blocks of whole participants
+    (_grouped.BLOCK_ROWS), their actions and goals split alike: tiny blocks give the one-block result bit for bit,
     with a goal that has no action (scored from its start_date), an action filed under
     another participant's goal, unsorted rows and index labels that are not positions; a
     goal id used twice is still refused, even when the two sit in different blocks."""
@@ -324,12 +324,15 @@ def test_blocks_of_participants_give_the_whole_calls_result(monkeypatch, until):
     actions.loc[0, "goal_id"] = "p1-g0" if actions.loc[0, "participant_id"] != "p1" else "p2-g0"
     actions.index = actions.index * 2 + 5
     whole = habit_strength(actions, goals, until=until)
-    assert (whole["goal_id"] == "p7-idle").any()
+    runs, runs_of_goals = streaks(actions), streaks(actions, goals)
+    assert (whole["goal_id"] == "p7-idle").any() and len(runs) > len(runs_of_goals) > 0
     for rows in (40, 400):  # a block per person; several people a block
         monkeypatch.setattr(_grouped, "BLOCK_ROWS", rows)
         monkeypatch.setenv("MASTERY_THREADS", "1" if rows < 100 else "3")  # in order either way
         pd.testing.assert_frame_equal(habit_strength(actions, goals, until=until), whole,
                                       check_exact=True)
+        pd.testing.assert_frame_equal(streaks(actions), runs, check_exact=True)
+        pd.testing.assert_frame_equal(streaks(actions, goals), runs_of_goals, check_exact=True)
     twice = goals.copy()
     twice.loc[twice.index[-1], "goal_id"] = "p0-g0"  # p7's goal under p0's id
     with pytest.raises(AnalysisInputError, match="p0-g0"):

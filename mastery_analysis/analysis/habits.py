@@ -264,6 +264,17 @@ def streaks(actions: pd.DataFrame, goals: pd.DataFrame | None = None) -> pd.Data
         If a required column is missing or a date is missing.
     """
     fn = "streaks"
+    require_frame(actions, ["participant_id", "date", "goal_id", "count"], name="actions",
+                  function=fn)
+    if goals is None:
+        return by_participant(actions, lambda a: _streaks(a, None), function=fn)
+    _goal_table(goals, fn, frequency=False)  # goal ids checked across the whole call
+    return by_participant([actions, goals], _streaks, function=fn)
+
+
+def _streaks(actions: pd.DataFrame, goals: pd.DataFrame | None) -> pd.DataFrame:
+    """:func:`streaks` of one block of participants."""
+    fn = "streaks"
     a_pid, a_gid, a_days, a_count = _action_table(actions, fn)
     keep = a_count > 0
     if goals is not None:
