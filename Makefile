@@ -13,7 +13,6 @@ help:
 	@echo "make lab     open JupyterLab on notebooks/"
 	@echo "make bench   run the scale benchmarks (a few minutes; writes benchmarks/results.json)"
 	@echo "make bench-full  every size, the 10,000-person organisation and the reports (heavy)"
-	@echo "make bench   run the scale benchmarks"
 	@echo "make calibrate  simulate each statistical claim (a few minutes), write docs/statistics.md"
 	@echo "make demo    load the demo data into the default store (once)"
 

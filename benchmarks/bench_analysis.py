@@ -55,6 +55,7 @@ def _peer_cases(frames):
     r, a, g = frames["ratings"], frames["actions"], frames["goals"]
     pr, pa, pg = pl.from_pandas(r), pl.from_pandas(a), pl.from_pandas(g)
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")  # its bar would bury the table in stderr
     con.register("ratings", r)
     con.register("actions", a.astype({"participant_id": str, "goal_id": str}))
     return con, {
