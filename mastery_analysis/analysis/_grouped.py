@@ -133,11 +133,11 @@ def id_codes(values, *, column: str, function: str):
 
 
 #: Rows per block of :func:`by_participant`. Each block's temporaries (a dozen float columns
-#: of a million rows, 8 MB each) are freed and reused by the allocator for the next block, so
+#: of half a million rows, 4 MB each) are freed and reused by the allocator for the next block, so
 #: the kernel hands out fresh zeroed pages only once; one pass over 15 million rows at once
 #: asked for about 11 GB of them and spent twice as long in the kernel as in the arithmetic
 #: (measured in docs/scaling.md). Blocks also let :func:`in_threads` use every core.
-BLOCK_ROWS = 1_000_000
+BLOCK_ROWS = 500_000  # 1,000,000 and 250,000 were both slower at 10,000 people
 
 
 def participant_blocks(frames, *, function: str, rows: int | None = None,
@@ -154,11 +154,14 @@ def participant_blocks(frames, *, function: str, rows: int | None = None,
     coded = []
     for f in frames:
         s = f["participant_id"]
+        kept = None
         if drop_missing:
-            s = s[s.notna().to_numpy()]
+            present = s.notna().to_numpy()
+            if not present.all():
+                kept = np.flatnonzero(present)
+                s = s.iloc[kept]
         codes, labels = id_codes(s, column="participant_id", function=function)
-        coded.append((np.flatnonzero(f["participant_id"].notna().to_numpy()) if drop_missing
-                      else None, codes, np.asarray(labels, dtype=object)))
+        coded.append((kept, codes, np.asarray(labels, dtype=object)))
     joint = np.unique(np.concatenate([labels for _, _, labels in coded]))
     per_person = np.zeros(len(joint), dtype=np.int64)
     for i, (kept, codes, labels) in enumerate(coded):
@@ -167,24 +170,26 @@ def participant_blocks(frames, *, function: str, rows: int | None = None,
         coded[i] = (kept, codes)
     before = np.concatenate(([0], np.cumsum(per_person)[:-1]))
     block = before // rows  # a participant's block: where its first row falls
-    first = np.flatnonzero(np.r_[True, block[1:] != block[:-1]]) if len(joint) else block
+    starts_block = np.r_[True, block[1:] != block[:-1]] if len(joint) else block.astype(bool)
+    first = np.flatnonzero(starts_block)
     n_blocks = len(first)
-    block_of = np.cumsum(np.r_[True, block[1:] != block[:-1]]) - 1 if len(joint) else block
+    block_of = (np.cumsum(starts_block) - 1).astype(np.int32)  # each participant's block
     layouts = []
     for kept, codes in coded:
         if kept is None and np.all(codes[1:] >= codes[:-1]):  # sorted: blocks are slices
-            at = np.searchsorted(codes, np.append(first, len(joint)))
-            layouts.append(("slices", at))
-        else:  # a block's rows in their order in the frame (no sort of the whole column)
-            layouts.append(("rows", block_of[codes], kept))
+            layouts.append((None, np.searchsorted(codes, np.append(first, len(joint)))))
+        else:  # rows grouped by block, in their order within it (a radix sort of block ids)
+            of_row = block_of[codes]
+            order = np.argsort(of_row, kind="stable")
+            if kept is not None:
+                order = kept[order]
+            at = np.r_[0, np.cumsum(np.bincount(of_row, minlength=n_blocks))]
+            layouts.append((order, at))
     for b in range(n_blocks):
         parts = []
-        for f, layout in zip(frames, layouts):
-            if layout[0] == "slices":
-                parts.append(f.iloc[int(layout[1][b]):int(layout[1][b + 1])])
-            else:
-                where = np.flatnonzero(layout[1] == b)
-                parts.append(f.take(where if layout[2] is None else layout[2][where]))
+        for f, (order, at) in zip(frames, layouts):
+            lo, hi = int(at[b]), int(at[b + 1])
+            parts.append(f.iloc[lo:hi] if order is None else f.take(order[lo:hi]))
         yield parts
 
 
