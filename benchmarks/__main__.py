@@ -102,7 +102,7 @@ def main(argv=None) -> int:
     def reports():
         from benchmarks import bench_reports
 
-        return bench_reports.run()
+        return bench_reports.run(runs=args.runs)
 
     def others():
         """Every other ``benchmarks/bench_*.py`` with a ``main()`` (serving, imports, ...)."""

@@ -3,6 +3,8 @@
 Each is rendered by :func:`mastery_analysis.reports.render_report` (or
 :func:`~mastery_analysis.reports.render_personal_reports` for the batch) from a store seeded
 with the generated frames, as ``mastery report`` does; the HTML size is the largest file.
+Times are medians of ``runs`` (the first render after other heavy work reads the kernel's
+libraries from disk again and can take twice as long).
 """
 
 from __future__ import annotations
