@@ -331,10 +331,11 @@ class _Table:
             return
         # rows are grouped by participant: a new one starts where the id differs from the row
         # before (compared by pyarrow, without hashing every row's id as factorize would)
-        ids = pa.array(pid)
-        ids = ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
+        ids = pa.array(pid)  # chunks compared as they are: combining them copies every id
+        if not isinstance(ids, pa.ChunkedArray):
+            ids = pa.chunked_array([ids])
         differs = pc.not_equal(ids.slice(1), ids.slice(0, len(ids) - 1))
-        change = np.flatnonzero(np.r_[True, differs.to_numpy(zero_copy_only=False)])
+        change = np.flatnonzero(np.r_[True, differs.to_numpy()])
         self.people = np.asarray(pid.iloc[change], dtype=object)
         self.starts = np.r_[change, len(pid)].astype(np.int64)
 
