@@ -114,11 +114,18 @@ def _read(directory: Path, table: str, k: int) -> pd.DataFrame:
 
 
 def analyse_partition(directory: str, k: int, analysis: str, options: dict) -> pd.DataFrame:
-    """One partition's part of ``analysis``, by the package's pandas functions (a Dask task)."""
+    """One partition's part of ``analysis``, by the package's pandas functions (a Dask task,
+    on one core: Dask already runs a task per worker thread)."""
+    from .analysis._grouped import one_thread_per_call
+
+    with one_thread_per_call():
+        return _analyse_partition(Path(directory), k, analysis, options)
+
+
+def _analyse_partition(d: Path, k: int, analysis: str, options: dict) -> pd.DataFrame:
     from .analysis import cohort, correlation, goals, habits, trajectories
     from .framework import load_framework
 
-    d = Path(directory)
     if analysis == "trends":
         return trajectories.element_trends(_read(d, "ratings", k))
     if analysis == "habits":

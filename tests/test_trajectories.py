@@ -499,3 +499,21 @@ def test_a_bad_thread_count_is_named(monkeypatch):
     monkeypatch.setenv("MASTERY_THREADS", "many")
     with pytest.raises(AnalysisInputError, match="MASTERY_THREADS='many'"):
         element_trajectories(gappy_ratings())
+
+
+def test_one_thread_per_call_holds_only_for_the_calling_thread(monkeypatch):
+    """Dask runs a task per worker thread: inside one_thread_per_call that thread's analyses
+    keep their blocks on it, while other threads still follow MASTERY_THREADS."""
+    import threading
+
+    from mastery_analysis.analysis import _grouped
+
+    monkeypatch.setenv("MASTERY_THREADS", "3")
+    seen = {}
+    with _grouped.one_thread_per_call():
+        seen["inside"] = _grouped.block_workers()
+        other = threading.Thread(target=lambda: seen.update(other=_grouped.block_workers()))
+        other.start()
+        other.join()
+    seen["after"] = _grouped.block_workers()
+    assert seen == {"inside": 1, "other": 3, "after": 3}

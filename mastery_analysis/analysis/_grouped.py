@@ -9,9 +9,11 @@ Each vectorised statistic mirrors a SciPy function and is tested against it grou
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import os
+import threading
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 
@@ -193,9 +195,28 @@ def participant_blocks(frames, *, function: str, rows: int | None = None,
         yield parts
 
 
+_calling_thread = threading.local()
+
+
+@contextlib.contextmanager
+def one_thread_per_call():
+    """Within this block, analyses called from this thread run their blocks on this thread
+    alone: for callers that already run one task per core (a Dask worker thread)."""
+    before = getattr(_calling_thread, "workers", None)
+    _calling_thread.workers = 1
+    try:
+        yield
+    finally:
+        _calling_thread.workers = before
+
+
 def block_workers() -> int:
-    """Threads that analyse blocks side by side: ``MASTERY_THREADS``, else the machine's
-    cores up to 4 (NumPy and SciPy release the GIL in the loops that matter)."""
+    """Threads that analyse blocks side by side: 1 inside :func:`one_thread_per_call`, else
+    ``MASTERY_THREADS``, else the machine's cores up to 4 (NumPy and SciPy release the GIL
+    in the loops that matter)."""
+    forced = getattr(_calling_thread, "workers", None)
+    if forced is not None:
+        return forced
     value = os.environ.get("MASTERY_THREADS", "").strip()
     if value:
         try:
