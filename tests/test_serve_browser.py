@@ -10,6 +10,7 @@ import time
 
 import pandas as pd
 import pytest
+from playwright.sync_api import expect
 
 from browser_support import VIEWPORT, chromium  # noqa: F401
 from mastery_analysis import access
@@ -73,7 +74,11 @@ def open_page(page, server, path=PARTICIPANT):
 
 
 def sign_in(page, code, button="Open my page"):
-    page.locator(".mastery-code input").fill(code)
+    field = page.locator(".mastery-code input")
+    # The kernel empties the field at each try; on a loaded machine that reset can reach the
+    # page after the store has counted the try, and would then wipe the next code typed in.
+    expect(field).to_have_value("", timeout=TIMEOUT)
+    field.fill(code)
     page.get_by_role("button", name=button).click()
 
 
