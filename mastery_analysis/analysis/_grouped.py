@@ -142,6 +142,11 @@ def id_codes(values, *, column: str, function: str):
 BLOCK_ROWS = 500_000  # 1,000,000 and 250,000 were both slower at 10,000 people
 
 
+def fits_one_block(frames, rows: int | None = None) -> bool:
+    """Whether ``frames`` hold at most ``rows`` (``BLOCK_ROWS``) rows in all: analysed whole."""
+    return sum(len(f) for f in frames) <= (BLOCK_ROWS if rows is None else int(rows))
+
+
 def participant_blocks(frames, *, function: str, rows: int | None = None,
                        drop_missing: bool = False):
     """Split several frames into blocks of whole participants, in sorted participant order.
@@ -261,7 +266,7 @@ def by_participant(frames, compute, *, function: str, rows: int | None = None,
     """
     rows = BLOCK_ROWS if rows is None else int(rows)
     frames = [frames] if isinstance(frames, pd.DataFrame) else list(frames)
-    if sum(len(f) for f in frames) <= rows:
+    if fits_one_block(frames, rows):
         return compute(*frames)
     results = in_threads(compute, participant_blocks(frames, function=function, rows=rows))
     if out_rows is None:

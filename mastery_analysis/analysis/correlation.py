@@ -454,15 +454,16 @@ def correlation_moments(actions: pd.DataFrame, progress: pd.DataFrame, *,
     lag_values = _check_lags(lags)
 
     frames = [actions, progress] + ([checkins] if checkins is not None else [])
-    if sum(len(f) for f in frames) <= _grouped.BLOCK_ROWS:
-        parts = [_pair_moments(*frames[:2], frames[2] if checkins is not None else None,
-                               lag_values, measure)]
+
+    def pair(a, p, c=None):
+        return _pair_moments(a, p, c, lag_values, measure)
+
+    if _grouped.fits_one_block(frames):
+        parts = [pair(*frames)]
     else:  # blocks of whole participants: their moments are theirs alone
         blocks = _grouped.participant_blocks(frames, function="action_progress_correlation",
                                              drop_missing=True)
-        parts = list(_grouped.in_threads(
-            lambda *block: _pair_moments(*block[:2], block[2] if checkins is not None else None,
-                                         lag_values, measure), blocks))
+        parts = list(_grouped.in_threads(pair, blocks))
     parts = [part for part in parts if part is not None]
     if not parts:
         return pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(MOMENT_COLUMNS, (

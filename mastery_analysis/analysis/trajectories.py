@@ -20,6 +20,7 @@ from ._grouped import (
     as_numbers,
     by_participant,
     days_to_timestamps,
+    fits_one_block,
     AR_MARGIN_SE,
     ar1_upper,
     filter_segments,
@@ -379,33 +380,39 @@ def element_trends(ratings: pd.DataFrame, *, freq="W", alpha: float = 0.05,
     if int(min_periods) != min_periods or min_periods < 3:
         raise AnalysisInputError(f"{fn}: min_periods={min_periods!r} must be a whole number >= 3")
     period_days = _period_length(freq, fn)
-    is_cur, _ = _current_and_vision(ratings)
-    days = as_days(ratings["date"], column="date", function=fn)
-    finite = np.isfinite(as_numbers(ratings["rating"], column="rating", function=fn))
-    rated = days[is_cur & finite & ~np.isnat(days)]
-    origin = rated.min() if len(rated) else np.datetime64("1970-01-01")
-    first_label = _period_labels(np.array([origin]), freq, fn, origin)[0]
-    del days, finite, rated
+    # the whole call's first rated day, read once more only when the call is split in blocks
+    origin = None if fits_one_block([ratings]) else _first_rated_day(
+        _current_and_vision(ratings)[0], as_days(ratings["date"], column="date", function=fn),
+        as_numbers(ratings["rating"], column="rating", function=fn))
     return by_participant(
-        ratings,
-        lambda block: _trends(block, freq, alpha, min_periods, period_days, origin, first_label),
+        ratings, lambda block: _trends(block, freq, alpha, min_periods, period_days, origin),
         function=fn)
 
 
+def _first_rated_day(is_cur: np.ndarray, days: np.ndarray, values: np.ndarray) -> np.datetime64:
+    """The first day with a current, non-missing rating (1970-01-01 when there is none)."""
+    rated = days[is_cur & np.isfinite(values) & ~np.isnat(days)]
+    return rated.min() if len(rated) else np.datetime64("1970-01-01")
+
+
 def _trends(ratings: pd.DataFrame, freq, alpha: float, min_periods: int, period_days: float,
-            origin: np.datetime64, first_label: np.datetime64) -> pd.DataFrame:
+            origin: np.datetime64 | None) -> pd.DataFrame:
     """:func:`element_trends` of one block of participants (options checked). ``origin`` is
-    the whole call's first rated day, where fixed-length periods start, and ``first_label``
-    its period's label, from which periods are numbered: a block's numbers equal the whole
-    call's."""
+    the whole call's first rated day (None: this block is the whole call), where fixed-length
+    periods start; periods are numbered from its period's label, so that a block's numbers
+    equal the whole call's."""
     fn = "element_trends"
     is_cur, _ = _current_and_vision(ratings)
     days_all = as_days(ratings["date"], column="date", function=fn)
     _check_dates(ratings, days_all, is_cur, fn)
+    values_all = as_numbers(ratings["rating"], column="rating", function=fn)
+    if origin is None:
+        origin = _first_rated_day(is_cur, days_all, values_all)
+    first_label = _period_labels(np.array([origin]), freq, fn, origin)[0]
     rows = np.flatnonzero(is_cur)
     if len(rows) == 0:
         return _empty_trends()
-    values = as_numbers(ratings["rating"], column="rating", function=fn)[rows]
+    values = values_all[rows]
     days = days_all[rows]
     codes, n_groups, (pc, p_labels), (ec, e_labels) = _id_pairs(ratings, rows, fn)
     first_row = np.zeros(n_groups, dtype=np.int64)
