@@ -1,12 +1,18 @@
-"""``python -m calibration [OUT]``: run the calibration grid and write docs/statistics.md.
+"""``python -m calibration [OUT] [--only NAME ...]``: run the calibration and write docs/statistics.md.
 
-Every cell is seeded (from :data:`SEED` and the cell's position), so the document is the same
-on every run with the same package and library versions. ``make calibrate`` runs this.
+The document is made of sections, one per family of claims (:data:`SECTIONS`). Each section
+is a pair of functions: ``run(seed)`` simulates and returns its results, ``document(results)``
+turns them into Markdown lines. Every cell is seeded (from the section's own seed and the
+cell's position), so the document is the same on every run with the same package and library
+versions, and adding a section changes no number of another. ``make calibrate`` runs them all;
+``--only NAME`` runs one section and replaces just its part of an existing document (each
+part sits between ``<!-- section: NAME -->`` and ``<!-- end section: NAME -->``).
 """
 
 from __future__ import annotations
 
-import sys
+import argparse
+import re
 import time
 from pathlib import Path
 
@@ -62,38 +68,31 @@ def _table(header, rows) -> list[str]:
     return out + [""]
 
 
-def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    target = Path(argv[0]) if argv else Path(__file__).resolve().parent.parent / "docs" / "statistics.md"
-    t0 = time.perf_counter()
+def run_core(seed: int = SEED) -> dict:
+    """The trend, correlation and sufficiency cells (the first sections written)."""
     cells = ([("trend", phi, d) for phi in PHIS for d in TREND_DAYS if d not in LATER_TREND_DAYS]
              + [("corr", phi, d, g) for phi in PHIS for d in CORR_DAYS for g in (1, 3)]
              + [("suff", phi, g, lag) for phi in (0.0, 0.5) for g in (1, 3) for lag in (0, 7)]
              + [("trend", phi, d) for phi in PHIS for d in LATER_TREND_DAYS])
     results = {}
-    for k, cell in enumerate(tqdm(cells, desc="calibration cells", unit="cell")):
-        seed = SEED + 1000 * k
+    for k, cell in enumerate(tqdm(cells, desc="calibration cells (trends, correlation)", unit="cell")):
+        cell_seed = seed + 1000 * k
         kind = cell[0]
         if kind == "trend":
             _, phi, d = cell
             alt = ALT_SERIES if d in ALT_DAYS else 0
-            results[cell] = (trend_rates(TREND_SERIES, d, phi, seed=seed, alternatives=alt),
-                             trend_rates(TREND_SERIES, d, phi, per_year=1.0, seed=seed + 1))
+            results[cell] = (trend_rates(TREND_SERIES, d, phi, seed=cell_seed, alternatives=alt),
+                             trend_rates(TREND_SERIES, d, phi, per_year=1.0, seed=cell_seed + 1))
         elif kind == "corr":
             _, phi, d, g = cell
-            results[cell] = correlation_null(CORR_PEOPLE, d, phi, goals=g, seed=seed)
+            results[cell] = correlation_null(CORR_PEOPLE, d, phi, goals=g, seed=cell_seed)
         else:
             _, phi, g, lag = cell
-            results[cell] = sufficiency_power(SUFF_PEOPLE, phi, goals=g, effect_lag=lag, seed=seed)
-    lines = _document(results)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text("\n".join(lines))
-    # the wall time goes to the terminal, not into the document (it would differ every run)
-    print(f"wrote {target} ({time.perf_counter() - t0:.0f} s)")
-    return 0
+            results[cell] = sufficiency_power(SUFF_PEOPLE, phi, goals=g, effect_lag=lag, seed=cell_seed)
+    return results
 
 
-def _document(results) -> list[str]:
+def document_core(results) -> list[str]:
     L = [
         "# Statistics: how often each claim is right",
         "",
@@ -260,6 +259,55 @@ def _document(results) -> list[str]:
     L += [f"Against the target of at least 80%, the lowest 'flagged there': {_pct(power[low])} "
           f"({low}).", ""]
     return L
+
+
+#: name -> (run(seed) -> results, document(results) -> Markdown lines, seed). The document
+#: lists the sections in this order; a new family of claims adds one entry with its own seed.
+SECTIONS = {
+    "core": (run_core, document_core, SEED),
+}
+_DEFAULT_TARGET = Path(__file__).resolve().parent.parent / "docs" / "statistics.md"
+
+
+def _marked(name: str, lines: list[str]) -> str:
+    return "\n".join([f"<!-- section: {name} -->", *lines, f"<!-- end section: {name} -->"])
+
+
+def splice(document: str, name: str, part: str) -> str:
+    """``document`` with section ``name`` replaced by ``part`` (appended when it has none)."""
+    pattern = re.compile(rf"<!-- section: {re.escape(name)} -->.*?<!-- end section: {re.escape(name)} -->",
+                         re.S)
+    if pattern.search(document):
+        return pattern.sub(lambda _m: part, document, count=1)
+    return document.rstrip("\n") + "\n\n" + part + "\n"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m calibration",
+        description="Simulate every statistical claim and write the calibration document.")
+    parser.add_argument("out", nargs="?", type=Path, default=_DEFAULT_TARGET,
+                        help="the Markdown file to write (default: docs/statistics.md)")
+    parser.add_argument("--only", action="append", choices=list(SECTIONS), metavar="NAME",
+                        help="run only this section (repeatable) and replace just its part of OUT; "
+                             f"sections: {', '.join(SECTIONS)}")
+    args = parser.parse_args(argv)
+    t0 = time.perf_counter()
+    names = args.only or list(SECTIONS)
+    if args.only and not args.out.exists():
+        parser.error(f"--only replaces a section of an existing document; {args.out} does not exist")
+    text = args.out.read_text() if args.only else ""
+    for name in SECTIONS:
+        if name not in names:
+            continue
+        run, document, seed = SECTIONS[name]
+        part = _marked(name, document(run(seed)))
+        text = splice(text, name, part) if args.only else (text + "\n\n" if text else "") + part
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text.rstrip("\n") + "\n")
+    # the wall time goes to the terminal, not into the document (it would differ every run)
+    print(f"wrote {args.out} ({time.perf_counter() - t0:.0f} s)")
+    return 0
 
 
 if __name__ == "__main__":

@@ -71,3 +71,26 @@ def test_where_the_days_suffice_a_true_r_of_03_is_flagged_80_percent_of_the_time
     enough = round(res["sufficient"] * 200)
     assert enough >= 180, res  # nearly everyone gets there by twice the planned days
     assert at_least(res["flagged_when_sufficient"], enough, 0.80), res
+
+
+def test_only_one_section_is_replaced_and_others_kept():
+    """``python -m calibration --only NAME`` rewrites one section of the document in place."""
+    from calibration.__main__ import _marked, splice
+
+    doc = "\n\n".join([_marked("core", ["# Statistics", "core numbers"]),
+                       _marked("other", ["## Other", "old numbers"])]) + "\n"
+    new = splice(doc, "other", _marked("other", ["## Other", "new numbers"]))
+    assert "new numbers" in new and "old numbers" not in new and "core numbers" in new
+    assert new.index("core numbers") < new.index("new numbers")
+    appended = splice(doc, "third", _marked("third", ["## Third"]))
+    assert appended.startswith(doc.rstrip("\n")) and appended.rstrip().endswith("<!-- end section: third -->")
+
+
+def test_the_document_holds_every_section():
+    from pathlib import Path
+
+    from calibration.__main__ import SECTIONS
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "statistics.md").read_text()
+    for name in SECTIONS:
+        assert f"<!-- section: {name} -->" in text and f"<!-- end section: {name} -->" in text, name
