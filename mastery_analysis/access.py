@@ -141,7 +141,8 @@ def _random(n: int) -> str:
 
 
 # ----------------------------------------------------------------------------- issuing
-def _issue(store: Store, *, role: str, participant_id=None, coach=None, cohort=None) -> str:
+def _issue(store: Store, *, role: str, participant_id=None, coach=None, cohort=None,
+           revoke_previous: bool = True) -> str:
     secret = _random(SECRET_LENGTH)
     hashed = hash_secret(secret)  # outside the write transaction: it takes a quarter second
     t = ACCESS_CODES
@@ -153,7 +154,8 @@ def _issue(store: Store, *, role: str, participant_id=None, coach=None, cohort=N
             if conn.execute(sa.select(t.c.selector).where(t.c.selector == selector)).first() is not None:
                 continue  # selectors are never reused, not even those of revoked codes
             now = stamp()
-            conn.execute(sa.update(t).where(owner, t.c.revoked_at.is_(None)).values(revoked_at=now))
+            if revoke_previous:
+                conn.execute(sa.update(t).where(owner, t.c.revoked_at.is_(None)).values(revoked_at=now))
             conn.execute(t.insert().values(selector=selector, secret_hash=hashed, role=role,
                                            participant_id=participant_id, coach=coach, cohort=cohort,
                                            issued_at=now, revoked_at=None, failed_attempts=0,
@@ -163,16 +165,19 @@ def _issue(store: Store, *, role: str, participant_id=None, coach=None, cohort=N
                      "too many codes (revoked ones included)")
 
 
-def issue_code(store: Store, participant_id: str) -> str:
+def issue_code(store: Store, participant_id: str, *, keep_previous: bool = False) -> str:
     """Issue a new code for a participant and revoke the one they had.
 
     Returns the code, ``SSSS-XXXXXXXX``. It is shown here once: the store keeps only the
-    selector and the scrypt hash of the secret.
+    selector and the scrypt hash of the secret. With ``keep_previous`` the earlier codes
+    stay valid until :func:`revoke_codes` (``keep=`` the new one) retires them: an e-mailed
+    code replaces the old one only once the message was accepted (see
+    :mod:`mastery_analysis.messaging`).
     """
     store.require_participant(participant_id)
     cohort = store.participants(participant=participant_id)["cohort"].iloc[0]
     return _issue(store, role="participant", participant_id=participant_id,
-                  cohort=cohort if isinstance(cohort, str) else None)
+                  cohort=cohort if isinstance(cohort, str) else None, revoke_previous=not keep_previous)
 
 
 def issue_coach_code(store: Store, coach: str, *, cohort: str) -> str:
@@ -244,13 +249,20 @@ def issue_code_batch(store: Store, *, cohort: str, out: str | os.PathLike | None
     return pd.DataFrame(rows, columns=["participant_id", "name", "code"])
 
 
-def revoke_codes(store: Store, participant_id: str) -> int:
-    """Revoke every live code of a participant. Returns how many were revoked."""
+def revoke_codes(store: Store, participant_id: str, *, keep: str | None = None,
+                 only: str | None = None) -> int:
+    """Revoke every live code of a participant (but the code ``keep``; or only the code
+    ``only``). ``keep`` and ``only`` are codes (or their selectors). Returns how many were
+    revoked."""
     store.require_participant(participant_id)
     t = ACCESS_CODES
+    where = [t.c.participant_id == participant_id, t.c.revoked_at.is_(None)]
+    if keep is not None:
+        where.append(t.c.selector != keep.split("-")[0])
+    if only is not None:
+        where.append(t.c.selector == only.split("-")[0])
     with store._connection(write=True) as conn:
-        return conn.execute(sa.update(t).where(t.c.participant_id == participant_id,
-                                               t.c.revoked_at.is_(None)).values(revoked_at=stamp())).rowcount
+        return conn.execute(sa.update(t).where(*where).values(revoked_at=stamp())).rowcount
 
 
 def revoke_coach_codes(store: Store, coach: str, *, cohort: str) -> int:
@@ -725,6 +737,28 @@ class ParticipantSession:
         if not isinstance(share, bool):
             raise ValidationError("consent", [_problem("share", repr(share), "true or false")], noun="")
         self._store.set_consent(self.participant_id, share)
+
+    # -------------------------------------------------------------- e-mail: own address and opt-out
+    def contact(self) -> dict:
+        """Own e-mail settings: ``{"email": str or None, "opted_out": bool}``."""
+        _require_live(self._store, self._identity)
+        row = self._store.contacts(participant=self.participant_id)
+        if row.empty:
+            return {"email": None, "opted_out": False}
+        email = row["email"].iloc[0]
+        return {"email": email if isinstance(email, str) else None, "opted_out": bool(row["opted_out"].iloc[0])}
+
+    def set_email(self, email: str | None) -> None:
+        """Set (or, blank, remove) own e-mail address, for the coach's invitations and nudges."""
+        _require_live(self._store, self._identity)
+        if email is not None and not isinstance(email, str):
+            raise ValidationError("email", [_problem("email", type(email).__name__, "text")], noun="")
+        self._store.set_email(self.participant_id, None if email is None else email[:300])
+
+    def set_opt_out(self, opted_out: bool) -> None:
+        """No more e-mail from the coach (True), or e-mail again (False)."""
+        _require_live(self._store, self._identity)
+        self._store.set_opt_out(self.participant_id, opted_out)
 
 
 class CoachSession:

@@ -275,7 +275,7 @@ def _add_participant_command(sub):
     p = sub.add_parser("participant", help="add, import, list or forget participants",
                        description="Manage participants. `forget` deletes every row of one person, "
                                    "their access codes included.")
-    psub = p.add_subparsers(dest="action", required=True, metavar="{add,import,consent,list,forget}")
+    psub = p.add_subparsers(dest="action", required=True, metavar="{add,import,email,consent,list,forget}")
 
     add = psub.add_parser("add", help="add a participant", description="Add a new participant.")
     add.add_argument("participant_id", help="short id: letters, digits, '_', '.', '@', '-'")
@@ -284,14 +284,16 @@ def _add_participant_command(sub):
     add.add_argument("--joined-on", help="date joined, YYYY-MM-DD (default: today)")
     add.add_argument("--consent-share", action="store_true",
                      help="the participant agrees that a coach's cohort views show their own rows")
+    add.add_argument("--email", help="e-mail address for the coach's invitations and reminders (kept "
+                                     "apart: never in a cohort view, report or export)")
     add.add_argument("--store", help=STORE_HELP)
     add.set_defaults(func=_run_participant_add)
 
     imp = psub.add_parser("import", help="add a cohort's participants from a CSV file",
                           description="Add every participant listed in a CSV file (columns participant_id "
-                                      "and optionally name) to one cohort: all of them or, if any line is "
-                                      "wrong or any id is already in the store, none.")
-    imp.add_argument("file", help="CSV file with a header line: participant_id,name")
+                                      "and optionally name and email) to one cohort: all of them or, if "
+                                      "any line is wrong or any id is already in the store, none.")
+    imp.add_argument("file", help="CSV file with a header line: participant_id,name[,email]")
     imp.add_argument("--cohort", required=True, help="cohort name (add it first: `mastery cohort add`)")
     imp.add_argument("--store", help=STORE_HELP)
     imp.set_defaults(func=_run_participant_import)
@@ -304,6 +306,17 @@ def _add_participant_command(sub):
     consent.add_argument("--share", required=True, choices=("yes", "no"), help="yes or no")
     consent.add_argument("--store", help=STORE_HELP)
     consent.set_defaults(func=_run_participant_consent)
+
+    mail = psub.add_parser("email", help="set or remove a participant's e-mail address, or record an opt-out",
+                           description="Set a participant's e-mail address for the coach's invitations "
+                                       "and reminders, remove it (--remove), or record that they asked for "
+                                       "no more e-mail (--opt-out; only they can undo it, on their page).")
+    mail.add_argument("participant_id")
+    mail.add_argument("address", nargs="?", help="the e-mail address")
+    mail.add_argument("--remove", action="store_true", help="remove the address")
+    mail.add_argument("--opt-out", action="store_true", help="never e-mail this person again")
+    mail.add_argument("--store", help=STORE_HELP)
+    mail.set_defaults(func=_run_participant_email)
 
     ls = psub.add_parser("list", help="list participants", description="List participants.")
     ls.add_argument("--cohort", help="only this cohort")
@@ -323,7 +336,7 @@ def _add_participant_command(sub):
 def _run_participant_add(args):
     with _store(args, create=True) as s:
         s.add_participant(args.participant_id, name=args.name, cohort=args.cohort,
-                          joined_on=args.joined_on, consent_share=args.consent_share)
+                          joined_on=args.joined_on, consent_share=args.consent_share, email=args.email)
         print(f"added participant '{args.participant_id}' to {s.url}")
 
 
@@ -334,6 +347,18 @@ def _run_participant_import(args):
     with _store(args) as s:
         n = s.add_participants(people, cohort=args.cohort, where=args.file)
         print(f"added {n} participants to cohort '{args.cohort}' in {s.url}")
+
+
+def _run_participant_email(args):
+    if sum([args.address is not None, args.remove, args.opt_out]) != 1:
+        raise MasteryError("give an address, --remove or --opt-out (one of them)")
+    with _store(args) as s:
+        if args.opt_out:
+            s.set_opt_out(args.participant_id, True)
+            print(f"'{args.participant_id}' will not be e-mailed again")
+        else:
+            s.set_email(args.participant_id, None if args.remove else args.address)
+            print(f"'{args.participant_id}': e-mail address {'removed' if args.remove else 'set'}")
 
 
 def _run_participant_consent(args):
@@ -496,6 +521,125 @@ def _run_code_list(args):
 
     with _store(args) as s:
         print_frame(codes(s), args.format)
+
+
+# ----------------------------------------------------------------------------- invite / nudge / reminder
+def _add_mail_options(p):
+    p.add_argument("--cohort", required=True, help="cohort name")
+    p.add_argument("--smtp", metavar="URL",
+                   help="your mail server: smtp://user@host:587 (STARTTLS) or smtps://user@host:465 "
+                        "(TLS); no user: no login; plain SMTP only to this machine (a local relay). The "
+                        "password comes only from $MASTERY_SMTP_PASSWORD (default URL: $MASTERY_SMTP)")
+    p.add_argument("--smtp-ca", metavar="FILE", help="a CA certificate (PEM) to trust for your mail server")
+    p.add_argument("--from", dest="from_address", metavar="ADDRESS",
+                   help="the sender address (default: $MASTERY_MAIL_FROM, else the SMTP user)")
+    p.add_argument("--coach-name", metavar="NAME", help="your name, in From and the signature "
+                                                       "(default: $MASTERY_COACH_NAME)")
+    p.add_argument("--reply-to", metavar="ADDRESS", help="where replies go (default: $MASTERY_REPLY_TO)")
+    p.add_argument("--page-url", metavar="URL",
+                   help="the participant page's address, e.g. https://workshop.example.org/ "
+                        "(default: $MASTERY_PAGE_URL)")
+    p.add_argument("--dry-run", metavar="DIR",
+                   help="write the messages as .eml files into DIR instead of sending; nothing is "
+                        "issued or recorded")
+    p.add_argument("--store", help=STORE_HELP)
+
+
+def _add_invite_command(sub):
+    p = sub.add_parser(
+        "invite", help="e-mail each participant a new code and the page's address",
+        description="Issue each member of the cohort (or --participant) a new code and e-mail it "
+                    "with the participant page's address through your mail server. The code is in "
+                    "the text, never in a link. A code they had before stops working once the "
+                    "server took the message (a refused message leaves the old code working). "
+                    "People already invited today are skipped unless --again; people who opted "
+                    "out are never mailed. See docs/workshop.md.")
+    _add_mail_options(p)
+    p.add_argument("--participant", metavar="ID", help="only this member of the cohort")
+    p.add_argument("--again", action="store_true",
+                   help="also mail those already invited today (a second new code; the first stops working)")
+    p.set_defaults(func=_run_invite)
+
+
+def _add_nudge_command(sub):
+    p = sub.add_parser(
+        "nudge", help="e-mail a friendly reminder to participants who have gone quiet",
+        description="E-mail a short reminder to each member of the cohort who has not checked in "
+                    "for --quiet-days days, has an address and has not opted out. Nobody gets "
+                    "two the same day.")
+    _add_mail_options(p)
+    p.add_argument("--quiet-days", type=int, default=3,
+                   help="days without a check-in before a reminder (default: 3)")
+    p.add_argument("--preview", action="store_true", help="list who would get one, and why not the others; send nothing")
+    p.add_argument("--today", help="the day counted as today, YYYY-MM-DD (default: today, UTC)")
+    p.set_defaults(func=_run_nudge)
+
+
+def _mail(args, kind):
+    from . import messaging
+
+    server, sender = messaging.mail_settings(
+        smtp=args.smtp, cafile=args.smtp_ca, from_address=args.from_address, coach_name=args.coach_name,
+        reply_to=args.reply_to, page_url=args.page_url, need_server=args.dry_run is None)
+    outbox = messaging.FolderOutbox(args.dry_run) if args.dry_run else messaging.SmtpOutbox(server)
+    with _store(args) as s:
+        if kind == "invite":
+            result = messaging.invite(s, cohort=args.cohort, outbox=outbox, sender=sender,
+                                      participant=args.participant, again=args.again)
+        else:
+            result = messaging.nudge(s, cohort=args.cohort, outbox=outbox, sender=sender,
+                                     quiet_days=args.quiet_days, today=args.today)
+    for line in messaging.describe(result, kind=kind, cohort=args.cohort, dry_run=outbox.dry_run,
+                                   folder=args.dry_run):
+        print(line)
+    if (result["outcome"] == "refused").any():
+        return 2
+    return 0
+
+
+def _run_invite(args):
+    return _mail(args, "invite")
+
+
+def _run_nudge(args):
+    if args.preview:
+        from .messaging import nudge_preview
+
+        with _store(args) as s:
+            plan = nudge_preview(s, cohort=args.cohort, quiet_days=args.quiet_days, today=args.today)
+        print_frame(plan[["participant_id", "name", "last_check_in", "days_quiet", "last_nudged",
+                          "will_get", "reason"]])
+        return 0
+    return _mail(args, "nudge")
+
+
+def _add_reminder_command(sub):
+    p = sub.add_parser(
+        "reminder", help="write a repeating check-in reminder for your calendar (.ics)",
+        description="Write an iCalendar file with one repeating event at the time you choose, in "
+                    "your time zone, that opens the check-in page (--url) or names the check-in "
+                    "notebook. Import it into your calendar (Google, Outlook, Apple, Thunderbird).")
+    p.add_argument("--at", required=True, help="time of day, 24-hour clock, e.g. 20:00")
+    p.add_argument("--days", default="daily",
+                   help="daily (default), weekdays, weekends, a range like mon-fri or a list like mon,wed,fri")
+    p.add_argument("--tz", default=None, help="your time zone, e.g. Europe/Lisbon (default: this "
+                                              "machine's, else UTC)")
+    p.add_argument("--url", help="the check-in page to open (default: $MASTERY_PAGE_URL, else the "
+                                 "event names the check-in notebook)")
+    p.add_argument("--out", required=True, help="the .ics file to write (a new file)")
+    p.set_defaults(func=_run_reminder)
+
+
+def _run_reminder(args):
+    import os
+
+    from .reminders import describe_reminder, local_zone_name, write_reminder
+
+    tz = args.tz or local_zone_name()
+    url = args.url or os.environ.get("MASTERY_PAGE_URL") or None
+    path = write_reminder(args.out, at=args.at, days=args.days, tz=tz, url=url)
+    print(f"wrote {path}: a check-in reminder {describe_reminder(at=args.at, days=args.days, tz=tz)}; "
+          "import it into your calendar")
 
 
 # ----------------------------------------------------------------------------- report
@@ -894,6 +1038,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 COMMANDS = [_add_init_command, _add_demo_command, _add_export_command, _add_import_command,
             _add_template_command, _add_participant_command, _add_cohort_command, _add_code_command,
+            _add_invite_command, _add_nudge_command, _add_reminder_command,
             _add_report_command, _add_stats_command, _add_serve_command, _add_where_command,
             _add_lab_command]
 
@@ -910,7 +1055,7 @@ def main(argv=None) -> int:
     handle = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _interrupt) if handle else None
     try:
-        args.func(args)
+        code = args.func(args)
     except MasteryError as exc:
         print(f"mastery: error: {exc}", file=sys.stderr)
         return 1
@@ -922,7 +1067,7 @@ def main(argv=None) -> int:
     finally:
         if handle:
             signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":

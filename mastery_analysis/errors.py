@@ -94,3 +94,21 @@ class ImportRowsError(ValidationError):
 
     def __str__(self):
         return self.args[0]
+
+
+class AddressError(ValidationError):
+    """A value that is not one e-mail address; the message is one line naming the value and
+    whose or which option it was."""
+
+    def __init__(self, what, value, *, expected="an e-mail address like name@example.org"):
+        super().__init__(what, [{"row": None, "column": None, "value": value, "expected": expected}],
+                         noun="")
+        self.args = (f"{what}: {value!r} is not an e-mail address (expected {expected.removeprefix('an e-mail address like ')})",)
+
+    def __str__(self):
+        return self.args[0]
+
+
+class MailError(MasteryError):
+    """The mail server cannot be reached, refuses the login, or the messages cannot be sent
+    or written; nothing is marked as sent."""

@@ -1,4 +1,4 @@
-"""A workshop's list of people, read from a CSV file (``participant_id`` and ``name``).
+"""A workshop's list of people, read from a CSV file (``participant_id``, ``name``, ``email``).
 
 Reads and checks only; :meth:`Store.add_participants` writes the whole list or nothing.
 """
@@ -21,12 +21,14 @@ class RosterError(MasteryError):
 
 def read_roster(path: str | os.PathLike) -> pd.DataFrame:
     """Read a CSV of participants: an id column (``participant_id`` or ``id``) and optionally
-    ``name``; other columns are ignored.
+    ``name`` and ``email`` (for the coach's invitations; checked when written); other columns
+    are ignored.
 
     Returns
     -------
     DataFrame
-        participant_id, name (missing where the file has none), indexed by the file's line
+        participant_id, name, and email when the file has that column (missing where a
+        cell is blank), indexed by the file's line
         number (the header is line 1) so that errors name the line people see.
 
     Raises
@@ -52,5 +54,7 @@ def read_roster(path: str | os.PathLike) -> pd.DataFrame:
     out = pd.DataFrame({"participant_id": frame[id_col].str.strip(),
                         "name": frame[columns["name"]].str.strip() if "name" in columns else None})
     out["name"] = out["name"].replace({"": None})
+    if "email" in columns:
+        out["email"] = frame[columns["email"]].str.strip().replace({"": None})
     out.index = pd.RangeIndex(2, len(out) + 2, name="line")
     return out

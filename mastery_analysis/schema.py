@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from .errors import ValidationError
+from .errors import AddressError, ValidationError
 from .framework import ID_EXPECTED, ID_PATTERN, Framework, load_framework
 
 KINDS = ("current", "vision")
@@ -112,6 +112,37 @@ def as_day(value, *, what: str = "date") -> dt.date | None:
         raise ValidationError(what, [{"row": None, "column": None, "value": value,
                                       "expected": "a date like 2024-05-31"}], noun="")
     return day.date()
+
+
+EMAIL_MAX = 254  # RFC 5321: the longest path a server must accept
+EMAIL_EXPECTED = "an e-mail address like name@example.org"
+# one address, no display name, no spaces, quotes, brackets or line breaks: what a person
+# types into a form, and nothing a mail header could be made to carry
+_EMAIL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+                    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+")
+
+
+def as_email(value, *, what: str = "email") -> str | None:
+    """An e-mail address, stripped, from what a person typed; None or blank stays None.
+
+    Raises
+    ------
+    AddressError
+        (a :class:`ValidationError`) in one line naming ``what`` and the value when it is not
+        one address (``name@example.org``).
+    """
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if not isinstance(value, str):
+        raise AddressError(what, type(value).__name__)
+    text = value.strip()
+    if not text:
+        return None
+    local = text.rsplit("@", 1)[0]
+    if (len(text) > EMAIL_MAX or not _EMAIL.fullmatch(text) or len(local) > 64
+            or local.startswith(".") or local.endswith(".") or ".." in local):
+        raise AddressError(what, value[:100])
+    return text
 
 
 @dataclass(frozen=True)

@@ -38,12 +38,13 @@ from .errors import (StoreError, StoreVersionError, UnknownCohortError, UnknownP
 from .framework import DEFAULT_FRAMEWORK, FRAMEWORK_DIR, ID_EXPECTED, ID_PATTERN, Framework, load_framework
 from .locations import STORE_ENV, store_location
 from .resources import checkout_root
-from .schema import PHASES, TABLES, Rows, as_day, check_rows, empty, validate
+from .schema import PHASES, TABLES, Rows, as_day, as_email, check_rows, empty, validate
 from .snapshot import GENERATION_KEY, Snapshot, new_generation
 
 # 1: the tidy tables and meta. 2: cohorts, access_codes and access_attempts (state tables);
 # a version-1 store is upgraded when opened (its cohorts are registered from participants).
-SCHEMA_VERSION = 2
+# 3: contacts and messages (state tables of the coach's e-mails; see their comment below).
+SCHEMA_VERSION = 3
 DATA_TABLES = ("participants", "goals", "ratings", "actions", "progress", "responses")
 
 _metadata = sa.MetaData()
@@ -109,7 +110,37 @@ ACCESS_ATTEMPTS = sa.Table(
     sa.Index("ix_access_attempts_address", "address", "at"),
     sa.Index("ix_access_attempts_participant", "participant_id"),
 )
-STATE_TABLES = ("cohorts", "access_codes", "access_attempts")
+# ---- messages to participants (schema version 3): state, not facts
+# A person's e-mail address and their opt-out are *current preferences*: changed in place, and
+# gone without a trace when changed or forgotten. As columns of the append-only participants
+# table, every earlier address would stay in its history and travel with `export --history`,
+# the snapshot and every frame that reads participants (cohort views, reports); here they
+# serve the coach's messages alone (DESIGN.md, "Privacy") and no data table ever holds one.
+CONTACTS = sa.Table(
+    "contacts", _metadata,
+    sa.Column("participant_id", sa.String(64), primary_key=True),
+    sa.Column("email", sa.Text),
+    sa.Column("opted_out_at", _STAMP),  # set: this person is never mailed again
+    sa.Column("updated_at", _STAMP, nullable=False),
+)
+# What was sent: who, which kind (invite, nudge), the day the run counted as today, when,
+# and the outcome (sending, sent, refused); never the code or the text. A row in `sending` or
+# `sent` for (participant, kind, day) is what stops a second run the same day from mailing
+# that person again (claimed before the message goes, so two runs at once cannot both send).
+MESSAGES = sa.Table(
+    "messages", _metadata,
+    sa.Column("message_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("participant_id", sa.String(64), nullable=False),
+    sa.Column("cohort", sa.String(64)),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("day", sa.String(10), nullable=False),
+    sa.Column("at", _STAMP, nullable=False),
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("detail", sa.Text),
+    sa.Index("ix_messages_participant", "participant_id", "kind", "day"),
+    sa.Index("ix_messages_cohort", "cohort", "kind"),
+)
+STATE_TABLES = ("cohorts", "access_codes", "access_attempts", "contacts", "messages")
 # One key for the advisory lock every PostgreSQL write transaction takes (any constant works;
 # this one spells "mastery" in hex-ish so it is recognisable in pg_locks).
 _PG_WRITE_LOCK = 0x6D617374
@@ -526,12 +557,14 @@ class Store:
         return rows.loc[~same]
 
     def add_participant(self, participant_id: str, *, name=None, cohort=None, joined_on=None,
-                        consent_share: bool = False, access_code_hash=None) -> None:
+                        consent_share: bool = False, access_code_hash=None, email=None) -> None:
         """Add a new participant; an id already in the store is an error.
 
         A ``cohort`` must have been added first (:meth:`add_cohort`); a typo is an
-        :class:`UnknownCohortError`, not a new cohort.
+        :class:`UnknownCohortError`, not a new cohort. ``email`` (optional) is kept apart,
+        in ``contacts``, for the coach's messages only (:meth:`set_email`).
         """
+        address = as_email(email, what=f"email of {participant_id}")
         if cohort is not None:
             self.require_cohort(cohort)
         clean = validate("participants", pd.DataFrame([{
@@ -545,6 +578,8 @@ class Store:
                     t.c.participant_id == participant_id).limit(1)).first() is not None:
                 raise StoreError(f"participant '{participant_id}' already exists in {self.url}")
             self._insert(conn, "participants", clean)
+            if address is not None:
+                self._put_contact(conn, participant_id, email=address)
 
     def record_checkin(self, participant_id: str, day, *, ratings: Mapping[str, int],
                        vision: Mapping[str, int] | None = None,
@@ -626,15 +661,16 @@ class Store:
         return counts
 
     def forget(self, participant_id: str) -> dict[str, int]:
-        """Delete every row of one participant from every table, their access codes and their
-        code attempts included. Returns rows deleted per table."""
+        """Delete every row of one participant from every table, their access codes, code
+        attempts, e-mail address, opt-out and message records included. Returns rows deleted
+        per table."""
         self.require_participant(participant_id)
         deleted = {}
         with self._connection(write=True) as conn:
             for name in reversed(DATA_TABLES):
                 t = SQL_TABLES[name]
                 deleted[name] = conn.execute(sa.delete(t).where(t.c.participant_id == participant_id)).rowcount
-            for t in (ACCESS_CODES, ACCESS_ATTEMPTS):
+            for t in (ACCESS_CODES, ACCESS_ATTEMPTS, CONTACTS, MESSAGES):
                 deleted[t.name] = conn.execute(sa.delete(t).where(t.c.participant_id == participant_id)).rowcount
             # deletions are invisible to a version watermark: snapshots rebuild on a new generation
             conn.execute(META.delete().where(META.c.key == GENERATION_KEY))
@@ -716,15 +752,29 @@ class Store:
     def add_participants(self, frame: pd.DataFrame, *, cohort: str, where: str | None = None) -> int:
         """Add several new participants to one cohort, all or none.
 
-        ``frame`` has ``participant_id`` and optionally ``name``, ``joined_on`` and
-        ``consent_share``. Ids already in the store, ids given twice and an unknown cohort
-        are errors, and then nobody is added. Returns the number added.
+        ``frame`` has ``participant_id`` and optionally ``name``, ``joined_on``,
+        ``consent_share`` and ``email`` (kept apart, in ``contacts``: see :meth:`set_email`).
+        Ids already in the store, ids given twice, an address that is not one and an unknown
+        cohort are errors, and then nobody is added. Returns the number added.
         """
         self.require_cohort(cohort)
         if not isinstance(frame, pd.DataFrame):
             raise ValidationError("participants", [{"row": None, "column": None, "value": type(frame).__name__,
                                                     "expected": "a pandas DataFrame"}], where=where)
-        rows = frame.copy()
+        addresses, bad = {}, []
+        if "email" in frame:
+            for label, pid, value in zip(frame.index, frame["participant_id"], frame["email"]):
+                try:
+                    address = as_email(value)
+                except ValidationError:
+                    bad.append({"row": label, "column": "email", "value": value,
+                                "expected": "an e-mail address like name@example.org, or nothing"})
+                    continue
+                if address is not None:
+                    addresses[pid] = address
+        if bad:
+            raise ValidationError("participants", bad, where=where)
+        rows = frame.drop(columns=["email"], errors="ignore").copy()
         rows["cohort"] = cohort
         if "joined_on" not in rows:
             rows["joined_on"] = dt.date.today()
@@ -738,7 +788,10 @@ class Store:
                         for label, pid in clean["participant_id"].items() if pid in taken]
             if failures:
                 raise ValidationError("participants", failures, where=where)
-            return self._insert(conn, "participants", clean)
+            n = self._insert(conn, "participants", clean)
+            for pid, address in addresses.items():
+                self._put_contact(conn, pid, email=address)
+            return n
 
     def set_consent(self, participant_id: str, share: bool) -> None:
         """Record whether a participant shares their own rows in the cohort views (a new version
@@ -757,6 +810,142 @@ class Store:
             rec["consent_share"] = share
             self._insert(conn, "participants", validate("participants", pd.DataFrame([rec]),
                                                         framework=self.framework))
+
+    # ----------------------------------------------------------------- messages: contacts, what was sent
+    def set_email(self, participant_id: str, email: str | None) -> None:
+        """Set (or with None or blank, remove) a participant's e-mail address.
+
+        The address lives in ``contacts``, a state table updated in place: it serves the
+        coach's invitations and nudges alone (:mod:`mastery_analysis.messaging`) and never
+        appears in a data table, an export, a report or a cohort view.
+
+        Raises
+        ------
+        AddressError
+            For a value that is not one address; nothing is written.
+        UnknownParticipantError
+        """
+        address = as_email(email, what=f"email of {participant_id}")
+        with self._connection(write=True) as conn:
+            self._require_participant_in(conn, participant_id)
+            self._put_contact(conn, participant_id, email=address)
+
+    def set_opt_out(self, participant_id: str, opted_out: bool) -> None:
+        """Record that a participant wants no more e-mail (True) or wants it again (False).
+        An opted-out person is never mailed, whatever a coach asks."""
+        if not isinstance(opted_out, bool):
+            raise ValidationError("opt-out", [{"row": None, "column": None, "value": repr(opted_out),
+                                               "expected": "true or false"}], noun="")
+        with self._connection(write=True) as conn:
+            self._require_participant_in(conn, participant_id)
+            self._put_contact(conn, participant_id, opted_out=opted_out)
+
+    def contacts(self, *, participant=None, cohort=None) -> pd.DataFrame:
+        """E-mail addresses and opt-outs, for the coach's messages only.
+
+        Returns
+        -------
+        DataFrame
+            participant_id, email (missing for none), opted_out (bool), opted_out_at (UTC),
+            one row per participant who has a contacts row, sorted by participant_id.
+        """
+        c = CONTACTS
+        query = sa.select(c.c.participant_id, c.c.email, c.c.opted_out_at).order_by(c.c.participant_id)
+        if participant is not None:
+            query = query.where(c.c.participant_id.in_([participant] if isinstance(participant, str)
+                                                       else list(participant)))
+        if cohort is not None:
+            members = self._latest_select("participants", ["participant_id", "cohort"]).subquery()
+            query = query.where(c.c.participant_id.in_(
+                sa.select(members.c.participant_id).where(members.c.cohort == cohort)))
+        with self._connection() as conn:
+            rows = conn.execute(query).all()
+        frame = pd.DataFrame.from_records(rows, columns=["participant_id", "email", "opted_out_at"])
+        frame["email"] = frame["email"].astype(object)
+        frame["opted_out_at"] = pd.to_datetime(frame["opted_out_at"], utc=True, format="ISO8601")
+        frame.insert(2, "opted_out", frame["opted_out_at"].notna())
+        return frame
+
+    def claim_message(self, participant_id: str, *, kind: str, day, cohort: str | None = None,
+                      again: bool = False) -> int | None:
+        """Claim the sending of one message: a ``sending`` row, unless this person was already
+        sent (or is being sent) a message of this ``kind`` on ``day`` (then None; with
+        ``again``, claimed anyway) or has opted out (None). Decided under the write lock, so
+        two runs at once cannot both send. Returns the message id for
+        :meth:`finish_message`."""
+        day_text = as_day(day, what="day").isoformat()
+        m, c = MESSAGES, CONTACTS
+        with self._connection(write=True) as conn:
+            if conn.execute(sa.select(c.c.participant_id).where(
+                    c.c.participant_id == participant_id, c.c.opted_out_at.is_not(None))).first():
+                return None
+            if not again and conn.execute(sa.select(m.c.message_id).where(
+                    m.c.participant_id == participant_id, m.c.kind == kind, m.c.day == day_text,
+                    m.c.outcome.in_(("sending", "sent"))).limit(1)).first() is not None:
+                return None
+            return conn.execute(m.insert().values(
+                participant_id=participant_id, cohort=cohort, kind=kind, day=day_text, at=stamp(),
+                outcome="sending", detail=None).returning(m.c.message_id)).scalar_one()
+
+    def finish_message(self, message_id: int, outcome: str, detail: str | None = None) -> None:
+        """Record how a claimed message went (``sent``, ``refused`` or ``failed``) and when."""
+        with self._connection(write=True) as conn:
+            conn.execute(sa.update(MESSAGES).where(MESSAGES.c.message_id == message_id).values(
+                outcome=outcome, at=stamp(), detail=None if detail is None else str(detail)[:300]))
+
+    def messages(self, *, participant=None, cohort=None, kind=None) -> pd.DataFrame:
+        """What was sent to whom (never a code or a text).
+
+        Returns
+        -------
+        DataFrame
+            message_id, participant_id, cohort, kind (``invite``, ``nudge``), day (the day
+            the run counted as today), at (UTC, when the outcome was recorded), outcome
+            (``sending``, ``sent``, ``refused``, ``failed``), detail (the server's reply for
+            a refusal), oldest first.
+        """
+        m = MESSAGES
+        query = sa.select(m).order_by(m.c.message_id)
+        if participant is not None:
+            query = query.where(m.c.participant_id.in_([participant] if isinstance(participant, str)
+                                                       else list(participant)))
+        if cohort is not None:
+            query = query.where(m.c.cohort == cohort)
+        if kind is not None:
+            query = query.where(m.c.kind == kind)
+        with self._connection() as conn:
+            rows = conn.execute(query).all()
+        frame = pd.DataFrame.from_records(rows, columns=[col.name for col in m.columns])
+        frame["message_id"] = frame["message_id"].astype("int64")
+        frame["day"] = pd.to_datetime(frame["day"]).astype("datetime64[ns]")
+        frame["at"] = pd.to_datetime(frame["at"], utc=True, format="ISO8601")
+        return frame
+
+    def _require_participant_in(self, conn, participant_id) -> None:
+        t = SQL_TABLES["participants"]
+        if conn.execute(sa.select(t.c.participant_id).where(
+                t.c.participant_id == participant_id).limit(1)).first() is None:
+            raise UnknownParticipantError(f"unknown participant '{participant_id}' in {self.url}")
+
+    _KEEP = object()
+
+    def _put_contact(self, conn, participant_id, *, email=_KEEP, opted_out=_KEEP) -> None:
+        """Insert or update a contacts row inside the caller's write transaction."""
+        c = CONTACTS
+        now = stamp()
+        values = {"updated_at": now}
+        if email is not Store._KEEP:
+            values["email"] = email
+        if opted_out is not Store._KEEP:
+            values["opted_out_at"] = now if opted_out else None
+        have = conn.execute(sa.select(c.c.opted_out_at).where(c.c.participant_id == participant_id)).first()
+        if have is None:
+            conn.execute(c.insert().values(participant_id=participant_id, **{
+                "email": None, "opted_out_at": None, **values}))
+        else:
+            if opted_out is True and have[0] is not None:
+                values.pop("opted_out_at")  # keep the first opt-out's time
+            conn.execute(sa.update(c).where(c.c.participant_id == participant_id).values(**values))
 
     def check_integrity(self) -> list[str]:
         """Problems found in the store: the database's own check (SQLite ``integrity_check``
@@ -972,6 +1161,7 @@ def _upgrade(conn, version: int, framework_ref: str | None) -> None:
     1 -> 2: the state tables were just created by ``create_all``; every cohort named in
     participants becomes a row of ``cohorts`` with the store's framework, so existing
     cohorts keep working with the commands that now check cohort names.
+    2 -> 3: ``contacts`` and ``messages`` (e-mail invitations and nudges) start empty.
     """
     if version < 2:
         t = SQL_TABLES["participants"]
@@ -982,6 +1172,10 @@ def _upgrade(conn, version: int, framework_ref: str | None) -> None:
                  "created_at": now} for n in names if n not in have]
         if rows:
             conn.execute(COHORTS.insert(), rows)
+    if version < 3:
+        # invitations and nudges: `contacts` and `messages` are new, empty tables that
+        # ``create_all`` has just made; no existing row changes
+        pass
     conn.execute(sa.update(META).where(META.c.key == "schema_version").values(value=str(SCHEMA_VERSION)))
 
 
