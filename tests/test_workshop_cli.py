@@ -58,7 +58,7 @@ def test_opening_a_phase(db, capsys):
 
 def test_import_is_all_or_nothing(db, capsys, tmp_path):
     good = tmp_path / "people.csv"
-    good.write_text("participant_id,name,email\nalex,Alex A,a@x\nsam,,s@x\n")
+    good.write_text("participant_id,name,email\nalex,Alex A,a@x.example.org\nsam,,s@x.example.org\n")
     bad = tmp_path / "bad.csv"
     bad.write_text("participant_id,name\nkim,Kim\nbad id,X\nalex,Again\nkim,Twice\n")
     code, _, err = run(capsys, "participant", "import", str(bad), "--cohort", "spring", "--store", db)
