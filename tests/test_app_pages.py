@@ -212,7 +212,7 @@ def test_the_participant_downloads_their_own_report(workshop):
     store, codes = workshop
     page = signed_in(store, codes["ann"])
     store.record_checkin("ann", TODAY - dt.timedelta(days=1), ratings={"proactive": 6})
-    report = page.tabs.children[5]
+    report = page.tabs.children[page.TITLES.index("My report")]
     button = next(w for w in report.children if isinstance(w, W.Button))
     button.click()
     link = report.children[-1].value

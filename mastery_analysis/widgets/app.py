@@ -39,6 +39,7 @@ from ..access import AccessDenied, CoachSession, ParticipantSession, verify
 from ..schema import as_day
 from .forms import (FORM_MAX_WIDTH, AssessmentForm, CheckInForm, GoalForm, _on_enter, _say,
                     current_streak, guarded, server_log)
+from .mail import NudgePanel, ReminderSettings, last_nudged_column
 
 __all__ = ["ParticipantPage", "CoachPage", "participant_page", "coach_page", "harden_kernel",
            "download_link", "MAX_DOWNLOAD_BYTES"]
@@ -241,7 +242,7 @@ class ParticipantPage:
     widget : ipywidgets.VBox
     """
 
-    TITLES = ("Check-in", "Goals", "Questionnaire", "My progress", "Sharing", "My report")
+    TITLES = ("Check-in", "Goals", "Questionnaire", "My progress", "Sharing", "Reminders", "My report")
 
     def __init__(self, store=None, *, address: str | None = None, today=None):
         self.store = _open(store)
@@ -283,8 +284,9 @@ class ParticipantPage:
         questionnaire = (self.assessment.widget if self.assessment is not None else
                          W.HTML("<p>No questionnaire is open at the moment. Your coach opens one "
                                 "at the start, the middle and the end of the workshop.</p>"))
+        self.reminders = ReminderSettings(s)  # e-mail, opt-out, calendar file: widgets/mail.py
         self.tabs = W.Tab(children=[self._checkin_box, self.goals.widget, questionnaire,
-                                    self._progress, self._sharing(), self._report()])
+                                    self._progress, self._sharing(), self.reminders.widget, self._report()])
         for i, title in enumerate(self.TITLES):
             self.tabs.set_title(i, title)
         self.tabs.add_class("mastery-tabs")
@@ -450,9 +452,10 @@ class CoachPage:
         refresh_views.on_click(guarded(lambda _b: self.refresh_views(), self.status))
         self.refresh_participation()
         self.refresh_views()
+        self.nudges = NudgePanel(session, self.store, today=self.today)  # widgets/mail.py
         tabs = W.Tab(children=[W.VBox([self._week, refresh]), W.VBox([self._views, refresh_views]),
-                               self._reports()])
-        for i, title in enumerate(("This week", "Cohort views", "Reports")):
+                               self.nudges.widget, self._reports()])
+        for i, title in enumerate(("This week", "Cohort views", "Reminders", "Reports")):
             tabs.set_title(i, title)
         self.widget.children = [who, tabs, self.status]
 
@@ -464,7 +467,8 @@ class CoachPage:
             "Name": frame["name"].fillna(""), "Id": frame["participant_id"],
             "Last check-in": frame["last_check_in"].dt.strftime("%a %d %b").fillna("never"),
             "Days this week": frame["days_this_week"],
-            "This week": frame["checked_in_this_week"].map({True: "yes", False: "not yet"})})
+            "This week": frame["checked_in_this_week"].map({True: "yes", False: "not yet"}),
+            "Last nudged": last_nudged_column(self.store, self.session.cohort, frame["participant_id"])})
         shown = shown.sort_values("This week", key=lambda c: c != "not yet", kind="stable")
         self.participation = _table(shown, "mastery-participation")
         start = self.today - dt.timedelta(days=6)
