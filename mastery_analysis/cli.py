@@ -607,8 +607,9 @@ def _run_nudge(args):
 
         with _store(args) as s:
             plan = nudge_preview(s, cohort=args.cohort, quiet_days=args.quiet_days, today=args.today)
-        print_frame(plan[["participant_id", "name", "last_check_in", "days_quiet", "last_nudged",
-                          "will_get", "reason"]])
+        print_frame(plan[["participant_id", "name", "days_quiet", "will_get", "reason", "last_check_in",
+                          "last_nudged"]])
+        print(f"{int(plan['will_get'].sum())} of {len(plan)} would get a reminder")
         return 0
     return _mail(args, "nudge")
 

@@ -597,8 +597,8 @@ def _addressed(store, cohort: str, participant: str | None) -> tuple[pd.DataFram
     people = members.merge(book[["participant_id", "email", "opted_out"]], on="participant_id", how="left")
     people["opted_out"] = people["opted_out"].fillna(False).astype(bool)
     if people["email"].isna().all():
-        whom = f"participant '{participant}' has" if participant else f"nobody in cohort '{cohort}' has"
-        raise MailError(f"{whom} an e-mail address (`mastery participant email ID ADDRESS`, or an "
+        whom = f"participant '{participant}' has no" if participant else f"nobody in cohort '{cohort}' has an"
+        raise MailError(f"{whom} e-mail address (`mastery participant email ID ADDRESS`, or an "
                         "email column in `mastery participant import`); nothing was sent")
     return people, members
 
