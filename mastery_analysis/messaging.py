@@ -41,6 +41,7 @@ from urllib.parse import unquote, urlsplit
 
 import pandas as pd
 
+from .access import CoachSession, Identity, issue_code, revoke_codes
 from .errors import MailError, MasteryError
 from .schema import as_day, as_email
 
@@ -552,8 +553,6 @@ def nudge_preview(store, *, cohort: str, quiet_days: int = QUIET_DAYS, today=Non
                   participation: pd.DataFrame | None = None) -> pd.DataFrame:
     """:func:`nudge_plan` for a cohort from the store (``participation`` from a coach's
     session, which checks the coach's code first; else computed here)."""
-    from .access import CoachSession, Identity
-
     store.require_cohort(cohort)
     today = as_day(today, what="today") if today is not None else dt.datetime.now(dt.timezone.utc).date()
     if participation is None:
@@ -638,8 +637,6 @@ def invite(store, *, cohort: str, outbox, sender: Sender, participant: str | Non
         nothing was issued, sent or recorded. A server that stops answering half way raises
         too, after recording what was sent.
     """
-    from .access import issue_code, revoke_codes
-
     if not sender.page_url:
         raise MailError(f"an invitation needs the participant page's address: give --page-url URL "
                         f"(or set ${PAGE_URL_ENV}); nothing was sent")
@@ -678,15 +675,24 @@ def invite(store, *, cohort: str, outbox, sender: Sender, participant: str | Non
                 store.finish_message(claim, "refused", str(exc))
                 rows.append({**row, "outcome": "refused", "detail": str(exc)})
                 continue
-            except BaseException:
+            except BaseException as exc:
                 if code is not None:
                     revoke_codes(store, person.participant_id, only=code)
                 store.finish_message(claim, "failed")
+                _stopped(exc, rows, "invitation")
                 raise
             revoke_codes(store, person.participant_id, keep=code)  # the old code stops working now
             store.finish_message(claim, "sent")
             rows.append({**row, "outcome": "sent"})
     return _result(rows)
+
+
+def _stopped(exc: BaseException, rows: list[dict], what: str) -> None:
+    """A server that fails half way: the error says how many were sent (and recorded)."""
+    if isinstance(exc, MailError):
+        n = sum(r["outcome"] == "sent" for r in rows)
+        raise MailError(f"{exc}; {n} {what}{'s' if n != 1 else ''} had been sent and are recorded: "
+                        "run the command again to send the rest") from None
 
 
 def _opted_out(store, participant_id) -> bool:
@@ -751,8 +757,9 @@ def nudge(store, *, cohort: str, outbox, sender: Sender, quiet_days: int = QUIET
                 store.finish_message(claim, "refused", str(exc))
                 rows.append({**row, "outcome": "refused", "detail": str(exc)})
                 continue
-            except BaseException:
+            except BaseException as exc:
                 store.finish_message(claim, "failed")
+                _stopped(exc, rows, "reminder")
                 raise
             store.finish_message(claim, "sent")
             rows.append({**row, "outcome": "sent"})

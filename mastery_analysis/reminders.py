@@ -18,6 +18,7 @@ from pathlib import Path
 from icalendar import Alarm, Calendar, Event, vRecur
 
 from .errors import MasteryError
+from .schema import as_day
 
 DAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _ICAL_DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
@@ -135,9 +136,7 @@ def reminder_calendar(*, at, days="daily", tz: str = "UTC", url: str | None = No
             raise ReminderError(f"--url {url[:80]!r}: expected the check-in page's address, like "
                                 "https://workshop.example.org/ (no ?query, no #part)")
     now = (now or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc).replace(microsecond=0)
-    first = start if start is not None else now.astimezone(zone).date()
-    if isinstance(first, str):
-        first = dt.date.fromisoformat(first)
+    first = as_day(start, what="start") if start is not None else now.astimezone(zone).date()
     while first.weekday() not in weekdays:
         first += dt.timedelta(days=1)
     begin = dt.datetime.combine(first, time, tzinfo=zone)

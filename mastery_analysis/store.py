@@ -978,6 +978,11 @@ class Store:
                 ACCESS_CODES.c.participant_id.is_not(None), ACCESS_CODES.c.participant_id.not_in(known))).scalar()
             if n:
                 problems.append(f"access_codes: {n} codes of participants not in the store")
+            for t in (CONTACTS, MESSAGES):
+                n = conn.execute(sa.select(sa.func.count()).select_from(t).where(
+                    t.c.participant_id.not_in(known))).scalar()
+                if n:
+                    problems.append(f"{t.name}: {n} rows of participants not in the store")
         return problems
 
     def _register_cohorts(self, conn, participants: pd.DataFrame) -> None:

@@ -47,6 +47,7 @@ class Received:
 class Handler:
     refuse: set = field(default_factory=set)
     received: list = field(default_factory=list)
+    fail_after: int | None = None  # then answer 421 (closing) to every further message
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.refuse:
@@ -55,6 +56,8 @@ class Handler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.fail_after is not None and len(self.received) >= self.fail_after:
+            return "421 4.3.2 service shutting down"
         self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
         return "250 Message accepted for delivery"
 

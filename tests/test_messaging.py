@@ -354,3 +354,20 @@ def test_participant_email_command_and_forget(cohort20, capsys):
     assert store.contacts(participant="p04")["email"].iloc[0] == "p04@example.org"
     deleted = store.forget("p02")
     assert deleted["contacts"] == 1 and store.contacts(participant="p02").empty
+
+
+def test_a_server_that_stops_half_way_says_how_many_went_and_a_rerun_sends_the_rest(cohort20, smtp, capsys):
+    store = cohort20
+    smtp.handler.fail_after = 3
+    assert invite(store, smtp) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "3 invitations had been sent and are recorded" in err
+    log = store.messages()
+    assert (log["outcome"] == "sent").sum() == 3 and "sending" not in set(log["outcome"])
+    # nobody lost their way in: those not reached have no new live code beside their old state
+    live = access.codes(store)
+    assert live["revoked_at"].isna().sum() == 3
+    smtp.handler.fail_after = None
+    assert invite(store, smtp) == 0
+    assert "sent 17 invitations" in capsys.readouterr().out
+    assert len({r.rcpt_tos[0] for r in smtp.received}) == 20 and len(smtp.received) == 20
