@@ -20,10 +20,21 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 
-def free_port() -> int:
+def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind((host, 0))
         return s.getsockname()[1]
+
+
+def outside_address() -> str | None:
+    """One of this machine's addresses that is not loopback (the route out), or None."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect(("192.0.2.1", 9))  # no packet is sent: this only picks the route
+            address = s.getsockname()[0]
+    except OSError:
+        return None
+    return None if ipaddress.ip_address(address).is_loopback else address
 
 
 @dataclass
@@ -62,8 +73,8 @@ class Handler:
         return "250 Message accepted for delivery"
 
 
-def make_certificate(folder: Path) -> tuple[Path, Path, Path]:
-    """A CA and a server certificate for 127.0.0.1 and localhost: (ca.pem, cert.pem, key.pem)."""
+def make_certificate(folder: Path, host: str = "127.0.0.1") -> tuple[Path, Path, Path]:
+    """A CA and a server certificate for ``host`` and localhost: (ca.pem, cert.pem, key.pem)."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -83,11 +94,11 @@ def make_certificate(folder: Path) -> tuple[Path, Path, Path]:
           .sign(ca_key, hashes.SHA256()))
     key = ec.generate_private_key(ec.SECP256R1())
     cert = (x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)]))
             .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
             .not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(now + dt.timedelta(days=1))
             .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
-                                                        x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                                                        x509.IPAddress(ipaddress.ip_address(host))]),
                            critical=False)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
@@ -104,9 +115,9 @@ def make_certificate(folder: Path) -> tuple[Path, Path, Path]:
 class Server:
     """A running test server: ``url(user)``, ``received``, ``refuse``, ``cafile``; ``stop()``."""
 
-    def __init__(self, controller, handler, scheme, port, cafile):
-        self.controller, self.handler, self.scheme, self.port, self.cafile = \
-            controller, handler, scheme, port, cafile
+    def __init__(self, controller, handler, scheme, port, cafile, host="127.0.0.1"):
+        self.controller, self.handler, self.scheme, self.port, self.cafile, self.host = \
+            controller, handler, scheme, port, cafile, host
 
     @property
     def received(self) -> list[Received]:
@@ -117,20 +128,20 @@ class Server:
         return self.handler.refuse
 
     def url(self, user: str | None = None) -> str:
-        return f"{self.scheme}://{user + '@' if user else ''}127.0.0.1:{self.port}"
+        return f"{self.scheme}://{user + '@' if user else ''}{self.host}:{self.port}"
 
     def stop(self):
         self.controller.stop()
 
 
 def start_smtp(folder: Path, *, starttls: bool = False, implicit_tls: bool = False,
-               users: dict[str, str] | None = None) -> Server:
+               users: dict[str, str] | None = None, host: str = "127.0.0.1") -> Server:
     handler = Handler()
-    port = free_port()
+    port = free_port(host)
     cafile = None
     kwargs = {}
     if starttls or implicit_tls:
-        cafile, cert, key = make_certificate(folder)
+        cafile, cert, key = make_certificate(folder, host)
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(cert, key)
         if implicit_tls:
@@ -146,6 +157,6 @@ def start_smtp(folder: Path, *, starttls: bool = False, implicit_tls: bool = Fal
         kwargs["authenticator"] = authenticator
         # aiosmtpd knows STARTTLS, not a TLS socket: with implicit TLS the whole session is TLS
         kwargs["auth_require_tls"] = not implicit_tls
-    controller = Controller(handler, hostname="127.0.0.1", port=port, **kwargs)
+    controller = Controller(handler, hostname=host, port=port, **kwargs)
     controller.start()
-    return Server(controller, handler, "smtps" if implicit_tls else "smtp", port, cafile)
+    return Server(controller, handler, "smtps" if implicit_tls else "smtp", port, cafile, host)

@@ -268,6 +268,32 @@ def test_plain_smtp_to_a_host_that_is_not_this_machine_needs_tls(monkeypatch):
     assert s.user == "coach@example.org" and s.password == "s3cret" and "s3cret" not in repr(s) + str(s)
 
 
+def test_plain_smtp_is_refused_to_a_server_that_is_not_this_machine(cohort20, tmp_path, capsys):
+    from smtp_support import outside_address
+
+    host = outside_address()
+    if host is None:
+        pytest.skip("this machine has no address but loopback")
+    server = start_smtp(tmp_path, host=host)  # speaks SMTP without STARTTLS
+    try:
+        assert main(["invite", "--store", cohort20.url, "--cohort", "spring", "--smtp", server.url(),
+                     "--from", "coach@example.org", "--page-url", PAGE]) == 1
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "does not offer STARTTLS" in err and "nothing was sent" in err
+        assert server.received == [] and cohort20.messages().empty and access.codes(cohort20).empty
+    finally:
+        server.stop()
+    # the same server with STARTTLS is fine
+    tls = start_smtp(tmp_path, host=host, starttls=True)
+    try:
+        assert main(["invite", "--store", cohort20.url, "--cohort", "spring", "--smtp", tls.url(),
+                     "--smtp-ca", str(tls.cafile), "--from", "coach@example.org", "--page-url", PAGE,
+                     "--participant", "p01"]) == 0
+        assert [r.rcpt_tos for r in tls.received] == [["p01@example.org"]]
+    finally:
+        tls.stop()
+
+
 @pytest.mark.parametrize("mode", ["starttls", "implicit_tls"])
 def test_login_over_tls_and_a_wrong_password(tmp_path, cohort20, capsys, monkeypatch, mode):
     store = cohort20
@@ -284,7 +310,11 @@ def test_login_over_tls_and_a_wrong_password(tmp_path, cohort20, capsys, monkeyp
         assert server.received == [] and store.messages().empty and access.codes(store).empty
         monkeypatch.setenv(messaging.PASSWORD_ENV, "right horse battery")
         assert main(args) == 0
-        assert "sent 1 invitation " in capsys.readouterr().out
+        out, err = capsys.readouterr()
+        assert "sent 1 invitation " in out and "right horse" not in out + err
+        store.close()
+        for path in tmp_path.glob("mastery.db*"):  # the password is never stored
+            assert b"right horse battery" not in path.read_bytes()
         assert [r.rcpt_tos for r in server.received] == [["p01@example.org"]]
         # without the CA the server's certificate is not trusted: refused before anything is sent
         assert main([a for a in args if a not in ("--smtp-ca", str(server.cafile))] + ["--again"]) == 1

@@ -219,7 +219,7 @@ class SignIn:
 # ----------------------------------------------------------------------------- participant
 class ParticipantPage:
     """A participant's page: the code field, then their own check-in, goals, questionnaire,
-    progress, consent and report.
+    progress, consent, e-mail and calendar reminders, and report.
 
     Parameters
     ----------
@@ -238,6 +238,8 @@ class ParticipantPage:
     goals : GoalForm or None
     assessment : AssessmentForm or None
         None when no questionnaire phase is open.
+    reminders : ReminderSettings or None
+        The *Reminders* tab: own e-mail address, opt-out, calendar file (widgets/mail.py).
     tabs : ipywidgets.Tab or None
     widget : ipywidgets.VBox
     """
@@ -249,7 +251,7 @@ class ParticipantPage:
         self.address = address
         self.today = as_day(today) if today is not None else dt.date.today()
         self.session = None
-        self.checkin = self.goals = self.assessment = self.tabs = None
+        self.checkin = self.goals = self.assessment = self.tabs = self.reminders = None
         self.status = W.HTML()
         self.signin = SignIn(self.store, address=address, make_session=ParticipantSession,
                              on_success=guarded(self._open, self.status), button="Open my page")
@@ -418,7 +420,9 @@ class CoachPage:
     signin : SignIn
     session : CoachSession or None
     participation : ipywidgets.HTML or None
-        The table of who checked in this week.
+        The table of who checked in this week (and when each was last nudged).
+    nudges : NudgePanel or None
+        The *Reminders* tab: who a reminder would reach, then send (widgets/mail.py).
     widget : ipywidgets.VBox
     """
 
@@ -428,7 +432,7 @@ class CoachPage:
         self.today = as_day(today) if today is not None else dt.date.today()
         self.min_n = min_n
         self.session = None
-        self.participation = None
+        self.participation = self.nudges = None
         self.status = W.HTML()
         self.signin = SignIn(self.store, address=address, make_session=CoachSession,
                              on_success=guarded(self._open, self.status), button="Open the cohort")
