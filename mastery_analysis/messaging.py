@@ -258,6 +258,8 @@ class SmtpOutbox:
                 smtp = smtplib.SMTP_SSL(s.host, s.port, timeout=self.timeout, context=self._context())
             else:
                 smtp = smtplib.SMTP(s.host, s.port, timeout=self.timeout)
+        except ssl.SSLCertVerificationError as exc:
+            raise _untrusted(s, exc) from None
         except ssl.SSLError as exc:
             raise MailError(f"cannot reach the mail server {s.host}:{s.port} over TLS ({_reason(exc)}); "
                             "nothing was sent") from None
@@ -287,6 +289,9 @@ class SmtpOutbox:
         except MailError:
             _quit(smtp)
             raise
+        except ssl.SSLCertVerificationError as exc:
+            _quit(smtp)
+            raise _untrusted(s, exc) from None
         except (OSError, smtplib.SMTPException) as exc:
             _quit(smtp)
             raise MailError(f"the mail server {s.host}:{s.port} failed while connecting "
@@ -348,6 +353,12 @@ class FolderOutbox:
 
     def __exit__(self, *exc):
         return None
+
+
+def _untrusted(server: SmtpServer, exc: ssl.SSLCertVerificationError) -> MailError:
+    return MailError(f"the certificate of the mail server {server.host}:{server.port} is not trusted "
+                     f"({_text(exc.verify_message or exc.reason)}); if it is your organisation's own, "
+                     "give --smtp-ca FILE with its CA certificate; nothing was sent")
 
 
 def _quit(smtp) -> None:
