@@ -9,7 +9,7 @@ from smtp_support import start_smtp
 
 from mastery_analysis import access, messaging
 from mastery_analysis.cli import main
-from mastery_analysis.errors import AddressError, MailError
+from mastery_analysis.errors import AddressError, MailError, MasteryError
 from mastery_analysis.store import export_tables
 
 TODAY = dt.date(2026, 3, 20)
@@ -403,3 +403,26 @@ def test_a_server_that_stops_half_way_says_how_many_went_and_a_rerun_sends_the_r
     assert invite(store, smtp) == 0
     assert "sent 17 invitations" in capsys.readouterr().out
     assert len({r.rcpt_tos[0] for r in smtp.received}) == 20 and len(smtp.received) == 20
+
+
+def test_nudge_plan_on_frames_built_by_hand():
+    participation = pd.DataFrame({"participant_id": ["a", "b", "c", "d"], "name": ["A", None, "C", "D"],
+                                  "last_check_in": pd.to_datetime(["2026-03-17", "2026-03-18", None, "2026-03-01"])})
+    participants = pd.DataFrame({"participant_id": ["a", "b", "c", "d"],
+                                 "joined_on": pd.to_datetime(["2026-03-01", "2026-03-01", "2026-03-19", "2026-03-01"])})
+    contacts = pd.DataFrame({"participant_id": ["a", "b", "c"], "email": ["a@example.org", "b@example.org", None],
+                             "opted_out": [False, False, False]})
+    messages = pd.DataFrame({"participant_id": ["d", "a"], "kind": ["nudge", "nudge"],
+                             "day": pd.to_datetime(["2026-03-20", "2026-03-10"]), "outcome": ["sent", "sent"],
+                             "at": pd.to_datetime(["2026-03-20 08:00", "2026-03-10 08:00"], utc=True)})
+    plan = messaging.nudge_plan(participation, participants, contacts, messages, today=TODAY, quiet_days=3)
+    rows = plan.set_index("participant_id")
+    assert rows["days_quiet"].tolist() == [3, 2, 1, 19]  # c never checked in: counted from joining
+    assert rows["will_get"].to_dict() == {"a": True, "b": False, "c": False, "d": False}
+    assert rows.loc["d", "reason"] == "no e-mail address" and rows.loc["b", "reason"] == "checked in within 3 days"
+    assert rows.loc["a", "last_nudged"] == pd.Timestamp("2026-03-10 08:00", tz="UTC")
+    assert bool(rows.loc["d", "nudged_today"])
+    assert list(plan.columns) == ["participant_id", "name", "last_check_in", "days_quiet", "quiet", "has_email",
+                                  "opted_out", "nudged_today", "last_nudged", "will_get", "reason"]
+    with pytest.raises(MasteryError, match="quiet-days"):
+        messaging.nudge_plan(participation, participants, contacts, messages, today=TODAY, quiet_days=0)
