@@ -829,10 +829,11 @@ class CoachSession:
             The columns of :func:`analysis.cohort.cohort_change`.
         """
         from .analysis import cohort
+        from .analysis.reliability import scale_reliability
 
         _require_live(self._store, self._identity)
         responses = self._store.responses(cohort=self.cohort)
         scores = cohort.score_responses(responses, self.framework)
-        rel = cohort.reliability(responses, self.framework, phase=pre)
+        rel = scale_reliability(responses, framework=self.framework, phase=pre)
         kw = {} if min_n is None else {"min_n": min_n}
         return cohort.cohort_change(scores, pre=pre, post=post, framework=self.framework, reliability=rel, **kw)

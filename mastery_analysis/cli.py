@@ -668,6 +668,7 @@ def _run_stats(args):
     from .analysis import cohort, correlation, goals, habits, trajectories
     from .analysis.findings import insights
     from .analysis.privacy import consenting_only
+    from .analysis.reliability import scale_reliability
 
     with _store(args) as s:
         if args.participant is not None:
@@ -691,7 +692,7 @@ def _run_stats(args):
                 raise MasteryError("cohort-change compares a cohort's phases: use --cohort NAME")
             responses = s.responses(cohort=args.cohort)  # aggregates only: everyone counts
             scores = cohort.score_responses(responses, s.framework)
-            rel = cohort.reliability(responses, s.framework, phase=args.pre)
+            rel = scale_reliability(responses, framework=s.framework, phase=args.pre)
             kw = {} if args.min_group_size is None else {"min_n": args.min_group_size}
             out = cohort.cohort_change(scores, pre=args.pre, post=args.post, framework=s.framework,
                                          reliability=rel, **kw)
@@ -727,7 +728,7 @@ def _run_stats(args):
 _FIRST_COLUMNS = {
     "cohort-change": ("element", "n", "mean_pre", "mean_post", "mean_diff", "ci_low", "ci_high",
                       "p_value", "q_value", "d_z", "hedges_g", "n_reliable_improved",
-                      "n_reliable_declined"),
+                      "n_reliable_declined", "reliability", "reliability_source"),
     "correlations": ("participant_id", "goal_id", "lag", "r", "ci_low", "ci_high", "p_value",
                      "q_value", "n", "n_eff", "sufficient", "more_days"),
     "goals": ("participant_id", "goal_id", "percent", "expected", "status", "pace",

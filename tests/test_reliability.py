@@ -5,7 +5,7 @@ import pandas as pd
 import pingouin as pg  # a test oracle only; the package never imports it
 import pytest
 
-from mastery_analysis.analysis.reliability import (ITEM_COLUMNS, MIN_RELIABILITY_N, RELIABILITY_COLUMNS,
+from mastery_analysis.analysis.reliability import (ITEM_COLUMNS, MIN_MEASURED_N, MIN_RELIABILITY_N, RELIABILITY_COLUMNS,
                                                    item_statistics, omega_total, scale_reliability)
 from mastery_analysis.errors import AnalysisInputError
 from mastery_analysis.framework import Item, Questionnaire, Scale, ScaleScore, load_framework
@@ -135,20 +135,30 @@ def test_few_people_fall_back_to_the_published_or_assumed_value_and_say_so():
     loadings = [0.7, 0.6, 0.6]
     few = _simulated(MIN_RELIABILITY_N - 1, loadings, seed=5)
     enough = _simulated(MIN_RELIABILITY_N, loadings, seed=5)
+    very_few = _simulated(MIN_MEASURED_N - 1, loadings, seed=5)
     items = ["i1", "i2", "i3"]
     published = _one_scale(items, 1, 5, reliability=0.81, validated=True)
     assumed = _one_scale(items, 1, 5, reliability=0.80)
     bare = _one_scale(items, 1, 5)
+    # under 30: a validated instrument's published value
     row = scale_reliability(few, instruments=[published]).iloc[0]
     assert (row["source"], row["reliability"]) == ("published", 0.81)
     assert f"only {MIN_RELIABILITY_N - 1} complete responses" in row["note"]
     assert np.isfinite(row["alpha"])  # still shown, not used
+    # under 30 with only an assumed value: the cohort's own alpha, said so
     row = scale_reliability(few, instruments=[assumed]).iloc[0]
+    assert (row["source"], row["reliability"]) == ("measured", row["alpha"])
+    assert "no published value" in row["note"] and "0.80" in row["note"]
+    # under 10: the assumed value, or nothing
+    row = scale_reliability(very_few, instruments=[assumed]).iloc[0]
     assert (row["source"], row["reliability"]) == ("assumed", 0.80)
-    row = scale_reliability(few, instruments=[bare]).iloc[0]
+    assert f"only {MIN_MEASURED_N - 1} complete responses" in row["note"]
+    row = scale_reliability(very_few, instruments=[bare]).iloc[0]
     assert row["source"] == "none" and np.isnan(row["reliability"])
-    row = scale_reliability(enough, instruments=[published]).iloc[0]
-    assert row["source"] == "measured" and row["reliability"] == row["alpha"] and row["note"] == ""
+    assert "reliable change not computed" in row["note"]
+    for q in (published, assumed, bare):
+        row = scale_reliability(enough, instruments=[q]).iloc[0]
+        assert row["source"] == "measured" and row["reliability"] == row["alpha"] and row["note"] == ""
 
 
 def test_the_framework_questionnaire_per_element_and_phase():
@@ -169,8 +179,10 @@ def test_the_framework_questionnaire_per_element_and_phase():
                 wide[i.id] = 6 - wide[i.id]
         alpha, _ = pg.cronbach_alpha(data=wide)
         assert base.at[element, "alpha"] == pytest.approx(alpha, abs=1e-12)
-    # the demo cohort has 24 people: the framework's assumed 0.80 is used, and said so
-    assert (base["source"] == "assumed").all() and (base["reliability"] == 0.80).all()
+    # the demo cohort has 24 people and the home-made questionnaire no published value: the
+    # cohort's own alphas are used, and the note says on how few people
+    assert (base["source"] == "measured").all() and (base["reliability"] == base["alpha"]).all()
+    assert base["note"].str.contains("only 24 complete responses").all()
     only = scale_reliability(resp, framework=fw, phase="baseline")
     pd.testing.assert_frame_equal(only.reset_index(drop=True), base.reset_index().reindex(
         columns=RELIABILITY_COLUMNS))

@@ -28,9 +28,15 @@ from ..errors import AnalysisInputError, FrameworkError
 from ..framework import Framework, Questionnaire, load_framework, load_instrument
 from ._grouped import require_frame
 
-#: Below this many complete responses a scale's alpha is not used for reliable change: the
-#: published (or assumed) value is. docs/statistics.md ("Reliability") shows why 30.
+#: From this many complete responses a scale's measured alpha is used for reliable change;
+#: below it a validated instrument's published value is used instead. docs/statistics.md
+#: ("Reliability") shows why 30.
 MIN_RELIABILITY_N = 30
+#: With no published value (a home-made questionnaire, whose 0.80 is only assumed), the
+#: measured alpha is still used from this many complete responses: by simulation it keeps
+#: false "reliable change" claims near 5% where the assumed 0.80 gives 20% when the truth is
+#: 0.55. Below it (and when alpha is not between 0 and 1) the assumed value is used.
+MIN_MEASURED_N = 10
 
 RELIABILITY_COLUMNS = ["instrument", "scale", "phase", "n", "n_answered", "n_items", "alpha",
                        "alpha_ci_low", "alpha_ci_high", "omega", "published", "reliability", "source",
@@ -167,6 +173,26 @@ def _alpha(cov: np.ndarray) -> float:
     return float(k / (k - 1) * (1 - np.trace(cov) / total))
 
 
+def feldt_interval(alpha, n, k, *, confidence: float = 0.95):
+    """Feldt's (1965) interval of Cronbach's alpha: ``1 - (1 - alpha) F`` quantiles.
+
+    Vectorised over ``alpha``, ``n`` (response sets) and ``k`` (items); the F distribution
+    has ``n - 1`` and ``(n - 1)(k - 1)`` degrees of freedom, as ``pingouin.cronbach_alpha``.
+
+    Returns
+    -------
+    tuple of ndarray
+        ``(low, high)``.
+    """
+    alpha, n, k = (np.asarray(v, dtype=float) for v in (alpha, n, k))
+    a = 1 - confidence
+    df1 = n - 1
+    df2 = df1 * (k - 1)
+    low = 1 - (1 - alpha) * stats.f.isf(a / 2, df1, df2)
+    high = 1 - (1 - alpha) * stats.f.isf(1 - a / 2, df1, df2)
+    return low, high
+
+
 def _scale_items(q: Questionnaire, scale) -> list[str]:
     return list(scale.items)
 
@@ -192,9 +218,12 @@ def scale_reliability(responses: pd.DataFrame, *, framework: Framework | str | N
     from a one-factor minres fit of the pairwise item correlations (:func:`omega_total`).
 
     The reliability to use for reliable change (``reliability``) is the measured alpha when
-    the scale has at least ``min_n`` complete responses and an alpha between 0 and 1;
-    otherwise the instrument's published value, or the framework's assumed one, and ``note``
-    says why.
+    the scale has at least ``min_n`` complete responses and an alpha between 0 and 1. Below
+    that a validated instrument's published value is used; a scale with no published value
+    (a home-made questionnaire) keeps its measured alpha from :data:`MIN_MEASURED_N` (10)
+    complete responses, and falls back to the framework's assumed value below that; ``note``
+    says which and why (docs/statistics.md, "Reliability", shows the simulations behind the
+    rule).
 
     Parameters
     ----------
@@ -211,7 +240,7 @@ def scale_reliability(responses: pd.DataFrame, *, framework: Framework | str | N
     nan_policy : {"pairwise", "listwise"}
         As pingouin: pairwise-complete covariances, or complete response sets only.
     min_n : int
-        Complete responses needed before the measured alpha is used (30).
+        Complete responses from which the measured alpha is preferred to a published one (30).
     confidence : float
         Level of alpha's interval (0.95).
 
@@ -238,7 +267,6 @@ def scale_reliability(responses: pd.DataFrame, *, framework: Framework | str | N
     if not isinstance(min_n, (int, np.integer)) or min_n < 2:
         raise AnalysisInputError(f"scale_reliability: min_n should be a whole number >= 2, got {min_n!r}")
     rows = []
-    a = 1 - confidence
     for (instrument, ph), (q, wide) in _coded(responses, framework, instruments, phase=phase,
                                              function="scale_reliability").items():
         for scale in q.scales:
@@ -256,17 +284,21 @@ def scale_reliability(responses: pd.DataFrame, *, framework: Framework | str | N
                 cov = data.cov().to_numpy()
                 alpha = _alpha(cov)
                 if np.isfinite(alpha):
-                    df1 = n_answered - 1
-                    df2 = df1 * (k - 1)
-                    lo = 1 - (1 - alpha) * stats.f.isf(a / 2, df1, df2)
-                    hi = 1 - (1 - alpha) * stats.f.isf(1 - a / 2, df1, df2)
+                    lo, hi = (float(v) for v in feldt_interval(alpha, n_answered, k, confidence=confidence))
                 if k >= 3 and len(data) >= 3:
                     sd = np.sqrt(np.diag(cov))
                     if np.all(sd > 0):
                         omega = omega_total(cov / np.outer(sd, sd))
             published, fallback_source = _fallback(q, scale)
-            if n_complete >= min_n and np.isfinite(alpha) and 0 < alpha < 1:
+            usable = bool(np.isfinite(alpha) and 0 < alpha < 1)
+            if usable and n_complete >= min_n:
                 value, source, note = alpha, "measured", ""
+            elif usable and n_complete >= min(min_n, MIN_MEASURED_N) and fallback_source != "published":
+                value, source = alpha, "measured"
+                note = (f"only {n_complete} complete responses (under {min_n}) and no published "
+                        "value: this cohort's alpha is used all the same"
+                        + (f" (the {published:.2f} the framework file assumes is no evidence)"
+                           if fallback_source == "assumed" else ""))
             else:
                 value, source = published, fallback_source
                 why = (f"only {n_complete} complete responses (under {min_n})" if n_complete < min_n
