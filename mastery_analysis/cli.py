@@ -383,6 +383,11 @@ def _add_cohort_command(sub):
                                         "baseline, mid, post, or none to close it.")
     phase.add_argument("name", help="cohort name")
     phase.add_argument("--open", required=True, choices=PHASES + ("none",), help="the phase to open")
+    phase.add_argument("--instrument", action="append", metavar="NAME",
+                       help="a questionnaire the cohort answers in this phase (repeat for several, in "
+                            "the order asked): a validated instrument (pearlin_mastery, "
+                            "ipip_assertiveness), the framework's own (career_mastery_q) or a YAML "
+                            "path; remembered per phase (default: the framework's own)")
     phase.add_argument("--store", help=STORE_HELP)
     phase.set_defaults(func=_run_cohort_phase)
     ls = csub.add_parser("list", help="list cohorts", description="List cohorts with their framework, "
@@ -400,9 +405,12 @@ def _run_cohort_add(args):
 
 def _run_cohort_phase(args):
     with _store(args) as s:
-        s.set_open_phase(args.name, args.open)
-        print(f"cohort '{args.name}': " + ("no questionnaire open" if args.open == "none"
-                                           else f"the {args.open} questionnaire is open"))
+        s.set_open_phase(args.name, args.open, instruments=args.instrument)
+        if args.open == "none":
+            print(f"cohort '{args.name}': no questionnaire open")
+        else:
+            asked = ", ".join(s.cohort_instruments(args.name, args.open)) or "no questionnaire"
+            print(f"cohort '{args.name}': the {args.open} questionnaire is open ({asked})")
 
 
 def _run_cohort_list(args):

@@ -97,3 +97,105 @@ def test_reliability_of_an_instrument_falls_back_to_its_published_value():
     assert (row["instrument"], row["scale"], row["n_items"]) == ("pearlin_mastery", "mastery", 7)
     assert row["alpha"] > 0.7  # reverse items turned back before alpha
     assert (row["source"], row["reliability"]) == ("published", 0.72)  # 20 people: under 30
+
+
+# --------------------------------------------------------------------------- a cohort's choice
+@pytest.fixture
+def workshop(tmp_path, monkeypatch):
+    from mastery_analysis import access
+    from mastery_analysis.store import open_store
+
+    monkeypatch.setattr(access, "SCRYPT_N", 2**10)
+    s = open_store(str(tmp_path / "w.db"))
+    s.add_cohort("spring")
+    s.add_participant("alex", cohort="spring", joined_on="2026-01-01")
+    yield s
+    s.close()
+
+
+def test_a_cohort_chooses_instruments_per_phase(workshop):
+    from mastery_analysis.errors import MasteryError
+
+    s = workshop
+    assert s.cohort_instruments("spring", "baseline") == ["career_mastery_q"]  # the default
+    s.set_open_phase("spring", "baseline", instruments=["pearlin_mastery", "career_mastery_q"])
+    assert s.cohort_instruments("spring") == ["pearlin_mastery", "career_mastery_q"]
+    s.set_open_phase("spring", "post", instruments=["ipip_assertiveness"])
+    assert s.cohort_instruments("spring", "baseline") == ["pearlin_mastery", "career_mastery_q"]
+    assert s.cohort_instruments("spring") == ["ipip_assertiveness"]
+    s.set_open_phase("spring", "baseline")  # reopening keeps the phase's choice
+    assert s.cohort_instruments("spring") == ["pearlin_mastery", "career_mastery_q"]
+    with pytest.raises(FrameworkError, match="no instrument named 'gse'"):
+        s.set_open_phase("spring", "mid", instruments=["gse"])
+    with pytest.raises(MasteryError, match="named twice"):
+        s.set_open_phase("spring", "mid", instruments=["pearlin_mastery", "pearlin_mastery"])
+    with pytest.raises(MasteryError, match="closing"):
+        s.set_open_phase("spring", None, instruments=["pearlin_mastery"])
+    assert s.cohort("spring")["open_phase"] == "baseline"  # nothing changed by the refusals
+    s.set_open_phase("spring", None)
+    assert s.cohort_instruments("spring") == []
+
+
+def test_a_version_2_store_gains_the_instruments_column(tmp_path):
+    import sqlalchemy as sa
+
+    from mastery_analysis.store import SCHEMA_VERSION, open_store
+
+    path = tmp_path / "old.db"
+    with open_store(str(path)) as s:
+        s.add_cohort("spring")
+        s.set_open_phase("spring", "mid")
+    engine = sa.create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:  # what a version-2 store looked like
+        conn.execute(sa.text("ALTER TABLE cohorts DROP COLUMN instruments"))
+        conn.execute(sa.text("UPDATE meta SET value = '2' WHERE key = 'schema_version'"))
+    engine.dispose()
+    with open_store(str(path)) as s:
+        assert s.schema_version == SCHEMA_VERSION == 3
+        assert s.cohort("spring")["open_phase"] == "mid"
+        assert s.cohort_instruments("spring") == ["career_mastery_q"]
+        s.set_open_phase("spring", "mid", instruments=["pearlin_mastery"])
+        assert s.cohort_instruments("spring") == ["pearlin_mastery"]
+
+
+def test_the_cli_opens_a_phase_with_instruments(tmp_path, capsys):
+    from mastery_analysis.cli import main
+
+    db = str(tmp_path / "c.db")
+    assert main(["cohort", "add", "spring", "--store", db]) == 0
+    code = main(["cohort", "phase", "spring", "--open", "baseline", "--instrument", "pearlin_mastery",
+                 "--instrument", "career_mastery_q", "--store", db])
+    out, err = capsys.readouterr()
+    assert code == 0 and "pearlin_mastery, career_mastery_q" in out
+    code = main(["cohort", "phase", "spring", "--open", "baseline", "--instrument", "nope", "--store", db])
+    out, err = capsys.readouterr()
+    assert code == 1 and "no instrument named 'nope'" in err and "Traceback" not in err
+
+
+def test_the_assessment_form_and_the_served_session_ask_the_chosen_instruments(workshop):
+    from mastery_analysis.access import ParticipantSession, issue_code, verify
+    from mastery_analysis.errors import ValidationError
+    from mastery_analysis.widgets.forms import AssessmentForm
+
+    s = workshop
+    s.set_open_phase("spring", "baseline", instruments=["pearlin_mastery", "career_mastery_q"])
+    form = AssessmentForm(s, "alex", phase="baseline", day="2026-01-05", today="2026-01-05")
+    assert [q.instrument for q in form.questionnaires] == ["pearlin_mastery", "career_mastery_q"]
+    assert list(form.items)[:8] == ["pm1", "pm2", "pm3", "pm4", "pm5", "pm6", "pm7", "pro1"]
+    assert form.items["pm1"].options == (1, 2, 3, 4) and form.items["pro1"].options == (1, 2, 3, 4, 5)
+    for item_id, radios in form.items.items():
+        radios.value = 2
+    assert form.save()
+    saved = s.responses(participant="alex")
+    assert sorted(saved.groupby("instrument").size().items()) == [("career_mastery_q", 15), ("pearlin_mastery", 7)]
+    again = AssessmentForm(s, "alex", phase="baseline", day="2026-01-05", today="2026-01-05")
+    assert again.items["pm3"].value == 2  # loaded for editing, instrument by instrument
+
+    session = ParticipantSession(s, verify(s, issue_code(s, "alex")))
+    served = AssessmentForm.for_session(session, s, day="2026-01-06", today="2026-01-06")
+    assert [q.instrument for q in served.questionnaires] == ["pearlin_mastery", "career_mastery_q"]
+    assert session.answer({("pearlin_mastery", "pm1"): 4}, day="2026-01-06") == 1
+    with pytest.raises(ValidationError, match="an integer from 1 to 4"):
+        session.answer({("pearlin_mastery", "pm1"): 5}, day="2026-01-06")  # off the 1-4 scale
+    with pytest.raises(ValidationError, match="an item of pearlin_mastery, career_mastery_q"):
+        session.answer({("ipip_assertiveness", "ipa1"): 3}, day="2026-01-06")  # not chosen
