@@ -199,3 +199,81 @@ def test_the_assessment_form_and_the_served_session_ask_the_chosen_instruments(w
         session.answer({("pearlin_mastery", "pm1"): 5}, day="2026-01-06")  # off the 1-4 scale
     with pytest.raises(ValidationError, match="an item of pearlin_mastery, career_mastery_q"):
         session.answer({("ipip_assertiveness", "ipa1"): 3}, day="2026-01-06")  # not chosen
+
+
+def _pearlin_answers(n, seed, *, shift=0.0, phase="baseline", day="2026-01-05"):
+    rng = np.random.default_rng(seed)
+    q = load_instrument("pearlin_mastery")
+    latent = rng.normal(size=n) + shift
+    rows = []
+    for item in q.items:
+        v = np.clip(np.rint(2.5 + 0.8 * latent + rng.normal(0, 0.6, n)), 1, 4)
+        rows.append(pd.DataFrame({"participant_id": [f"p{i}" for i in range(n)], "item": item.id,
+                                  "value": 5 - v if item.reverse else v}))
+    return pd.concat(rows).assign(instrument="pearlin_mastery", phase=phase, date=day)
+
+
+def test_scale_scores_follow_the_scoring_rule():
+    from mastery_analysis.analysis.reliability import SCORE_COLUMNS, scale_scores
+
+    answers = _pearlin_answers(6, seed=2)
+    partial = answers.loc[~((answers["participant_id"] == "p0") & (answers["item"] == "pm4"))]
+    scores = scale_scores(partial).set_index("participant_id")
+    assert list(scale_scores(partial).columns) == SCORE_COLUMNS
+    assert "p0" not in scores.index  # a sum needs every item: no partial sum
+    wide = answers.pivot(index="participant_id", columns="item", values="value")
+    for item in ("pm1", "pm2", "pm3", "pm5", "pm7"):
+        wide[item] = 5 - wide[item]
+    expected = wide.sum(axis=1)
+    for pid in scores.index:
+        assert scores.at[pid, "score"] == expected[pid] and scores.at[pid, "n_items"] == 7
+    assert scores["score"].between(7, 28).all()
+    home = scale_scores(pd.DataFrame({"participant_id": "a", "item": ["pro1", "pro3"], "value": [4, 2],
+                                      "phase": "baseline", "date": "2026-01-05"}))
+    assert home.set_index("scale").at["proactive", "score"] == 4.0  # mean of 4 and 6 - 2
+
+
+def test_baseline_beside_norms_and_the_change_on_a_validated_instrument(tmp_path):
+    from mastery_analysis.analysis.reliability import (BASELINE_NORM_COLUMNS, baseline_beside_norms,
+                                                       published_norms, scale_change, scale_scores)
+
+    normed = dict(GOOD, items=[{"id": f"pm{i}", "text": "x", "reverse": i in (1, 2, 3, 5, 7)}
+                               for i in range(1, 8)],
+                  instrument="pearlin_mastery",
+                  scales=[{"key": "mastery", "items": [f"pm{i}" for i in range(1, 8)],
+                           "published_reliability": {"value": 0.72, "source": "p"},
+                           "norms": [{"group": "adults", "n": 500, "mean": 20.0, "sd": 3.0, "source": "t"}]}])
+    q = load_instrument(_write(tmp_path, normed, "pearlin_mastery.yaml"))
+    answers = pd.concat([_pearlin_answers(40, seed=3),
+                         _pearlin_answers(40, seed=3, shift=0.5, phase="post", day="2026-03-01")])
+    scores = scale_scores(answers, instruments=[q])
+    norms = published_norms([q])
+    assert norms[["group", "norm_n", "norm_mean", "norm_sd"]].iloc[0].tolist() == ["adults", 500, 20.0, 3.0]
+    beside = baseline_beside_norms(scores, norms)
+    assert list(beside.columns) == BASELINE_NORM_COLUMNS
+    base = scores.loc[scores["phase"] == "baseline", "score"]
+    row = beside.iloc[0]
+    assert row["n"] == 40 and row["mean"] == pytest.approx(base.mean())
+    assert row["difference_in_norm_sd"] == pytest.approx((base.mean() - 20.0) / 3.0)
+    assert published_norms(["pearlin_mastery"]).empty  # the shipped file quotes none
+    change = scale_change(answers, instruments=[q]).set_index("scale")
+    assert change.at["mastery", "instrument"] == "pearlin_mastery" and change.at["mastery", "n"] == 40
+    assert change.at["mastery", "mean_diff"] > 0 and change.at["mastery", "reliability_source"] == "measured"
+    post = scores.loc[scores["phase"] == "post", "score"].to_numpy()
+    assert change.at["mastery", "mean_diff"] == pytest.approx(post.mean() - base.mean())
+
+
+def test_reliability_notes_warn_plainly_under_070():
+    from mastery_analysis.analysis.reliability import scale_reliability
+    from mastery_analysis.demo import demo_frames
+    from mastery_analysis.reports import reliability_notes
+
+    rel = scale_reliability(demo_frames()["responses"])
+    notes = reliability_notes(rel)
+    low = rel[(rel["phase"] == "baseline") & (rel["alpha"] < 0.70)]
+    assert len(low) >= 1  # the demo's home-made scales include weak ones
+    for r in low.itertuples():
+        assert any(n.startswith(f"Warning: career_mastery_q, {r.scale}: alpha is {r.alpha:.2f}") for n in notes)
+    assert sum(n.startswith("Warning") for n in notes) == len(low)
+    assert any("not a validated questionnaire" in n for n in notes)
+    assert reliability_notes(rel, min_n=25) == [n for n in notes if "not a validated" in n]  # 24 people

@@ -43,6 +43,9 @@ RELIABILITY_COLUMNS = ["instrument", "scale", "phase", "n", "n_answered", "n_ite
                        "note"]
 ITEM_COLUMNS = ["instrument", "scale", "phase", "item", "reverse", "n", "mean", "sd", "item_total_r",
                 "alpha_if_dropped", "flag"]
+#: Alpha below this gets a plain warning in the cohort report (the usual floor for scales
+#: used to compare groups; Nunnally's 0.70).
+ALPHA_WARNING = 0.70
 #: A corrected item-total correlation below this is flagged as weak.
 WEAK_ITEM_TOTAL_R = 0.2
 
@@ -375,3 +378,147 @@ def item_statistics(responses: pd.DataFrame, *, framework: Framework | str | Non
     out["n"] = out["n"].astype(np.int64)
     out["reverse"] = out["reverse"].astype(bool)
     return out
+
+
+# --------------------------------------------------------------------------- scores, norms, change
+SCORE_COLUMNS = ["participant_id", "date", "phase", "instrument", "scale", "score", "n_items"]
+NORM_COLUMNS = ["instrument", "scale", "group", "norm_n", "norm_mean", "norm_sd", "source"]
+BASELINE_NORM_COLUMNS = ["instrument", "scale", "n", "mean", "sd", "group", "norm_n", "norm_mean",
+                         "norm_sd", "difference_in_norm_sd", "source"]
+
+
+def scale_scores(responses: pd.DataFrame, *, framework: Framework | str | None = None,
+                 instruments: Iterable[str | Questionnaire] | None = None) -> pd.DataFrame:
+    """Each person's score on every scale, by its instrument's scoring rule.
+
+    Reverse-keyed items are turned around first. ``scoring: mean`` is the mean of the
+    answered items (as :func:`~mastery_analysis.analysis.cohort.score_responses`);
+    ``scoring: sum`` is the sum of the items and needs every item answered (a partial sum
+    would not be on the published scale), so a response set missing one has no score.
+
+    Parameters
+    ----------
+    responses, framework, instruments
+        As :func:`scale_reliability`.
+
+    Returns
+    -------
+    DataFrame
+        One row per participant, date, phase, instrument and scale with a score:
+        ``participant_id``, ``date`` (datetime64[ns]), ``phase``, ``instrument``, ``scale``
+        (str), ``score`` (float, on the instrument's scale: the item range for a mean, k
+        times it for a sum) and ``n_items`` (int, items answered).
+    """
+    frames = []
+    for (instrument, ph), (q, wide) in _coded(responses, framework, instruments, phase=None,
+                                             function="scale_scores").items():
+        for scale in q.scales:
+            sub = wide.reindex(columns=list(scale.items))
+            answered = sub.notna().sum(axis=1)
+            score = sub.sum(axis=1, min_count=len(scale.items)) if q.scoring == "sum" else sub.mean(axis=1)
+            keep = score.notna() & (answered > 0)
+            idx = sub.index[keep.to_numpy()]
+            frames.append(pd.DataFrame({
+                "participant_id": idx.get_level_values("participant_id").astype(str),
+                "date": idx.get_level_values("date"), "phase": ph, "instrument": instrument,
+                "scale": scale.key, "score": score[keep].to_numpy(dtype=float),
+                "n_items": answered[keep].to_numpy(dtype=np.int64)}))
+    if not frames:
+        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(
+            SCORE_COLUMNS, [object, "datetime64[ns]", object, object, object, float, np.int64])})
+    out = pd.concat(frames, ignore_index=True)
+    out["date"] = out["date"].astype("datetime64[ns]")
+    return out[SCORE_COLUMNS]
+
+
+def published_norms(instruments: Iterable[str | Questionnaire]) -> pd.DataFrame:
+    """The norms the instrument files quote (mean and SD of a scale score in a named sample).
+
+    Returns
+    -------
+    DataFrame
+        One row per instrument, scale and norm group: ``instrument``, ``scale``, ``group``
+        (str), ``norm_n`` (Int64, people in the sample, missing when not given),
+        ``norm_mean``, ``norm_sd`` (float) and ``source`` (str, where it was read).
+        Empty when no file quotes a norm.
+    """
+    rows = []
+    for ins in instruments:
+        q = load_instrument(ins)
+        for s in q.scales:
+            for nm in s.norms:
+                rows.append({"instrument": q.instrument, "scale": s.key, "group": nm.group, "norm_n": nm.n,
+                             "norm_mean": nm.mean, "norm_sd": nm.sd, "source": nm.source})
+    out = pd.DataFrame(rows, columns=NORM_COLUMNS)
+    out["norm_n"] = out["norm_n"].astype("Int64")
+    for c in ("norm_mean", "norm_sd"):
+        out[c] = out[c].astype(float)
+    return out
+
+
+def baseline_beside_norms(scores: pd.DataFrame, norms: pd.DataFrame, *, phase: str = "baseline") -> pd.DataFrame:
+    """The cohort's mean and SD in ``phase`` beside each published norm of the same scale.
+
+    Parameters
+    ----------
+    scores : DataFrame
+        From :func:`scale_scores` (a person's several dates in the phase are averaged first).
+    norms : DataFrame
+        From :func:`published_norms`.
+    phase : str
+        The phase set beside the norms (``baseline``).
+
+    Returns
+    -------
+    DataFrame
+        One row per norm whose scale the cohort answered in ``phase``: ``instrument``,
+        ``scale``, ``n`` (int, people), ``mean``, ``sd`` (float, the cohort's), ``group``,
+        ``norm_n``, ``norm_mean``, ``norm_sd`` (the norm's), ``difference_in_norm_sd``
+        (float, (mean - norm_mean) / norm_sd) and ``source``.
+    """
+    require_frame(scores, ["participant_id", "phase", "instrument", "scale", "score"], name="scores",
+                  function="baseline_beside_norms")
+    part = scores.loc[scores["phase"].astype(str) == phase]
+    person = part.groupby(["instrument", "scale", "participant_id"])["score"].mean()
+    cohort = person.groupby(level=["instrument", "scale"]).agg(n="size", mean="mean", sd="std").reset_index()
+    out = cohort.merge(norms, on=["instrument", "scale"], how="inner")
+    out["n"] = out["n"].astype(np.int64)
+    out["difference_in_norm_sd"] = (out["mean"] - out["norm_mean"]) / out["norm_sd"]
+    return out.reindex(columns=BASELINE_NORM_COLUMNS).reset_index(drop=True)
+
+
+def scale_change(responses: pd.DataFrame, *, framework: Framework | str | None = None,
+                 instruments: Iterable[str | Questionnaire] | None = None, pre: str = "baseline",
+                 post: str = "post", min_n: int = 5) -> pd.DataFrame:
+    """Change from ``pre`` to ``post`` on every scale, its RCI using the ``pre`` reliability.
+
+    :func:`~mastery_analysis.analysis.cohort.cohort_change` per instrument on
+    :func:`scale_scores`, with the reliability :func:`scale_reliability` gives for the
+    ``pre`` answers (measured, published or assumed: each row says which).
+
+    Returns
+    -------
+    DataFrame
+        ``instrument``, ``scale`` and then every column of ``cohort_change`` but
+        ``element`` (n, means, interval, t, p, q within the instrument, d_z, Hedges' g,
+        reliable changes, ``reliability``, ``reliability_source``, ``suppressed``).
+    """
+    from .cohort import CHANGE_COLUMNS, cohort_change
+
+    scores = scale_scores(responses, framework=framework, instruments=instruments)
+    rel = scale_reliability(responses, framework=framework, instruments=instruments, phase=pre)
+    qs = _questionnaires(responses, framework, instruments)
+    parts = []
+    for instrument, part in scores.groupby("instrument", sort=False):
+        q = qs[instrument]
+        rel_i = rel.loc[rel["instrument"] == instrument]
+        change = cohort_change(part.rename(columns={"scale": "element"}), pre=pre, post=post,
+                               framework=None, reliability=rel_i if len(rel_i) else {}, min_n=min_n)
+        order = {k: i for i, k in enumerate(q.scale_keys)}
+        change = change.loc[change["element"].isin(order)]
+        change = change.assign(_o=change["element"].map(order)).sort_values("_o").drop(columns="_o")
+        parts.append(change.rename(columns={"element": "scale"}).assign(instrument=instrument))
+    cols = ["instrument", "scale"] + [c for c in CHANGE_COLUMNS if c != "element"]
+    if not parts:
+        return pd.DataFrame(columns=cols)
+    return pd.concat(parts, ignore_index=True)[cols]
