@@ -508,6 +508,15 @@ class ParticipantSession:
         return None if self.cohort is None else self._store.cohort(self.cohort)["open_phase"]
 
     @property
+    def questionnaires(self) -> list:
+        """The questionnaires the open phase asks, in order (``[]`` when none is open)."""
+        from .framework import load_instrument
+
+        if self.cohort is None:
+            return []
+        return [load_instrument(n) for n in self._store.cohort_instruments(self.cohort)]
+
+    @property
     def consent_share(self) -> bool:
         return bool(self._store.participants(participant=self.participant_id)["consent_share"].iloc[0])
 
@@ -695,8 +704,9 @@ class ParticipantSession:
     def answer(self, answers: Mapping[tuple[str, str], float], *, day) -> int:
         """Save answers to the open phase's questionnaire.
 
-        ``answers`` maps ``(instrument, item)`` of the cohort framework's questionnaire to a
-        value on its scale. Returns the number of rows written.
+        ``answers`` maps ``(instrument, item)`` of a questionnaire the open phase asks (the
+        cohort framework's own, or the instruments the coach chose for the phase) to a value
+        on that questionnaire's scale. Returns the number of rows written.
 
         Raises
         ------
@@ -707,22 +717,24 @@ class ParticipantSession:
         """
         _require_live(self._store, self._identity)
         phase = self.open_phase
-        q = self.framework.questionnaire
-        if phase is None or q is None:
+        asked = self.questionnaires if phase is not None else []
+        if not asked:
             raise AccessDenied("No questionnaire is open at the moment.")
         failures: list[dict] = []
         when = _check_day(day, failures)
-        items = {i.id for i in q.items}
+        scale_of = {(q.instrument, i.id): q.scale for q in asked for i in q.items}
+        names = ", ".join(q.instrument for q in asked)
         rows = []
         if not isinstance(answers, Mapping) or not answers:
             failures.append(_problem("answers", type(answers).__name__, "answers to the questionnaire's items"))
         else:
             for key, value in answers.items():
-                if not (isinstance(key, tuple) and len(key) == 2 and key[0] == q.instrument and key[1] in items):
-                    failures.append(_problem("item", str(key)[:80], f"an item of {q.instrument}"))
-                elif not _is_number(value) or not q.scale.contains(value):
+                scale = scale_of.get(key) if isinstance(key, tuple) else None
+                if scale is None:
+                    failures.append(_problem("item", str(key)[:80], f"an item of {names}"))
+                elif not _is_number(value) or not scale.contains(value):
                     failures.append(_problem(f"item {key[1]}", value if _is_number(value) else repr(value),
-                                             q.scale.describe()))
+                                             scale.describe()))
                 else:
                     rows.append({"participant_id": self.participant_id, "date": when, "phase": phase,
                                  "instrument": key[0], "item": key[1], "value": float(value)})
@@ -863,10 +875,11 @@ class CoachSession:
             The columns of :func:`analysis.cohort.cohort_change`.
         """
         from .analysis import cohort
+        from .analysis.reliability import scale_reliability
 
         _require_live(self._store, self._identity)
         responses = self._store.responses(cohort=self.cohort)
         scores = cohort.score_responses(responses, self.framework)
-        rel = cohort.reliability(responses, self.framework, phase=pre)
+        rel = scale_reliability(responses, framework=self.framework, phase=pre)
         kw = {} if min_n is None else {"min_n": min_n}
         return cohort.cohort_change(scores, pre=pre, post=post, framework=self.framework, reliability=rel, **kw)

@@ -408,6 +408,11 @@ def _add_cohort_command(sub):
                                         "baseline, mid, post, or none to close it.")
     phase.add_argument("name", help="cohort name")
     phase.add_argument("--open", required=True, choices=PHASES + ("none",), help="the phase to open")
+    phase.add_argument("--instrument", action="append", metavar="NAME",
+                       help="a questionnaire the cohort answers in this phase (repeat for several, in "
+                            "the order asked): a validated instrument (pearlin_mastery, "
+                            "ipip_assertiveness), the framework's own (career_mastery_q) or a YAML "
+                            "path; remembered per phase (default: the framework's own)")
     phase.add_argument("--store", help=STORE_HELP)
     phase.set_defaults(func=_run_cohort_phase)
     ls = csub.add_parser("list", help="list cohorts", description="List cohorts with their framework, "
@@ -425,9 +430,12 @@ def _run_cohort_add(args):
 
 def _run_cohort_phase(args):
     with _store(args) as s:
-        s.set_open_phase(args.name, args.open)
-        print(f"cohort '{args.name}': " + ("no questionnaire open" if args.open == "none"
-                                           else f"the {args.open} questionnaire is open"))
+        s.set_open_phase(args.name, args.open, instruments=args.instrument)
+        if args.open == "none":
+            print(f"cohort '{args.name}': no questionnaire open")
+        else:
+            asked = ", ".join(s.cohort_instruments(args.name, args.open)) or "no questionnaire"
+            print(f"cohort '{args.name}': the {args.open} questionnaire is open ({asked})")
 
 
 def _run_cohort_list(args):
@@ -813,6 +821,7 @@ def _run_stats(args):
     from .analysis import cohort, correlation, goals, habits, trajectories
     from .analysis.findings import insights
     from .analysis.privacy import consenting_only
+    from .analysis.reliability import scale_reliability
 
     with _store(args) as s:
         if args.participant is not None:
@@ -836,7 +845,7 @@ def _run_stats(args):
                 raise MasteryError("cohort-change compares a cohort's phases: use --cohort NAME")
             responses = s.responses(cohort=args.cohort)  # aggregates only: everyone counts
             scores = cohort.score_responses(responses, s.framework)
-            rel = cohort.reliability(responses, s.framework, phase=args.pre)
+            rel = scale_reliability(responses, framework=s.framework, phase=args.pre)
             kw = {} if args.min_group_size is None else {"min_n": args.min_group_size}
             out = cohort.cohort_change(scores, pre=args.pre, post=args.post, framework=s.framework,
                                          reliability=rel, **kw)
@@ -872,7 +881,7 @@ def _run_stats(args):
 _FIRST_COLUMNS = {
     "cohort-change": ("element", "n", "mean_pre", "mean_post", "mean_diff", "ci_low", "ci_high",
                       "p_value", "q_value", "d_z", "hedges_g", "n_reliable_improved",
-                      "n_reliable_declined"),
+                      "n_reliable_declined", "reliability", "reliability_source"),
     "correlations": ("participant_id", "goal_id", "lag", "r", "ci_low", "ci_high", "p_value",
                      "q_value", "n", "n_eff", "sufficient", "more_days"),
     "goals": ("participant_id", "goal_id", "percent", "expected", "status", "pace",

@@ -196,13 +196,14 @@ def run_analysis(analysis: str, directory: str | os.PathLike, *, client=None, to
     out = pd.concat(results, ignore_index=True)
     if analysis == "cohort-change":
         from .analysis import cohort
+        from .analysis.reliability import scale_reliability
         from .framework import load_framework
 
         fw = load_framework(options["framework"])
         scores = out.sort_values(["participant_id", "date", "phase", "element"],
                                  kind="stable", ignore_index=True)
         responses = pd.concat([_read(d, "responses", k) for k in parts], ignore_index=True)
-        rel = cohort.reliability(responses, fw, phase=pre)
+        rel = scale_reliability(responses, framework=fw, phase=pre)
         kw = {} if min_n is None else {"min_n": min_n}
         return cohort.cohort_change(scores, pre=pre, post=post, framework=fw, reliability=rel, **kw)
     if analysis == "correlations":  # one FDR family over every partition's tests, as pandas

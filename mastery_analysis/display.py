@@ -15,7 +15,7 @@ import math
 import pandas as pd
 
 P_COLUMNS = ("p_value", "q_value", "p", "q", "pval", "p_val")
-INTERVALS = (("ci_low", "ci_high"), ("slope_low", "slope_high"))
+INTERVALS = (("ci_low", "ci_high"), ("slope_low", "slope_high"), ("alpha_ci_low", "alpha_ci_high"))
 """Pairs of columns shown as one interval column, headed by the first one's header."""
 
 HEADERS = {
@@ -37,7 +37,16 @@ HEADERS = {
     "n_reliable_improved": "Improved (RCI)", "n_reliable_declined": "Declined (RCI)",
     "n_subjects": "People", "n_obs": "Weeks observed", "dof": "Degrees of freedom",
     "value": "Estimate", "claim": "Claimed", "suppressed": "Withheld",
+    "instrument": "Questionnaire", "scale": "Scale", "phase": "Phase", "n_items": "Items",
+    "n_answered": "Answered", "alpha": "Cronbach's alpha", "alpha_ci_low": "Alpha, 95% interval",
+    "omega": "McDonald's omega", "published": "Published or assumed",
+    "reliability": "Reliability used (RCI)", "reliability_source": "Reliability from",
+    "norm_n": "Norm n", "norm_mean": "Norm mean", "norm_sd": "Norm SD", "group": "Norm sample",
+    "difference_in_norm_sd": "Difference (norm SDs)",
 }
+#: Counts: whole numbers shown without decimals.
+COUNT_COLUMNS = ("n", "n_eff", "lag", "days_needed", "more_days", "n_items", "n_answered",
+                 "n_reliable_improved", "n_reliable_declined", "n_subjects", "n_obs", "norm_n")
 """Column name -> header in words (a column not listed keeps its name, underscores as spaces)."""
 
 WORDS = {"off_track": "off track", "on_track": "on track", "no_data": "no data",
@@ -95,7 +104,7 @@ def _cell(value, column: str, digits: int) -> str:
     if column in P_COLUMNS:
         return format_p(value)
     if isinstance(value, float) or type(value).__name__.startswith("float"):
-        if float(value).is_integer() and column in ("n", "n_eff", "lag", "days_needed", "more_days"):
+        if float(value).is_integer() and column in COUNT_COLUMNS:
             return str(int(value))
         return round_sig(value, digits)
     text = str(value)
@@ -111,7 +120,7 @@ def readable(frame: pd.DataFrame, *, framework=None, digits: int = 3,
     frame : DataFrame
         An analysis result (any columns; known ones get their header and format).
     framework : Framework, optional
-        Maps the ``element`` (and ``subject``) keys to the framework's labels.
+        Maps the ``element`` (and ``subject``, ``scale``) keys to the framework's labels.
     digits : int
         Significant digits of estimates (intervals get one fewer, at least two; p- and
         q-values always get two, or ``< 0.001``).
@@ -142,7 +151,7 @@ def readable(frame: pd.DataFrame, *, framework=None, digits: int = 3,
                                    for lo, hi in zip(frame[pair[0]], frame[pair[1]])]
             continue
         values = frame[column]
-        if column in ("element", "subject") and labels:
+        if column in ("element", "subject", "scale") and labels:
             out[_unique(header(column), column, out)] = [labels.get(v, _cell(v, column, digits)) if isinstance(v, str)
                                    else _cell(v, column, digits) for v in values]
             continue

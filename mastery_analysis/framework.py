@@ -61,14 +61,73 @@ class Item:
 
 
 @dataclass(frozen=True)
+class Norm:
+    """Published mean and SD of a scale score in a named sample, quoted from ``source``."""
+
+    group: str
+    n: int | None
+    mean: float
+    sd: float
+    source: str
+
+
+@dataclass(frozen=True)
+class ScaleScore:
+    """A score computed from some of a questionnaire's items (an element or a subscale).
+
+    ``reliability`` is the published value (``reliability_source`` says where from) for a
+    validated instrument, or the value the framework assumes for a home-made one.
+    """
+
+    key: str
+    label: str
+    items: tuple[str, ...]
+    reliability: float | None = None
+    reliability_source: str = ""
+    norms: tuple[Norm, ...] = ()
+
+
+@dataclass(frozen=True)
 class Questionnaire:
+    """Items answered on one scale, scored into one or more scales (elements or subscales).
+
+    A framework's own questionnaire scores each element from the items naming it; a
+    validated instrument (:func:`load_instrument`) lists its scales, how they are scored
+    (``scoring``: ``mean`` or ``sum`` of the coded items), its citation and the permission
+    under which it is shipped.
+    """
+
     instrument: str
     title: str
     scale: Scale
     items: tuple[Item, ...]
+    scales: tuple[ScaleScore, ...] = ()
+    scoring: str = "mean"
+    validated: bool = False
+    citation: str = ""
+    licence: str = ""
+    licence_source: str = ""
+    source: str = ""
 
     def items_for(self, element: str) -> tuple[Item, ...]:
         return tuple(i for i in self.items if i.element == element)
+
+    @property
+    def scale_keys(self) -> list[str]:
+        return [s.key for s in self.scales]
+
+    def scale_score(self, key: str) -> ScaleScore:
+        for s in self.scales:
+            if s.key == key:
+                return s
+        raise FrameworkError(f"questionnaire '{self.instrument}' has no scale '{key}'; its scales are "
+                             f"{', '.join(self.scale_keys)}")
+
+    def item(self, item_id: str) -> Item:
+        for i in self.items:
+            if i.id == item_id:
+                return i
+        raise FrameworkError(f"questionnaire '{self.instrument}' has no item '{item_id}'")
 
 
 @dataclass(frozen=True)
@@ -234,10 +293,160 @@ def _parse(data, where: str) -> Framework:
             if not isinstance(reverse, bool):
                 raise FrameworkError(f"{at}: reverse should be true or false, got {reverse!r}")
             items.append(Item(item_id, element, _need(raw, "text", at), reverse))
+        scales = tuple(
+            ScaleScore(key=e.key, label=e.label, items=tuple(i.id for i in items if i.element == e.key),
+                       reliability=e.reliability,
+                       reliability_source="assumed by the framework file" if e.reliability else "")
+            for e in elements if any(i.element == e.key for i in items))
         questionnaire = Questionnaire(
             instrument=_stored_id(q, "instrument", qwhere),
             title=q.get("title", title),
             scale=qscale,
             items=tuple(items),
+            scales=scales,
+            scoring="mean",
+            validated=bool(q.get("validated", False)),
+            citation=_optional_text(q, "citation", qwhere),
+            source=where,
         )
     return Framework(name, title, scale, tuple(elements), questionnaire, source=where)
+
+
+# --------------------------------------------------------------------------- validated instruments
+INSTRUMENT_DIR = FRAMEWORK_DIR / "instruments"
+_SCORING = ("mean", "sum")
+
+
+def available_instruments() -> list[str]:
+    """Names of the questionnaires shipped as instruments (validated scales and the home-made one)."""
+    return sorted(p.stem for p in INSTRUMENT_DIR.glob("*.yaml"))
+
+
+def load_instrument(name_or_path: str | Path | Questionnaire) -> Questionnaire:
+    """Load a questionnaire instrument by shipped name (``"pearlin_mastery"``) or YAML path.
+
+    Besides a framework's own questionnaire (``Framework.questionnaire``), a cohort may use
+    instruments: questionnaires with their scales, scoring rule, citation, published
+    reliability and norms, and the licence under which the file ships them.
+
+    Parameters
+    ----------
+    name_or_path : str, Path or Questionnaire
+        A shipped name (see :func:`available_instruments`), the path of a YAML file, or a
+        ``Questionnaire`` (returned as is). The name of a framework with a questionnaire
+        (``career_mastery``) gives that questionnaire.
+
+    Raises
+    ------
+    FrameworkError
+        One message naming the file and what is wrong: a missing field (a licence statement
+        included), a duplicated item id, a scale that names an unknown item or has none.
+    """
+    if isinstance(name_or_path, Questionnaire):
+        return name_or_path
+    path = Path(name_or_path)
+    if not path.suffix and not path.exists():
+        path = INSTRUMENT_DIR / f"{name_or_path}.yaml"
+        if not path.exists():
+            fw_path = FRAMEWORK_DIR / f"{name_or_path}.yaml"
+            if fw_path.exists():
+                fw = load_framework(fw_path)
+                if fw.questionnaire is not None:
+                    return fw.questionnaire
+            for name in available_frameworks():
+                fw = load_framework(name)
+                if fw.questionnaire is not None and fw.questionnaire.instrument == str(name_or_path):
+                    return fw.questionnaire
+            raise FrameworkError(
+                f"no instrument named '{name_or_path}'; shipped instruments are "
+                f"{', '.join(available_instruments())}, or give the path of a YAML file")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise FrameworkError(f"cannot read instrument file {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise FrameworkError(f"instrument file {path} is not valid YAML: {exc}") from None
+    return _parse_instrument(data, where=str(path))
+
+
+def _number(mapping, key, where, *, lo=None, hi=None, optional=False):
+    if optional and (not isinstance(mapping, dict) or mapping.get(key) is None):
+        return None
+    value = _need(mapping, key, where, None)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+            lo is not None and value <= lo) or (hi is not None and value >= hi):
+        span = f" between {lo} and {hi}" if lo is not None and hi is not None else ""
+        raise FrameworkError(f"{where}: field '{key}' should be a number{span}, got {value!r}")
+    return float(value)
+
+
+def _parse_instrument(data, where: str) -> Questionnaire:
+    if not isinstance(data, dict):
+        raise FrameworkError(f"{where}: an instrument file must be a mapping, got {type(data).__name__}")
+    instrument = _stored_id(data, "instrument", where)
+    licence = data.get("licence")
+    if not isinstance(licence, dict) or not str(licence.get("statement") or "").strip() or not str(
+            licence.get("source") or "").strip():
+        raise FrameworkError(
+            f"{where}: missing licence statement; an instrument file needs 'licence' with "
+            "'statement' (the permission's wording, quoted) and 'source' (where it was read), "
+            "so that nobody ships a scale its authors did not allow")
+    scale = _parse_scale(_need(data, "scale", where, dict), f"{where}: scale")
+    scoring = data.get("scoring", "mean")
+    if scoring not in _SCORING:
+        raise FrameworkError(f"{where}: scoring {scoring!r} should be one of {', '.join(_SCORING)}")
+    items, ids = [], set()
+    for i, raw in enumerate(_need(data, "items", where, list)):
+        at = f"{where}: items[{i}]"
+        item_id = _stored_id(raw, "id", at)
+        if item_id in ids:
+            raise FrameworkError(f"{at}: item id '{item_id}' appears twice")
+        ids.add(item_id)
+        reverse = raw.get("reverse", False)
+        if not isinstance(reverse, bool):
+            raise FrameworkError(f"{at}: reverse should be true or false, got {reverse!r}")
+        items.append(Item(item_id, "", _need(raw, "text", at), reverse))
+    if not items:
+        raise FrameworkError(f"{where}: 'items' is empty; an instrument needs items")
+    scales, keys = [], set()
+    for s, raw in enumerate(_need(data, "scales", where, list)):
+        at = f"{where}: scales[{s}]"
+        key = _need(raw, "key", at)
+        if not _KEY.match(key):
+            raise FrameworkError(f"{at}: key {key!r} must be lower-case letters, digits and _")
+        if key in keys:
+            raise FrameworkError(f"{at}: scale key '{key}' appears twice")
+        keys.add(key)
+        members = raw.get("items")
+        if not isinstance(members, list) or not members:
+            raise FrameworkError(f"{at}: scale '{key}' has no items; list the ids of the items it scores")
+        unknown = [m for m in members if m not in ids]
+        if unknown:
+            raise FrameworkError(f"{at}: scale '{key}' names unknown item{'s' if len(unknown) > 1 else ''} "
+                                 f"{', '.join(map(repr, unknown))}; the items are {', '.join(sorted(ids))}")
+        if len(set(members)) != len(members):
+            raise FrameworkError(f"{at}: scale '{key}' lists an item twice")
+        rel = raw.get("published_reliability")
+        value = _number(rel, "value", f"{at}: published_reliability", lo=0, hi=1, optional=True)
+        rel_source = _optional_text(rel, "source", f"{at}: published_reliability") if isinstance(
+            rel, dict) else ""
+        if value is not None and not rel_source.strip():
+            raise FrameworkError(f"{at}: published_reliability needs a 'source' (where it was read)")
+        norms = []
+        for j, nraw in enumerate(raw.get("norms") or []):
+            nat = f"{at}: norms[{j}]"
+            n = nraw.get("n") if isinstance(nraw, dict) else None
+            if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+                raise FrameworkError(f"{nat}: n should be a whole number of people, got {n!r}")
+            norms.append(Norm(group=_need(nraw, "group", nat), n=n,
+                              mean=_number(nraw, "mean", nat), sd=_number(nraw, "sd", nat, lo=0),
+                              source=_need(nraw, "source", nat)))
+        scales.append(ScaleScore(key=key, label=raw.get("label", key), items=tuple(members),
+                                 reliability=value, reliability_source=rel_source, norms=tuple(norms)))
+    if not scales:
+        raise FrameworkError(f"{where}: 'scales' is empty; an instrument scores at least one scale")
+    return Questionnaire(
+        instrument=instrument, title=str(data.get("title", instrument)), scale=scale, items=tuple(items),
+        scales=tuple(scales), scoring=scoring, validated=bool(data.get("validated", False)),
+        citation=_optional_text(data, "citation", where), licence=str(licence["statement"]).strip(),
+        licence_source=str(licence["source"]).strip(), source=where)

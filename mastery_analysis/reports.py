@@ -539,6 +539,57 @@ def show_aggregate(frame: pd.DataFrame, *, n_col: str = "n", min_n: int = MIN_GR
                   kind="notice")
 
 
+def reliability_notes(reliability: pd.DataFrame, *, min_n: int = MIN_GROUP_SIZE,
+                      phase: str | None = "baseline") -> list[str]:
+    """Plain sentences about the scales' reliability in this cohort, for a report.
+
+    One warning per scale whose alpha is under
+    :data:`~mastery_analysis.analysis.reliability.ALPHA_WARNING` (0.70), one line per scale
+    whose reliable change uses a published or assumed value instead of the measured one (its
+    ``note``), and one per questionnaire that is not validated. Rows over fewer than
+    ``min_n`` people say nothing about their alpha (privacy rule).
+
+    Parameters
+    ----------
+    reliability : DataFrame
+        From :func:`~mastery_analysis.analysis.reliability.scale_reliability`.
+    min_n : int
+        The smallest group an aggregate is shown for.
+    phase : str or None
+        Only this phase's rows (the baseline, which reliable change uses); None for all.
+
+    Returns
+    -------
+    list of str
+    """
+    from .analysis.reliability import ALPHA_WARNING
+    from .errors import FrameworkError
+    from .framework import load_instrument
+
+    rows = reliability if phase is None else reliability.loc[reliability["phase"] == phase]
+    out = []
+    notes: dict = {}
+    for r in rows.itertuples(index=False):
+        where = f"{r.instrument}, {r.scale}" + (f" ({r.phase})" if phase is None and r.phase else "")
+        if r.n >= min_n and pd.notna(r.alpha) and r.alpha < ALPHA_WARNING:
+            out.append(f"Warning: {where}: alpha is {r.alpha:.2f} in this cohort, under {ALPHA_WARNING:.2f}. "
+                       "Its scores mix much measurement error into what they measure: read changes and "
+                       "differences on it with caution.")
+        if r.note and r.n >= min_n:  # one line per note, naming every scale it applies to
+            notes.setdefault((r.instrument, r.note), []).append(r.scale)
+    out += [f"{instrument} ({', '.join(scales)}): {note}." for (instrument, note), scales in notes.items()]
+    for instrument in dict.fromkeys(rows["instrument"]):
+        try:
+            q = load_instrument(instrument)
+        except FrameworkError:  # an instrument no file describes: nothing to say about it
+            continue
+        if not q.validated:
+            out.append(f"{instrument} ({q.title}) is not a validated questionnaire: nothing shows that "
+                       "its items measure what they claim, and its scores compare with nothing "
+                       "published.")
+    return out
+
+
 def _cell_text(value) -> str:
     if value is None or (not isinstance(value, str) and pd.api.types.is_scalar(value) and pd.isna(value)):
         return "–"

@@ -22,6 +22,7 @@ goal owned by someone else) cannot race.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping
@@ -35,7 +36,8 @@ from sqlalchemy import event
 from . import __version__
 from .errors import (StoreError, StoreVersionError, UnknownCohortError, UnknownParticipantError,
                      ValidationError)
-from .framework import DEFAULT_FRAMEWORK, FRAMEWORK_DIR, ID_EXPECTED, ID_PATTERN, Framework, load_framework
+from .framework import (DEFAULT_FRAMEWORK, FRAMEWORK_DIR, ID_EXPECTED, ID_PATTERN, Framework, load_framework,
+                        load_instrument)
 from .locations import STORE_ENV, store_location
 from .resources import checkout_root
 from .schema import PHASES, TABLES, Rows, as_day, as_email, check_rows, empty, validate
@@ -44,7 +46,8 @@ from .snapshot import GENERATION_KEY, Snapshot, new_generation
 # 1: the tidy tables and meta. 2: cohorts, access_codes and access_attempts (state tables);
 # a version-1 store is upgraded when opened (its cohorts are registered from participants).
 # 3: contacts and messages (state tables of the coach's e-mails; see their comment below).
-SCHEMA_VERSION = 3
+# 4: cohorts.instruments, the questionnaires a cohort uses per phase (validated instruments).
+SCHEMA_VERSION = 4
 DATA_TABLES = ("participants", "goals", "ratings", "actions", "progress", "responses")
 
 _metadata = sa.MetaData()
@@ -83,6 +86,9 @@ COHORTS = sa.Table(
     sa.Column("framework", sa.Text, nullable=False),
     sa.Column("open_phase", sa.String(16)),
     sa.Column("created_at", _STAMP, nullable=False),
+    # JSON {phase: [instrument, ...]}: the questionnaires the cohort answers in each phase;
+    # a phase not named uses the framework's own questionnaire (schema version 3)
+    sa.Column("instruments", sa.Text),
 )
 ACCESS_CODES = sa.Table(
     "access_codes", _metadata,
@@ -738,16 +744,71 @@ class Store:
             return self.framework
         return load_framework(ref)
 
-    def set_open_phase(self, name: str, phase: str | None) -> None:
-        """Open the questionnaire ``phase`` (baseline, mid, post) for a cohort, or close it (None)."""
+    def set_open_phase(self, name: str, phase: str | None, *, instruments=None) -> None:
+        """Open the questionnaire ``phase`` (baseline, mid, post) for a cohort, or close it (None).
+
+        Parameters
+        ----------
+        name : str
+            The cohort.
+        phase : str or None
+            ``baseline``, ``mid``, ``post``, or None (or ``"none"``) to close the questionnaire.
+        instruments : list of str, optional
+            The questionnaires the cohort answers in this phase, by name (shipped instruments
+            such as ``pearlin_mastery``, or the framework's own, ``career_mastery_q``), in the
+            order they are asked. Remembered per phase; not given keeps the phase's earlier
+            choice (by default the framework's own questionnaire).
+
+        Raises
+        ------
+        ValidationError, FrameworkError, UnknownCohortError
+            A phase not in the list, an unknown instrument, instruments given when closing.
+        """
         if phase == "none":
             phase = None
         if phase is not None and phase not in PHASES:
             raise ValidationError("phase", [{"row": None, "column": None, "value": phase,
                                              "expected": "baseline, mid, post or none"}], noun="")
         self.require_cohort(name)
+        chosen = None
+        if instruments:
+            if phase is None:
+                raise StoreError(f"cohort '{name}': instruments are chosen for a phase being opened; "
+                                 "closing the questionnaire takes none")
+            chosen = [load_instrument(i).instrument for i in instruments]
+            twice = sorted({i for i in chosen if chosen.count(i) > 1})
+            if twice:
+                raise StoreError(f"cohort '{name}': instrument {', '.join(twice)} is named twice")
+            ids = [it.id for i in chosen for it in load_instrument(i).items]
+            clash = sorted({i for i in ids if ids.count(i) > 1})
+            if clash:
+                raise StoreError(f"cohort '{name}': the instruments {', '.join(chosen)} share item ids "
+                                 f"({', '.join(clash[:5])}), so their answers could not be told apart")
         with self._connection(write=True) as conn:
-            conn.execute(sa.update(COHORTS).where(COHORTS.c.name == name).values(open_phase=phase))
+            values = {"open_phase": phase}
+            if chosen is not None:
+                raw = conn.execute(sa.select(COHORTS.c.instruments).where(COHORTS.c.name == name)).scalar()
+                per_phase = json.loads(raw) if raw else {}
+                per_phase[phase] = chosen
+                values["instruments"] = json.dumps(per_phase, sort_keys=True)
+            conn.execute(sa.update(COHORTS).where(COHORTS.c.name == name).values(**values))
+
+    def cohort_instruments(self, name: str, phase: str | None = None) -> list[str]:
+        """The questionnaires (instrument names) a cohort answers in ``phase``, in order.
+
+        ``phase`` None means the open phase. A phase with no choice recorded uses the cohort
+        framework's own questionnaire; an empty list means there is nothing to answer (no
+        phase open, or a framework without a questionnaire and no instrument chosen).
+        """
+        row = self.cohort(name)
+        phase = row["open_phase"] if phase is None else phase
+        if phase is None:
+            return []
+        per_phase = json.loads(row["instruments"]) if row.get("instruments") else {}
+        if per_phase.get(phase):
+            return list(per_phase[phase])
+        q = self.cohort_framework(name).questionnaire
+        return [q.instrument] if q is not None else []
 
     def add_participants(self, frame: pd.DataFrame, *, cohort: str, where: str | None = None) -> int:
         """Add several new participants to one cohort, all or none.
@@ -1167,6 +1228,7 @@ def _upgrade(conn, version: int, framework_ref: str | None) -> None:
     participants becomes a row of ``cohorts`` with the store's framework, so existing
     cohorts keep working with the commands that now check cohort names.
     2 -> 3: ``contacts`` and ``messages`` (e-mail invitations and nudges) start empty.
+    3 -> 4: ``cohorts`` gains ``instruments`` (none chosen: the framework's questionnaire).
     """
     if version < 2:
         t = SQL_TABLES["participants"]
@@ -1181,6 +1243,10 @@ def _upgrade(conn, version: int, framework_ref: str | None) -> None:
         # invitations and nudges: `contacts` and `messages` are new, empty tables that
         # ``create_all`` has just made; no existing row changes
         pass
+    if version < 4:  # validated instruments: the questionnaires a cohort uses per phase
+        have = {c["name"] for c in sa.inspect(conn).get_columns("cohorts")}
+        if "instruments" not in have:  # create_all above made it when cohorts was new
+            conn.execute(sa.text("ALTER TABLE cohorts ADD COLUMN instruments TEXT"))
     conn.execute(sa.update(META).where(META.c.key == "schema_version").values(value=str(SCHEMA_VERSION)))
 
 

@@ -94,3 +94,27 @@ def test_the_document_holds_every_section():
     text = (Path(__file__).resolve().parent.parent / "docs" / "statistics.md").read_text()
     for name in SECTIONS:
         assert f"<!-- section: {name} -->" in text and f"<!-- end section: {name} -->" in text, name
+
+
+@pytest.mark.parametrize("rho,n,k", [(0.55, 30, 3), (0.80, 50, 7), (0.70, 10, 3)])
+def test_alpha_interval_holds_the_true_reliability_95_percent_of_the_time(rho, n, k):
+    from calibration.reliability import reliability_cell
+
+    res = reliability_cell(400, n, k, rho, seed=7 + n)  # also checks against scale_reliability
+    assert at_least(res["coverage"], 400, 0.95), res
+    assert at_most(1 - res["coverage"], 400, 0.05), res  # not a uselessly wide interval either
+
+
+def test_rci_with_the_measured_reliability_flags_about_5_percent_when_nobody_changed():
+    """With a true reliability of 0.55 the assumed 0.80 calls about a fifth of people reliably
+    changed; the cohort's own alpha (what the tool uses here) about 5%."""
+    from calibration.reliability import reliability_cell
+
+    res = reliability_cell(100, 50, 3, 0.55, seed=3)
+    people = res["people"]
+    assert at_most(res["flag_tool"], people, 0.06), res
+    assert at_least(res["flag_tool"], people, 0.04), res
+    assert at_least(res["flag_assumed"], people, 0.15), res  # what the fixed 0.80 did
+    likert = reliability_cell(100, 30, 3, 0.55, seed=4, likert=True)
+    assert at_most(likert["flag_tool"], likert["people"], 0.06), likert
+    assert at_least(likert["flag_assumed"], likert["people"], 0.15), likert

@@ -84,7 +84,7 @@ def test_cohort_change_matches_the_functions_and_suppresses_small_groups(demo_st
     resp = frames["responses"][frames["responses"]["participant_id"].isin(cohort_ids)]
     fw = frames["framework"]
     expected = analysis.cohort_change(analysis.score_responses(resp, fw), framework=fw,
-                                      reliability=analysis.reliability(resp, fw, phase="baseline"))
+                                      reliability=analysis.scale_reliability(resp, framework=fw, phase="baseline"))
     assert code == 0 and list(got["element"]) == list(expected["element"])
     pd.testing.assert_series_equal(got["hedges_g"], expected["hedges_g"], check_names=False)
     assert (got["n"] == 24).all()

@@ -302,6 +302,7 @@ def test_cohort_change_equals_scipy_and_pingouin_per_element(demo):
         rci = (post - pre) / se_diff
         assert row.n_reliable_improved == (rci > 1.96).sum()
         assert row.n_reliable_declined == (rci < -1.96).sum()
+        assert row.reliability == a and row.reliability_source == "given"
     q = stats.false_discovery_control(res["p_value"].to_numpy())
     np.testing.assert_allclose(res["q_value"], q)
     from mastery_analysis.demo import COHORT, GROUND_TRUTH
@@ -332,9 +333,36 @@ def test_cohort_change_reliability_sources_and_ratings_input():
     assert fw_res.at["proactive", "n_reliable_improved"] == ((post - pre) / se > 1.96).sum()
     loose = cohort_change(both, reliability={"proactive": 0.3}).set_index("element")
     assert loose.at["proactive", "n_reliable_improved"] <= fw_res.at["proactive", "n_reliable_improved"]
+    assert (fw_res.at["proactive", "reliability"], fw_res.at["proactive", "reliability_source"]) == (
+        0.80, "assumed")
+    assert dict_res.at["proactive", "reliability_source"] == "given"
+    assert loose.at["proactive", "reliability"] == 0.3
     inputs = both.copy()
     cohort_change(both)
     pd.testing.assert_frame_equal(both, inputs)
+
+
+def test_cohort_change_uses_the_measured_baseline_reliability_and_says_where_it_came_from(demo):
+    from mastery_analysis.analysis.reliability import scale_reliability
+
+    fw = load_framework()
+    resp = demo["responses"]
+    scores = score_responses(resp, fw)
+    rel = scale_reliability(resp, framework=fw)  # every phase: the baseline rows are chosen
+    res = cohort_change(scores, framework=fw, reliability=rel).set_index("element")
+    base = rel[rel["phase"] == "baseline"].set_index("scale")
+    for element in fw.keys:
+        assert res.at[element, "reliability"] == base.at[element, "alpha"]
+        assert res.at[element, "reliability_source"] == "measured"
+        s = scores[scores["element"] == element].pivot(index="participant_id", columns="phase", values="score")
+        se = s["baseline"].std(ddof=1) * np.sqrt(2) * np.sqrt(1 - base.at[element, "alpha"])
+        assert res.at[element, "n_reliable_improved"] == ((s["post"] - s["baseline"]) / se > 1.96).sum()
+    # a scale whose reliability is unknown ("none") falls to the framework's assumed value
+    unknown = rel.assign(reliability=np.nan, source="none")
+    res = cohort_change(scores, framework=fw, reliability=unknown)
+    assert set(res["reliability_source"]) == {"assumed"} and (res["reliability"] == 0.80).all()
+    with pytest.raises(AnalysisInputError, match="'scale'"):
+        cohort_change(scores, framework=fw, reliability=rel.drop(columns="scale"))
 
 
 def test_cohort_change_suppresses_small_groups_and_survives_edges():

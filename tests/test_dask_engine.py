@@ -8,6 +8,7 @@ pytest.importorskip("distributed", reason="the [dask] extra (installed by make s
 
 from mastery_analysis import dask_engine as de  # noqa: E402
 from mastery_analysis.analysis import cohort, correlation, goals, habits, trajectories  # noqa: E402
+from mastery_analysis.analysis.reliability import scale_reliability  # noqa: E402
 from mastery_analysis.cli import main  # noqa: E402
 from mastery_analysis.demo import read_demo_csv  # noqa: E402
 from mastery_analysis.errors import MasteryError  # noqa: E402
@@ -36,7 +37,7 @@ def pandas_path(analysis, f):
     if analysis == "goals":
         return goals.goal_pace(f["goals"], f["progress"])
     scores = cohort.score_responses(f["responses"], FW)
-    rel = cohort.reliability(f["responses"], FW, phase="baseline")
+    rel = scale_reliability(f["responses"], framework=FW, phase="baseline")
     return cohort.cohort_change(scores, pre="baseline", post="post", framework=FW, reliability=rel)
 
 

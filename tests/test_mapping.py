@@ -271,3 +271,20 @@ def test_checkbox_answers_joined_either_way_are_not_taken_for_ratings(parts, col
     assert column not in (yaml.safe_load(draft).get("columns") or {})
     line = next(x for x in draft.splitlines() if x.startswith(f'  - "{column}"'))
     assert "checkbox question" in line
+
+
+def test_columns_can_map_to_a_shipped_instruments_items(tmp_path):
+    agree4 = {"Strongly disagree": 1, "Disagree": 2, "Agree": 3, "Strongly agree": 4}
+    spec = dict(GOOD, columns={
+        "There is really no way I can solve some of the problems I have":
+            {"instrument": "pearlin_mastery", "item": "pm1", "answers": agree4},
+        "I take the first step": {"item": "pro1", "answers": "agree5"}})
+    mapping = load_mapping(_yaml(tmp_path, spec))
+    assert [(c.instrument, c.item) for c in mapping.columns] == [("pearlin_mastery", "pm1"),
+                                                                 ("career_mastery_q", "pro1")]
+    bad_item = dict(spec, columns={"Q": {"instrument": "pearlin_mastery", "item": "pm9"}})
+    with pytest.raises(MappingError, match=r"'pm9', which is not an item of pearlin_mastery"):
+        load_mapping(_yaml(tmp_path, bad_item))
+    off_scale = dict(spec, columns={"Q": {"instrument": "pearlin_mastery", "item": "pm1", "answers": "agree5"}})
+    with pytest.raises(MappingError, match=r"gives 5, outside pearlin_mastery's scale \(an integer from 1 to 4\)"):
+        load_mapping(_yaml(tmp_path, off_scale))

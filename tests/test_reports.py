@@ -189,14 +189,18 @@ def test_cohort_of_four_shows_no_aggregate(tiny):
     text = without_plotlyjs(tiny.read_text(encoding="utf-8"))
     assert "fewer than 5 people" in text
     assert "Not shown: participation would summarise 4 people" in text
-    assert text.count("rows withheld") == 2  # the change table and the rmcorr table
-    # the change table: element and n shown, every statistic blanked
+    assert text.count("rows withheld") == 3  # the change, scale reliability and rmcorr tables
+    # the change table: element and n shown, every statistic blanked; the last column says
+    # where the reliability would have come from (no number about anyone)
     table = re.search(r"<table class=\"dataframe mastery-table\">.*?</table>", text, re.S).group(0)
     rows = re.findall(r"<tr>(.*?)</tr>", table, re.S)  # the header row is <tr style=...>
     assert len(rows) == 5
     for row in rows:
         cells = re.findall(r"<td>(.*?)</td>", row, re.S)
-        assert cells[1] == "4" and set(cells[2:]) == {"–"}, cells
+        assert cells[1] == "4" and set(cells[2:-1]) == {"–"} and cells[-1] == "assumed", cells
+    # the scale reliability table: scale and counts, no alpha of four people
+    reliability = re.findall(r"<table class=\"dataframe mastery-table\">.*?</table>", text, re.S)[1]
+    assert "alpha" in reliability and "0." not in re.sub(r"<th.*?</th>", "", reliability)
     for pid in ("tiny3", "tiny4", "TINY3", "TINY4"):
         assert not re.search(rf"\b{pid}\b", text)
 

@@ -100,6 +100,9 @@ def test_the_wheel_carries_notebooks_frameworks_and_licence(installed):
     assert {f"mastery_analysis/notebooks/{n}" for n in shipped} <= names
     assert {"mastery_analysis/frameworks/career_mastery.yaml",
             "mastery_analysis/frameworks/wheel_of_life.yaml"} <= names
+    instruments = {f"mastery_analysis/frameworks/instruments/{p.name}"
+                   for p in (ROOT / "mastery_analysis" / "frameworks" / "instruments").glob("*.yaml")}
+    assert instruments and instruments <= names
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
     meta = next(n for n in names if n.endswith(".dist-info/METADATA"))
     text = zipfile.ZipFile(installed.wheel).read(meta).decode()

@@ -20,6 +20,13 @@ _WHERE = {
     "cohort_change": "cohort",
     "score_responses": "cohort",
     "reliability": "cohort",
+    "scale_reliability": "reliability",
+    "item_statistics": "reliability",
+    "omega_total": "reliability",
+    "scale_scores": "reliability",
+    "published_norms": "reliability",
+    "baseline_beside_norms": "reliability",
+    "scale_change": "reliability",
     "weekly_action_ratings": "cohort",
     "person_slopes": "cohort",
     "insights": "findings",  # not insights.py: the module would shadow the function

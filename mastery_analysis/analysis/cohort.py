@@ -175,35 +175,63 @@ def reliability(responses: pd.DataFrame, framework: Framework | str | None = Non
     return out
 
 
-def _reliability_lookup(reliability_arg, framework, elements) -> np.ndarray:
-    """rxx per element: the ``reliability`` argument first, then the framework's value."""
+def _reliability_lookup(reliability_arg, framework, elements, *, pre: str):
+    """rxx per element and where it came from: the ``reliability`` argument, then the framework.
+
+    A frame from :func:`~mastery_analysis.analysis.reliability.scale_reliability` gives its
+    ``reliability`` and ``source`` per scale (the ``pre`` phase's rows when it has several
+    phases); the frame :func:`reliability` returns and a dict give values whose source is
+    ``given``; the framework's ``Element.reliability`` is ``assumed``.
+    """
     given: dict = {}
+    sources: dict = {}
     if isinstance(reliability_arg, pd.DataFrame):
-        col = next((c for c in ("alpha", "reliability", "rxx") if c in reliability_arg.columns), None)
-        if "element" not in reliability_arg.columns or col is None:
+        frame = reliability_arg
+        key = "scale" if "scale" in frame.columns else "element" if "element" in frame.columns else None
+        col = next((c for c in ("reliability", "alpha", "rxx") if c in frame.columns), None)
+        if key is None or col is None:
             raise AnalysisInputError(
-                "cohort_change: the reliability frame needs an 'element' column and an 'alpha' "
-                f"column (as reliability() returns); it has {', '.join(map(str, reliability_arg.columns))}")
-        given = dict(zip(reliability_arg["element"].astype(str), reliability_arg[col].astype(float)))
+                "cohort_change: the reliability frame needs a 'scale' (or 'element') column and a "
+                "'reliability' (or 'alpha') column, as scale_reliability() returns; it has "
+                f"{', '.join(map(str, frame.columns))}")
+        if "phase" in frame.columns and (frame["phase"].astype(str) == pre).any():
+            frame = frame.loc[frame["phase"].astype(str) == pre]
+        if "instrument" in frame.columns and framework is not None:
+            q = load_framework(framework).questionnaire
+            if q is not None and (frame["instrument"].astype(str) == q.instrument).any():
+                frame = frame.loc[frame["instrument"].astype(str) == q.instrument]
+        src = (frame["source"].astype(str) if "source" in frame.columns
+               else pd.Series("given", index=frame.index))
+        given = dict(zip(frame[key].astype(str), frame[col].astype(float)))
+        sources = dict(zip(frame[key].astype(str), src))
     elif isinstance(reliability_arg, Mapping):
         given = {str(k): float(v) for k, v in reliability_arg.items()}
+        sources = {k: "given" for k in given}
     elif reliability_arg is not None:
         raise AnalysisInputError("cohort_change: reliability should be a dict element -> alpha or "
-                                 f"the frame reliability() returns, got {type(reliability_arg).__name__}")
+                                 "the frame scale_reliability() returns, got "
+                                 f"{type(reliability_arg).__name__}")
     fw_rel = {}
     if framework is not None:
         fw = load_framework(framework)
         fw_rel = {e.key: e.reliability for e in fw.elements if e.reliability is not None}
-    out = []
+    values, where = [], []
     for e in elements:
-        v = given.get(e, fw_rel.get(e, np.nan))
-        out.append(v if v is not None and np.isfinite(v) and 0 < v < 1 else np.nan)
-    return np.array(out, dtype=float)
+        if e in given and given[e] is not None and np.isfinite(given[e]) and 0 < given[e] < 1:
+            values.append(given[e])
+            where.append(sources.get(e, "given"))
+        elif e in fw_rel and 0 < fw_rel[e] < 1:
+            values.append(fw_rel[e])
+            where.append("assumed")
+        else:
+            values.append(np.nan)
+            where.append("none")
+    return np.array(values, dtype=float), where
 
 
 CHANGE_COLUMNS = ["element", "n", "mean_pre", "mean_post", "mean_diff", "ci_low", "ci_high", "t",
                   "p_value", "q_value", "d_z", "hedges_g", "n_reliable_improved", "n_reliable_declined",
-                  "suppressed"]
+                  "reliability", "reliability_source", "suppressed"]
 
 
 def cohort_change(ratings_or_scores: pd.DataFrame, *, pre: str = "baseline", post: str = "post",
@@ -225,9 +253,14 @@ def cohort_change(ratings_or_scores: pd.DataFrame, *, pre: str = "baseline", pos
     framework : Framework or str, optional
         Gives the element order and the reliabilities used when ``reliability`` does not name
         an element (``Element.reliability``). Default: career_mastery.
-    reliability : dict or DataFrame, optional
-        rxx per element for the reliable change index: a dict ``{element: alpha}`` or the frame
-        :func:`reliability` returns.
+    reliability : DataFrame or dict, optional
+        rxx per element for the reliable change index. Best: the frame
+        :func:`~mastery_analysis.analysis.reliability.scale_reliability` returns for the
+        ``pre`` phase's answers (Jacobson and Truax's advice when no test-retest value is at
+        hand), which carries its own ``source`` (measured, or the published or assumed value
+        when too few people answered); also a dict ``{element: rxx}`` or the frame
+        :func:`reliability` returns (source ``given``). Elements it does not cover use the
+        framework's ``Element.reliability`` (source ``assumed``).
     min_n : int
         Privacy: an element with fewer than ``min_n`` paired participants keeps its ``n`` but
         every statistic is blanked (NaN, counts missing) and ``suppressed`` is true.
@@ -253,6 +286,11 @@ def cohort_change(ratings_or_scores: pd.DataFrame, *, pre: str = "baseline", pos
         - ``n_reliable_improved``, ``n_reliable_declined`` (Int64): people whose
           ``diff / SE_diff`` is above 1.96 / below -1.96, ``SE_diff = SD_pre sqrt(2)
           sqrt(1 - rxx)`` (Jacobson-Truax); missing when no reliability is known
+        - ``reliability`` (float): the rxx those counts used (NaN when none is known, and
+          blanked with the rest when suppressed)
+        - ``reliability_source`` (str): where it came from: ``measured`` (alpha of this
+          cohort's answers), ``published`` (the instrument's), ``assumed`` (the framework
+          file's), ``given`` (a value passed in) or ``none``
         - ``suppressed`` (bool): true when n < min_n
     """
     require_frame(ratings_or_scores, ["participant_id", "phase", "element"],
@@ -311,7 +349,8 @@ def cohort_change(ratings_or_scores: pd.DataFrame, *, pre: str = "baseline", pos
         hedges = np.where(g_ok, md / np.sqrt(avg_var) * (1 - 3 / (4 * (2 * n) - 9)), np.nan)
 
     # Jacobson-Truax reliable change, per person, counted per element
-    rxx = _reliability_lookup(reliability, framework if framework is not None else fw, elements)
+    rxx, rxx_source = _reliability_lookup(reliability, framework if framework is not None else fw,
+                                          elements, pre=pre)
     rel = pd.Series(rxx, index=elements)
     sd_pre = np.sqrt(agg["var_pre"])
     se_diff = (sd_pre * np.sqrt(2) * np.sqrt(1 - rel)).reindex(paired.index.get_level_values("element"))
@@ -337,6 +376,8 @@ def cohort_change(ratings_or_scores: pd.DataFrame, *, pre: str = "baseline", pos
                                                  np.nan), dtype="Float64").astype("Int64"),
         "n_reliable_declined": pd.array(np.where(rci_known & ~small, counts["down"].to_numpy(dtype=float),
                                                  np.nan), dtype="Float64").astype("Int64"),
+        "reliability": blank(rxx),
+        "reliability_source": rxx_source,
         "suppressed": small,
     })
     return out[CHANGE_COLUMNS]

@@ -272,6 +272,13 @@ def _scales(raw, where) -> dict:
     return {str(name): _answer_map(labels, where, f"scales.{name}") for name, labels in raw.items()}
 
 
+def _shipped_instrument(name: str):
+    """The shipped validated instrument called ``name`` (None for a form's own instrument)."""
+    from ..framework import available_instruments, load_instrument
+
+    return load_instrument(name) if name in available_instruments() else None
+
+
 def _columns(raw, where, fw: Framework, scales, default_instrument, roster=False
              ) -> tuple[ColumnMap, ...]:
     if (raw is None or raw == {}) and roster:
@@ -323,18 +330,20 @@ def _columns(raw, where, fw: Framework, scales, default_instrument, roster=False
             if not isinstance(item, str):
                 item = str(item)
             _check_id(item, where, f"{key}.item")
-            if q is not None and instrument == q.instrument:
-                ids = [i.id for i in q.items]
+            known = q if q is not None and instrument == q.instrument else _shipped_instrument(instrument)
+            if known is not None:  # the framework's questionnaire or a shipped instrument
+                ids = [i.id for i in known.items]
                 if item not in ids:
                     raise MappingError(
                         f"{where}: key '{key}.item' is {item!r}, which is not an item of "
                         f"{instrument}{_close(item, ids)}; its items are {', '.join(ids)}")
                 if answers:
-                    bad = [v for v in answers.values() if v == v and not q.scale.min <= v <= q.scale.max]
+                    bad = [v for v in answers.values()
+                           if v == v and not known.scale.min <= v <= known.scale.max]
                     if bad:
                         raise MappingError(
                             f"{where}: key '{key}.answers' gives {bad[0]:g}, outside "
-                            f"{instrument}'s scale ({q.scale.describe()})")
+                            f"{instrument}'s scale ({known.scale.describe()})")
             out.append(ColumnMap(column=str(header), instrument=instrument, item=item,
                                  answers=answers, key=key))
         else:

@@ -1020,7 +1020,11 @@ _LIKERT_CSS = """<style>
 
 
 class AssessmentForm(_Form):
-    """The framework's questionnaire for one phase, saved as responses.
+    """The questionnaires of one phase, saved as responses.
+
+    A phase asks the questionnaires the coach chose for the participant's cohort (``mastery
+    cohort phase NAME --open baseline --instrument pearlin_mastery``), in that order, each
+    with its own answer scale; without a choice, the framework's own questionnaire.
 
     Parameters
     ----------
@@ -1028,7 +1032,10 @@ class AssessmentForm(_Form):
     participant_id : str
     phase : {'baseline', 'mid', 'post'}
     framework : Framework or str, optional
-        Defaults to the store's framework; it must have a questionnaire.
+        Defaults to the store's framework; its questionnaire is asked when no instrument is.
+    instruments : list of str or Questionnaire, optional
+        The questionnaires to ask; default: the cohort's choice for ``phase`` (the store's
+        ``cohort_instruments``), else the framework's questionnaire.
     day : date-like, optional
         The day of the assessment; defaults to ``today``.
     today : date-like, optional
@@ -1037,10 +1044,13 @@ class AssessmentForm(_Form):
     Attributes
     ----------
     widget : ipywidgets.Box
+    questionnaires : list of Questionnaire
+        What is asked, in order; ``questionnaire`` is the first (None when there is none).
     items : dict of item id -> ipywidgets.RadioButtons
-        One radio group per item, in the questionnaire's order; value ``None`` until
-        answered, else an integer on the questionnaire's scale. Reverse-coded items are
-        shown and stored like the others (raw answers; scoring reverses them).
+        One radio group per item, questionnaire by questionnaire in their order; value
+        ``None`` until answered, else an integer on the item's questionnaire scale.
+        Reverse-coded items are shown and stored like the others (raw answers; scoring
+        reverses them).
     item_messages : dict of item id -> ipywidgets.HTML
     date_picker : ipywidgets.DatePicker
         Picking a day that holds answers of this phase loads them for editing.
@@ -1054,8 +1064,8 @@ class AssessmentForm(_Form):
         When ``phase`` is not one of the phases.
     """
 
-    def __init__(self, store, participant_id: str, *, phase: str, framework=None, day=None,
-                 today=None, session=None):
+    def __init__(self, store, participant_id: str, *, phase: str, framework=None, instruments=None,
+                 day=None, today=None, session=None):
         self._session = session
         if phase not in PHASES:
             raise ValidationError("responses", [{"row": None, "column": "phase", "value": phase,
@@ -1066,7 +1076,9 @@ class AssessmentForm(_Form):
         self.framework = load_framework(framework) if framework is not None else store.framework
         self.today = as_day(today) if today is not None else dt.date.today()
         self.participant_known = session is not None or store.has_participant(participant_id)
-        self.questionnaire = q = self.framework.questionnaire
+        self.questionnaires = self._asked(instruments) if self.participant_known else []
+        self.questionnaire = q = self.questionnaires[0] if self.questionnaires else None
+        self._instrument_of = {i.id: qq.instrument for qq in self.questionnaires for i in qq.items}
         self.date_picker = W.DatePicker(value=as_day(day) if day is not None else self.today,
                                         description="Day", layout=W.Layout(width="230px"))
         self.date_message = _message()
@@ -1087,32 +1099,55 @@ class AssessmentForm(_Form):
             self.widget = W.VBox([W.HTML("<h3>Assessment</h3>"), self.status],
                                  layout=W.Layout(max_width=FORM_MAX_WIDTH))
             return
-        options = list(range(q.scale.min, q.scale.max + 1))
-        legend = ", ".join(f"{v} = {q.scale.labels[v]}" for v in options if v in q.scale.labels)
-        rows = []
-        for n, item in enumerate(q.items, 1):
-            radios = W.RadioButtons(options=options, index=None, orientation="horizontal",
-                                    layout=W.Layout(width="auto"))
-            radios.add_class("mastery-likert")
-            radios.add_class(f"mastery-item-{item.id}")
-            self.items[item.id] = radios
-            self.item_messages[item.id] = _message()
-            text = W.HTML(f'<div style="line-height:1.25">{n}. {html.escape(item.text)}</div>')
-            rows.append(W.GridBox([text, radios, self.item_messages[item.id]], layout=W.Layout(
-                grid_template_columns="minmax(260px, 1fr) auto minmax(0, 180px)",
-                align_items="center", grid_gap="0 8px")))
+        sections = []
+        n = 0
+        for qq in self.questionnaires:
+            options = list(range(qq.scale.min, qq.scale.max + 1))
+            legend = ", ".join(f"{v} = {qq.scale.labels[v]}" for v in options if v in qq.scale.labels)
+            heading = (f"<b>{html.escape(qq.title)}: {html.escape(participant_id)}, {phase}</b>"
+                       if len(self.questionnaires) == 1 else f"<b>{html.escape(qq.title)}</b>")
+            sections.append(W.HTML(f"{heading}<br><span style='font-size:12px'>How much do you "
+                                   f"agree? {html.escape(legend)}</span>"))
+            for item in qq.items:
+                n += 1
+                radios = W.RadioButtons(options=options, index=None, orientation="horizontal",
+                                        layout=W.Layout(width="auto"))
+                radios.add_class("mastery-likert")
+                radios.add_class(f"mastery-item-{item.id}")
+                self.items[item.id] = radios
+                self.item_messages[item.id] = _message()
+                text = W.HTML(f'<div style="line-height:1.25">{n}. {html.escape(item.text)}</div>')
+                sections.append(W.GridBox([text, radios, self.item_messages[item.id]], layout=W.Layout(
+                    grid_template_columns="minmax(260px, 1fr) auto minmax(0, 180px)",
+                    align_items="center", grid_gap="0 8px")))
+        top = ([] if len(self.questionnaires) == 1 else
+               [W.HTML(f"<b>Assessment: {html.escape(participant_id)}, {phase}</b>")])
         self.date_picker.observe(self._handler(self._on_day), names="value")
         self.widget = W.VBox([
-            W.HTML(_LIKERT_CSS + f"<b>{html.escape(q.title)}: {html.escape(participant_id)}, "
-                                 f"{phase}</b><br><span style='font-size:12px'>How much do you "
-                                 f"agree? {html.escape(legend)}</span>"),
+            W.HTML(_LIKERT_CSS), *top,
             W.HBox([self.date_picker, self.date_message], layout=W.Layout(align_items="center")),
-            *rows,
+            *sections,
             W.HBox([self.save_button], layout=W.Layout(margin="6px 0")),
             self.status,
         ], layout=W.Layout(max_width=FORM_MAX_WIDTH, width="100%"))
         self.widget.add_class("mastery-assessment")
         self._on_day({"new": self.date_picker.value})
+
+    def _asked(self, instruments) -> list:
+        """The questionnaires to ask: given, the session's, the cohort's choice, the framework's."""
+        from ..framework import load_instrument
+
+        if instruments is not None:
+            return [load_instrument(i) for i in instruments]
+        if self._session is not None:
+            return self._session.questionnaires
+        cohort = self.store.participants(participant=self.participant_id)["cohort"]
+        name = cohort.iloc[0] if len(cohort) else None
+        if isinstance(name, str) and name:
+            cohort_fw = self.store.cohort_framework(name)
+            if cohort_fw.name == self.framework.name:
+                return [load_instrument(i) for i in self.store.cohort_instruments(name, self.phase)]
+        return [self.framework.questionnaire] if self.framework.questionnaire is not None else []
 
     @classmethod
     def for_session(cls, session, store, *, day=None, today=None) -> "AssessmentForm | None":
@@ -1140,10 +1175,12 @@ class AssessmentForm(_Form):
         """
         day = as_day(day)
         saved = self.store.responses(participant=self.participant_id, start=day, end=day)
-        saved = saved.loc[saved["instrument"] == self.questionnaire.instrument]
-        mine = saved.loc[saved["phase"] == self.phase].set_index("item")["value"]
+        saved = saved.loc[saved["instrument"].isin(set(self._instrument_of.values()))]
+        mine = saved.loc[saved["phase"] == self.phase]
+        mine = dict(zip(zip(mine["instrument"], mine["item"]), mine["value"]))
         for item_id, radios in self.items.items():
-            value = int(mine[item_id]) if item_id in mine.index else None
+            key = (self._instrument_of[item_id], item_id)
+            value = int(mine[key]) if key in mine else None
             radios.value = value if value in radios.options else None
             _say(self.item_messages[item_id], None)
         other = sorted(set(saved["phase"]) - {self.phase})
@@ -1181,11 +1218,11 @@ class AssessmentForm(_Form):
             return False
         try:
             if self.served:  # the session checks the phase is open and every answer again
-                n = self._session.answer({(self.questionnaire.instrument, item_id): float(r.value)
+                n = self._session.answer({(self._instrument_of[item_id], item_id): float(r.value)
                                           for item_id, r in self.items.items()}, day=day)
             else:
                 frame = pd.DataFrame([{"participant_id": self.participant_id, "date": day,
-                                       "phase": self.phase, "instrument": self.questionnaire.instrument,
+                                       "phase": self.phase, "instrument": self._instrument_of[item_id],
                                        "item": item_id, "value": float(r.value)}
                                       for item_id, r in self.items.items()])
                 n = self.store.write("responses", frame,
