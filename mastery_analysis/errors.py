@@ -94,3 +94,9 @@ class ImportRowsError(ValidationError):
 
     def __str__(self):
         return self.args[0]
+
+
+class ExperimentError(MasteryError):
+    """A self-experiment cannot be planned, changed or recorded as asked: an unknown
+    experiment, a plan changed after its start day, an outcome the person never rates, a
+    start in the past with ratings already on it, a day outside the schedule."""
