@@ -94,3 +94,9 @@ class ImportRowsError(ValidationError):
 
     def __str__(self):
         return self.args[0]
+
+
+class ExperimentError(AnalysisInputError):
+    """A self-experiment's plan, schedule or outcome cannot be used: an unknown design, too
+    few periods per condition, a washout as long as a period, an outcome with no day in the
+    schedule. The message names the option or column and the value, and what was expected."""
