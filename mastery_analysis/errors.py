@@ -96,7 +96,7 @@ class ImportRowsError(ValidationError):
         return self.args[0]
 
 
-class ExperimentError(MasteryError):
-    """A self-experiment cannot be planned, changed or recorded as asked: an unknown
-    experiment, a plan changed after its start day, an outcome the person never rates, a
-    start in the past with ratings already on it, a day outside the schedule."""
+class ExperimentError(AnalysisInputError):
+    """A self-experiment's plan, schedule or outcome cannot be used: an unknown design, too
+    few periods per condition, a washout as long as a period, an outcome with no day in the
+    schedule. The message names the option or column and the value, and what was expected."""

@@ -22,7 +22,9 @@ _WHERE = {
     "reliability": "cohort",
     "weekly_action_ratings": "cohort",
     "person_slopes": "cohort",
-    "insights": "findings",  # not insights.py: the module would shadow the function
+    "insights": "findings",
+    "plan_experiment": "experiments",
+    "design_assignments": "experiments",  # not insights.py: the module would shadow the function
 }
 
 __all__ = sorted(_WHERE)
