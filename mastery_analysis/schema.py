@@ -788,9 +788,13 @@ def check_experiment_plan(plan, *, framework: Framework | str | None = None) -> 
     n = len(failures)
     periods = _check_cell(_between(0, 366, "a whole number of periods up to 366"), "periods",
                           plan["periods"], None, failures)
-    if len(failures) == n and periods is not None and periods < 4:
-        fail("periods", periods, "at least 4 periods: two or more of each condition (fewer "
-                                 "cannot tell a difference from chance)")
+    if len(failures) == n and periods is not None:
+        if out["design"] == "days":  # the condition changes by the day: count days
+            if out["period_days"] is not None and periods * out["period_days"] // 2 < 2:
+                fail("periods", periods, "blocks giving at least two days of each condition")
+        elif periods < 4:
+            fail("periods", periods, "at least 4 periods: two or more of each condition (fewer "
+                                     "cannot tell a difference from chance)")
     out["periods"] = periods
     n = len(failures)
     washout = _check_cell(_between(0, 365, "a whole number of days from 0"), "washout_days",
@@ -864,11 +868,13 @@ def check_schedule(schedule: pd.DataFrame, plan: dict) -> pd.DataFrame:
                                             "expected": f"every day once from the start day "
                                                         f"{start:%Y-%m-%d}, with no gap"}], where=where)
     measured = out.loc[~out["washout"]]
-    per = measured.groupby("condition")["period"].nunique()
+    days = plan.get("design") == "days"  # the condition changes by the day: count days
+    per = measured.groupby("condition")["date" if days else "period"].nunique()
+    unit = "days" if days else "periods"
     for cond in ("A", "B"):
         if per.get(cond, 0) < 2:
-            failures.append({"row": None, "column": "condition", "value": f"{per.get(cond, 0)} periods of {cond}",
-                             "expected": "at least two periods of each condition"})
+            failures.append({"row": None, "column": "condition", "value": f"{per.get(cond, 0)} {unit} of {cond}",
+                             "expected": f"at least two {unit} of each condition"})
     if failures:
         raise ValidationError("schedule", failures, where=where)
     return out

@@ -890,11 +890,14 @@ class Store:
         -------
         DataFrame
             date (datetime64), period (int64), condition (``"A"``/``"B"``), washout (bool),
-            one row per day, sorted by date.
+            design (the plan's), one row per day, sorted by date: the columns
+            :func:`~mastery_analysis.analysis.experiments.plan_experiment` returns.
         """
         plan = self.experiment(experiment_id, participant=participant)
         with self._connection() as conn:
-            return _schedule_frame(conn.execute(self._schedule_select(int(plan["plan_version"]))).all())
+            frame = _schedule_frame(conn.execute(self._schedule_select(int(plan["plan_version"]))).all())
+        frame["design"] = plan["design"]
+        return frame
 
     def record_adherence(self, participant_id: str, experiment_id: str, day, followed: bool, *,
                          source: str = "manual") -> int:

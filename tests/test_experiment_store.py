@@ -177,3 +177,17 @@ def test_outcomes_as_people_type_them(text, parsed):
 def test_an_unreadable_outcome_names_the_forms():
     with pytest.raises(ValidationError, match="element:KEY, goal:GOAL_ID:progress"):
         parse_outcome("goal:G1")
+
+
+def test_schedules_from_plan_experiment_are_kept_as_drawn(alex):
+    from mastery_analysis.analysis.experiments import plan_experiment
+
+    for i, (design, period_days, periods, washout) in enumerate(
+            [("days", 4, 2, 0), ("pairs", 3, 4, 1), ("alternating", 2, 6, 0)]):
+        drawn = plan_experiment("2025-03-03", design=design, period_days=period_days, periods=periods,
+                                washout_days=washout, seed=11)
+        p = plan(experiment_id=f"alex-d{i}", design=design, period_days=period_days, periods=periods,
+                 washout_days=washout, seed=11)
+        alex.save_experiment(p, drawn, today=TODAY)
+        kept = alex.experiment_schedule(f"alex-d{i}")
+        pd.testing.assert_frame_equal(kept, drawn[kept.columns.tolist()], check_dtype=False)
