@@ -908,6 +908,20 @@ class Store:
             return self._insert_adherence(conn, participant_id, {experiment_id: followed}, day,
                                           source=source)
 
+    def write_adherence(self, participant_id: str, experiment_id: str, frame: pd.DataFrame, *,
+                        source: str = "import") -> int:
+        """Record many days of one experiment's adherence (``date`` and ``followed`` columns)
+        in one transaction, all or none: each day must be in the schedule and not after
+        tomorrow (UTC), each ``followed`` true or false. Returns rows written."""
+        if not isinstance(frame, pd.DataFrame) or not {"date", "followed"} <= set(frame.columns):
+            raise ValidationError("adherence", [{"row": None, "column": None, "value": type(frame).__name__,
+                                                 "expected": "a frame with columns date and followed"}])
+        if frame.empty:
+            return 0
+        with self._connection(write=True) as conn:
+            return sum(self._insert_adherence(conn, participant_id, {experiment_id: flag}, day, source=source)
+                       for day, flag in zip(frame["date"], frame["followed"]))
+
     def _insert_adherence(self, conn, participant_id, followed: Mapping, day, *, source) -> int:
         when = as_day(day, what="day")
         if when is None or when > utc_now().date() + dt.timedelta(days=1):

@@ -1,0 +1,285 @@
+"""Self-experiments as a person runs them: plan, today's condition, adherence, analysis.
+
+The glue between the store (which keeps the plan, the schedule and the days followed) and
+:mod:`mastery_analysis.analysis.experiments` (which draws the schedule and judges the
+result). The CLI, the check-in form, the notebook and the report call these functions, so
+they all say the same thing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+
+import pandas as pd
+
+from .analysis.experiment_outcomes import experiment_status, outcome_series
+from .errors import ExperimentError
+from .schema import as_day, parse_outcome
+
+OUTCOME_TABLES = {"element": "ratings", "goal_progress": "progress", "goal_actions": "actions",
+                  "note": "responses"}
+TODAY_COLUMNS = ["experiment_id", "title", "date", "day", "days", "start", "end", "period", "condition",
+                 "washout", "condition_text", "status", "followed"]
+
+
+def next_experiment_id(store, participant_id: str) -> str:
+    """A new experiment id for the participant: ``<participant>-x<n>`` with the first free n."""
+    taken = set(store.experiments()["experiment_id"])
+    n = 1
+    while f"{participant_id}-x{n}" in taken:
+        n += 1
+    return f"{participant_id}-x{n}"
+
+
+def draw_seed() -> int:
+    """A fresh seed for a plan (kept with it, so the schedule can be drawn again)."""
+    return secrets.randbelow(2**31)
+
+
+def plan_new_experiment(store, *, participant_id: str, title: str, condition_a: str, condition_b: str,
+                        outcome: str, design: str, period_days: int, periods: int, start,
+                        washout_days: int = 0, seed: int | None = None, min_effect: float | None = None,
+                        experiment_id: str | None = None, today=None) -> dict:
+    """Draw a plan's schedule and keep both in the store (one transaction).
+
+    Parameters
+    ----------
+    store : Store
+    participant_id, title, condition_a, condition_b : str
+        The two conditions in the person's words.
+    outcome : str
+        ``element:KEY``, ``goal:GOAL_ID:progress``, ``goal:GOAL_ID:actions`` or ``note:NAME``.
+    design, period_days, periods, washout_days
+        As for :func:`~mastery_analysis.analysis.experiments.plan_experiment`.
+    start : date-like
+    seed : int, optional
+        Drawn at random (and kept) when not given.
+    min_effect : float, optional
+        The smallest difference B - A worth knowing, in the outcome's units.
+    experiment_id : str, optional
+        Defaults to :func:`next_experiment_id`.
+    today : date-like, optional
+        Decides what is in the past (default: the UTC date).
+
+    Returns
+    -------
+    dict
+        ``plan`` (the stored plan, a dict), ``schedule`` (its frame) and ``written``
+        (rows per table; zeros when the same plan was saved before).
+
+    Raises
+    ------
+    ExperimentError, ValidationError
+        One message; nothing written.
+    """
+    from .analysis.experiments import plan_experiment
+
+    kind, ref = parse_outcome(outcome)
+    store.require_participant(participant_id)
+    seed = draw_seed() if seed is None else seed
+    xid = experiment_id or next_experiment_id(store, participant_id)
+    start_day = as_day(start, what="start")
+    schedule = plan_experiment(start_day, design=design, period_days=period_days, periods=periods,
+                               washout_days=washout_days, seed=seed)
+    plan = {"experiment_id": xid, "participant_id": participant_id, "title": title,
+            "condition_a": condition_a, "condition_b": condition_b, "outcome_kind": kind,
+            "outcome_ref": ref, "design": design, "period_days": period_days, "periods": periods,
+            "washout_days": washout_days, "start_date": start_day, "seed": seed, "min_effect": min_effect}
+    written = store.save_experiment(plan, schedule, today=today)
+    return {"plan": store.experiment(xid), "schedule": store.experiment_schedule(xid), "written": written}
+
+
+def outcome_of(store, plan) -> pd.DataFrame:
+    """The experiment's outcome as ``date``/``value`` (see
+    :func:`~mastery_analysis.analysis.experiment_outcomes.outcome_series`)."""
+    table = OUTCOME_TABLES[plan["outcome_kind"]]
+    frame = getattr(store, table)(participant=plan["participant_id"])
+    return outcome_series({table: frame}, outcome_kind=plan["outcome_kind"],
+                          outcome_ref=plan["outcome_ref"], participant_id=plan["participant_id"])
+
+
+def experiment_data(store, participant_id: str, experiment_id: str) -> dict:
+    """Everything about one of the participant's experiments.
+
+    Returns
+    -------
+    dict
+        ``plan`` (dict, the columns of ``Store.experiments``), ``schedule`` (date, period,
+        condition, washout, design), ``outcome`` (date, value) and ``adherence`` (date,
+        followed: the days answered).
+    """
+    plan = store.experiment(experiment_id, participant=participant_id)
+    schedule = store.experiment_schedule(experiment_id, participant=participant_id)
+    adherence = store.adherence(participant=participant_id, experiment=experiment_id)
+    return {"plan": plan, "schedule": schedule, "outcome": outcome_of(store, plan),
+            "adherence": adherence[["date", "followed"]].reset_index(drop=True)}
+
+
+def conditions_on(store, participant_id: str, day) -> pd.DataFrame:
+    """The participant's experiments on ``day``: the condition to follow, in their words.
+
+    Returns
+    -------
+    DataFrame
+        ``experiment_id``, ``title``, ``date``, ``day`` (its number in the schedule), ``days``,
+        ``start``, ``end``, ``period``, ``condition`` (A/B), ``washout``, ``condition_text``, ``status`` (not
+        started, running, finished) and ``followed`` (the answer saved for that day: True,
+        False, or missing), one row per experiment, sorted by start day.
+    """
+    exps = store.experiments(participant=participant_id)
+    if exps.empty:
+        return pd.DataFrame(columns=TODAY_COLUMNS)
+    schedules = {x: store.experiment_schedule(x) for x in exps["experiment_id"]}
+    status = experiment_status(exps, schedules, as_day(day, what="day"))
+    status.insert(1, "title", exps["title"].to_numpy())
+    done = store.adherence(participant=participant_id)
+    done = done.loc[done["date"] == status["date"].iloc[0]].set_index("experiment_id")["followed"]
+    status["followed"] = status["experiment_id"].map(done).astype("boolean")
+    return status[TODAY_COLUMNS]
+
+
+def running_on(store, participant_id: str, day) -> pd.DataFrame:
+    """The rows of :func:`conditions_on` whose experiment runs on ``day``."""
+    status = conditions_on(store, participant_id, day)
+    return status.loc[status["status"] == "running"].reset_index(drop=True)
+
+
+def last_day(frames_or_dates) -> dt.date | None:
+    """The last date among frames (the default 'today' of views that must not read the clock)."""
+    days = [pd.to_datetime(f["date"]).max() for f in frames_or_dates if len(f)]
+    days = [d for d in days if pd.notna(d)]
+    return max(days).date() if days else None
+
+
+def require_running(store, participant_id: str, experiment_id: str, day) -> dict:
+    """The experiment's plan, if ``day`` is a day of its schedule; else an ExperimentError."""
+    status = conditions_on(store, participant_id, day)
+    row = status.loc[status["experiment_id"] == experiment_id]
+    if row.empty:
+        store.experiment(experiment_id, participant=participant_id)  # names the known ones
+    if row["status"].iloc[0] != "running":
+        raise ExperimentError(f"{as_day(day)} is not a day of experiment '{experiment_id}' "
+                              f"({row['status'].iloc[0]})")
+    return row.iloc[0].to_dict()
+
+
+def plan_lines(plan, schedule: pd.DataFrame) -> list[str]:
+    """A plan and its schedule in a few plain sentences (the CLI, notebook and report)."""
+    s = schedule
+    days = len(s)
+    measured = s.loc[~s["washout"].astype(bool)]
+    per = measured.groupby("condition").size()
+    first, last = pd.Timestamp(s["date"].min()), pd.Timestamp(s["date"].max())
+    design = {"days": f"each day at random within blocks of {plan['period_days']} days (half A, half B)",
+              "pairs": f"pairs of {plan['period_days']}-day periods, each pair AB or BA at random",
+              "alternating": f"{plan['period_days']}-day periods in a random order, no more than "
+                             "two of one condition in a row"}[plan["design"]]
+    order = "".join(s.groupby("period")["condition"].first()) if plan["design"] != "days" else None
+    lines = [
+        f"Experiment {plan['experiment_id']}: {plan['title']}",
+        f"  A: {plan['condition_a']}",
+        f"  B: {plan['condition_b']}",
+        f"  Outcome: {plan['outcome']}",
+        f"  Design: {design}; {plan['periods']} {'blocks' if plan['design'] == 'days' else 'periods'}, "
+        f"seed {plan['seed']}.",
+        f"  Runs {first:%Y-%m-%d} to {last:%Y-%m-%d} ({days} days): {int(per.get('A', 0))} days of A "
+        f"and {int(per.get('B', 0))} of B measured"
+        + (f", {int(s['washout'].sum())} washout days left out after a switch" if s["washout"].any() else "")
+        + ".",
+    ]
+    if order:
+        lines.append(f"  Order of periods: {' '.join(order)}")
+    return lines
+
+
+def today_lines(status: pd.DataFrame) -> list[str]:
+    """:func:`conditions_on` in sentences: the condition to follow, in the person's words."""
+    lines = []
+    for r in status.itertuples(index=False):
+        day = pd.Timestamp(r.date)
+        if r.status == "running":
+            answer = {True: " You said you followed it.", False: " You said you did not follow it."}.get(
+                None if pd.isna(r.followed) else bool(r.followed), "")
+            wash = " (a washout day: follow it; it is left out of the analysis)" if r.washout else ""
+            lines.append(f"{r.experiment_id} ({r.title}), day {r.day} of {r.days}, {day:%a %d %b %Y}: "
+                         f"{r.condition_text} [{r.condition}]{wash}.{answer}")
+        else:
+            when = (f"starts on {pd.Timestamp(r.start):%Y-%m-%d}" if r.status == "not started"
+                    else f"finished on {pd.Timestamp(r.end):%Y-%m-%d}")
+            lines.append(f"{r.experiment_id} ({r.title}): {when}; nothing to follow on {day:%Y-%m-%d}.")
+    return lines
+
+
+def experiment_results(store, participant_id: str, experiment_id: str, *, today=None,
+                       as_followed: bool = True) -> pd.DataFrame:
+    """The intention-to-treat result and, with adherence recorded, the as-followed one.
+
+    ``today`` defaults to the last day with an outcome value (never the wall clock). Rows of
+    :func:`~mastery_analysis.analysis.experiments.experiment_effect`, ITT first; the seed of
+    any random draw of assignments is the plan's.
+    """
+    from .analysis.experiments import experiment_effect
+
+    data = experiment_data(store, participant_id, experiment_id)
+    seed = int(data["plan"]["seed"])
+    adherence = data["adherence"] if len(data["adherence"]) else None
+    rows = [experiment_effect(data["outcome"], data["schedule"], analysis="itt", adherence=adherence,
+                              today=today, seed=seed)]
+    if as_followed and adherence is not None:
+        rows.append(experiment_effect(data["outcome"], data["schedule"], analysis="as_followed",
+                                      adherence=adherence, today=today, seed=seed))
+    return pd.concat(rows, ignore_index=True)
+
+
+def _fmt(x, digits=2) -> str:
+    return "unbounded" if pd.isna(x) or not abs(x) < float("inf") else f"{x:.{digits}f}"
+
+
+def result_lines(plan, results: pd.DataFrame) -> list[str]:
+    """:func:`experiment_results` in sentences: estimate, interval, p, NAP, counts, adherence.
+
+    Before the planned end: the data so far and that there is no result yet (no p-value).
+    """
+    itt = results.iloc[0]
+    end = pd.Timestamp(itt["planned_end"])
+    lines = []
+    adherence = itt["adherence"]
+    if pd.notna(adherence):
+        lines.append(f"  Adherence: the condition was followed on {adherence:.0%} of the days so far "
+                     "(a day without an answer counts as not followed).")
+    else:
+        lines.append("  Adherence: not recorded.")
+    if not bool(itt["finished"]):
+        lines += [f"  No result yet: the experiment runs until {end:%Y-%m-%d} "
+                  f"(data as of {pd.Timestamp(itt['today']):%Y-%m-%d}).",
+                  f"  So far: {int(itt['n_a'])} A days (mean {_fmt(itt['mean_a'])}) and {int(itt['n_b'])} "
+                  f"B days (mean {_fmt(itt['mean_b'])}).",
+                  "  No p-value before the planned end: stopping when the numbers look good finds "
+                  "effects that are not there."]
+        return lines
+    level = int(round(100 * (1 - float(itt["alpha"]))))
+    for r in results.itertuples(index=False):
+        head = ("Intention to treat (every day as assigned; randomised):" if r.randomised else
+                "As followed (only the days you followed; NOT randomised, a check, not a result):")
+        compared = (f"all {r.assignments:,} schedules the design could produce" if r.exact else
+                    f"{r.assignments:,} schedules drawn at random from the design (seed {plan['seed']})")
+        lines += [f"  {head}",
+                  f"    B - A = {_fmt(r.estimate)}  ({level}% CI {_fmt(r.ci_low)} to {_fmt(r.ci_high)})",
+                  f"    p = {r.p_value:.4f}  (randomisation test over {compared})",
+                  f"    NAP = {_fmt(r.nap)}  (chance a B day beats an A day; 0.5 is no difference)",
+                  f"    A: {r.n_a} days, mean {_fmt(r.mean_a)};  B: {r.n_b} days, mean {_fmt(r.mean_b)}"]
+    lines.append("  Not controlled: you knew each day's condition (no blinding), so expecting B to "
+                 "help can move a self-rating; an effect that lasts past a switch (carry-over) "
+                 + ("is partly kept out by the washout days" if int(plan["washout_days"]) else
+                    "is not kept out (no washout days)") + ".")
+    return lines
+
+
+def analysis_lines(store, participant_id: str, experiment_id: str, *, today=None,
+                   as_followed: bool = False) -> list[str]:
+    """The CLI's ``experiment analyse``: the plan, then :func:`result_lines`."""
+    data = experiment_data(store, participant_id, experiment_id)
+    results = experiment_results(store, participant_id, experiment_id, today=today,
+                                 as_followed=as_followed)
+    return plan_lines(data["plan"], data["schedule"]) + result_lines(data["plan"], results)
