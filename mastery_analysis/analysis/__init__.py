@@ -24,7 +24,9 @@ _WHERE = {
     "person_slopes": "cohort",
     "insights": "findings",
     "plan_experiment": "experiments",
-    "design_assignments": "experiments",  # not insights.py: the module would shadow the function
+    "design_assignments": "experiments",
+    "experiment_effect": "experiments",
+    "experiment_distribution": "experiments",  # not insights.py: the module would shadow the function
 }
 
 __all__ = sorted(_WHERE)

@@ -42,9 +42,19 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from ..errors import AnalysisInputError, ExperimentError
-from ._grouped import as_days, one_day, require_frame
+from ._grouped import as_days, one_day
+from ._grouped import require_frame as _require_frame
+
+
+def require_frame(frame, columns, *, name: str, function: str) -> None:
+    """The shared frame check, raising :class:`ExperimentError` (an AnalysisInputError)."""
+    try:
+        _require_frame(frame, columns, name=name, function=function)
+    except AnalysisInputError as exc:
+        raise ExperimentError(str(exc)) from None
 
 DESIGNS = ("days", "pairs", "alternating")
 #: Up to this many possible assignments the test uses every one of them (an exact p-value);
@@ -512,3 +522,429 @@ def _infer_plan(schedule: pd.DataFrame, *, design=None, function: str):
             f"{function}: the schedule is not one the '{design}' design could have produced "
             f"({m} periods of {L} days, washout {w}); analyse the schedule the plan made")
     return design, L, m, w, codes, b, pd.DatetimeIndex(days)
+
+
+# --------------------------------------------------------------------------------------------
+# the randomisation test over a set of assignments
+
+ALTERNATIVES = ("two-sided", "greater", "less")
+ANALYSES = ("itt", "as_followed")
+#: Rows of assignments handled at once (bounds the memory of the matrix products).
+_CHUNK = 4096
+
+
+STATISTICS = ("days", "phases")
+
+
+def _weights(c: np.ndarray, statistic: str) -> np.ndarray:
+    """Each day's weight in the difference of one row of codes: B days +, A days -, others 0.
+
+    ``"days"``: mean of the B days minus mean of the A days (weights 1/n_B and -1/n_A).
+    ``"phases"``: mean of the B phases' means minus mean of the A phases' means, a phase being
+    a run of days of one condition (the statistic of the SCRT package for phase designs).
+    A row that leaves a condition without days gets NaN weights.
+    """
+    b = c == 1
+    a = c == 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if statistic == "days":
+            nb = b.sum(axis=1, keepdims=True)
+            na = a.sum(axis=1, keepdims=True)
+            return b / nb - a / na
+        k, n = c.shape
+        new = np.ones((k, n), dtype=bool)
+        new[:, 1:] = c[:, 1:] != c[:, :-1]
+        flat = np.cumsum(new, axis=1) - 1 + (np.arange(k) * n)[:, None]
+        length = np.bincount(flat.ravel(), minlength=k * n)[flat]
+        pb = (new & b).sum(axis=1, keepdims=True)
+        pa = (new & a).sum(axis=1, keepdims=True)
+        return b / (length * pb) - a / (length * pa)
+
+
+def _row_stats(codes: np.ndarray, Y: np.ndarray, statistic: str = "days") -> np.ndarray:
+    """The difference B - A of each column of ``Y`` for every row of ``codes``.
+
+    ``codes`` (rows, days) holds 1 B, 0 A and -1 for a day left out; ``Y`` (days, k) has no
+    NaN (days without a value are columns already removed). Returns (rows, k); NaN where a
+    row leaves a condition without days. The statistic is linear in the outcome, a weight per
+    day (:func:`_weights`), so all rows are one matrix product per chunk of rows: no Python
+    loop per assignment.
+    """
+    out = np.empty((codes.shape[0], Y.shape[1]))
+    for i in range(0, codes.shape[0], _CHUNK):
+        out[i:i + _CHUNK] = _weights(codes[i:i + _CHUNK], statistic) @ Y
+    return out
+
+
+def _tolerance(observed: float, y: np.ndarray) -> float:
+    """How close two differences must be to count as a tie (as scipy's permutation_test, plus
+    a hair of the data's scale so that a zero difference still ties with its rounding)."""
+    eps = 100 * np.finfo(float).eps
+    return eps * abs(observed) + eps * (float(np.max(np.abs(y))) if len(y) else 0.0)
+
+
+def _extreme(t: np.ndarray, t_obs: float, tol: float, alternative: str) -> np.ndarray:
+    """Rows at least as extreme as the observed difference (a NaN difference counts)."""
+    with np.errstate(invalid="ignore"):
+        if alternative == "two-sided":
+            hit = np.abs(t) >= abs(t_obs) - tol
+        elif alternative == "greater":
+            hit = t >= t_obs - tol
+        else:
+            hit = t <= t_obs + tol
+    return hit | ~np.isfinite(t)
+
+
+def _p_from(count: int, rows: int, exact: bool) -> float:
+    """The p-value: a share of every assignment, or (1 + hits) / (1 + draws) when drawn."""
+    return count / rows if exact else (1 + count) / (1 + rows)
+
+
+def _inverted_interval(t, s, t_obs, *, exact: bool, alpha: float, tol: float) -> tuple[float, float]:
+    """The constant effects delta that the two-sided test does not reject at ``alpha``.
+
+    Under "the effect is delta on every B day", the outcome without it is ``y - delta b``
+    (``b`` the observed B indicator), and an assignment's difference is ``t - delta s`` with
+    ``t`` its difference of ``y`` and ``s`` its difference of ``b`` (for the observed
+    assignment ``s`` is 1). It counts as extreme where ``(t - delta s)^2 >= (t_obs - delta)^2``:
+    with ``|s| < 1`` a closed interval between ``(t - t_obs) / (s - 1)`` and
+    ``(t + t_obs) / (s + 1)``, a half-line or everything when ``|s| = 1``. The p-value as a
+    function of delta is then a count of intervals covering it, found exactly by a sweep over
+    their ends. Returns the smallest and largest delta not rejected (the hull of that set).
+    """
+    t = np.asarray(t, dtype=float)
+    s = np.clip(np.asarray(s, dtype=float), -1.0, 1.0)
+    lo = np.full(len(t), -np.inf)
+    hi = np.full(len(t), np.inf)
+    bad = ~(np.isfinite(t) & np.isfinite(s))
+    t = np.where(bad, 0.0, t)
+    s = np.where(bad, 0.0, s)
+    near1 = ~bad & (np.abs(s - 1.0) < 1e-9)
+    nearm1 = ~bad & (np.abs(s + 1.0) < 1e-9)
+    gen = ~bad & ~near1 & ~nearm1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r1 = (t - t_obs) / (s - 1.0)
+        r2 = (t + t_obs) / (s + 1.0)
+    lo[gen] = np.minimum(r1, r2)[gen]
+    hi[gen] = np.maximum(r1, r2)[gen]
+    mid = (t + t_obs) / 2.0
+    up = near1 & (t > t_obs + tol)
+    down = near1 & (t < t_obs - tol)
+    hi[up] = mid[up]
+    lo[down] = mid[down]
+    half = (t_obs - t) / 2.0
+    pos = nearm1 & (t + t_obs > tol)
+    neg = nearm1 & (t + t_obs < -tol)
+    lo[pos] = half[pos]
+    hi[neg] = half[neg]
+    ends = np.unique(np.concatenate([lo[np.isfinite(lo)], hi[np.isfinite(hi)]]))
+    if len(ends) == 0:
+        left, right, probe = np.array([-np.inf]), np.array([np.inf]), np.array([t_obs])
+    else:
+        left = np.r_[-np.inf, ends]
+        right = np.r_[ends, np.inf]
+        probe = np.r_[ends[0] - 1.0, (ends[:-1] + ends[1:]) / 2.0, ends[-1] + 1.0]
+    count = np.searchsorted(np.sort(lo), probe, side="right") - np.searchsorted(np.sort(hi), probe,
+                                                                                  side="left")
+    p = count / len(t) if exact else (1 + count) / (1 + len(t))
+    kept = np.flatnonzero(p > alpha)
+    if len(kept) == 0:  # cannot happen: at delta = t_obs every assignment counts
+        return float(t_obs), float(t_obs)
+    return float(left[kept[0]]), float(right[kept[-1]])
+
+
+def randomisation_test(values, assignments: Assignments, observed, *, treated=None,
+                       alternative: str = "two-sided", alpha: float = 0.05,
+                       statistic: str = "days", interval: bool = True) -> dict:
+    """The randomisation test of mean(B) - mean(A) over a given set of assignments.
+
+    The general form behind :func:`experiment_effect`: any set of admissible assignments
+    (a design's, from :func:`design_assignments`, or a phase design's, from
+    :func:`phase_assignments`) and the observed one.
+
+    Parameters
+    ----------
+    values : array-like
+        The outcome per day (NaN for a day without a value; such days are left out of every
+        assignment alike).
+    assignments : Assignments
+        Every assignment the design could have produced (``exact``), or a random draw of them.
+    observed : array-like
+        The assignment that was used: codes 1 B, 0 A, -1 left out, one per day.
+    treated : array-like of bool, optional
+        Days on which B was followed, for the interval (a washout day in a B period is B);
+        by default the days coded 1 in ``observed``.
+    alternative : {"two-sided", "greater", "less"}
+        Two-sided counts assignments whose difference is at least as far from 0 as the
+        observed one; "greater" (B above A) and "less" count one tail.
+    alpha : float
+        Level of the test; the interval is the two-sided ``1 - alpha`` interval.
+    statistic : {"days", "phases"}
+        ``"days"``: mean over B days minus mean over A days (what :func:`experiment_effect`
+        reports). ``"phases"``: mean of the B phases' means minus mean of the A phases' means,
+        each run of one condition a phase (the SCRT package's "A-B" for phase designs); the
+        two agree when every phase has the same number of days.
+    interval : bool
+        Compute the interval (the sweep is cheap, but the power simulation skips it).
+
+    Returns
+    -------
+    dict
+        ``estimate`` (observed mean B - mean A), ``p_value``, ``ci_low``, ``ci_high``,
+        ``assignments`` (how many were compared: all, or the draws plus the observed one),
+        ``exact``, ``differences`` (each assignment's difference, for the chart).
+    """
+    if alternative not in ALTERNATIVES:
+        raise ExperimentError(f"alternative={alternative!r}; expected one of {', '.join(ALTERNATIVES)}")
+    if not (isinstance(alpha, (float, int)) and 0 < alpha < 1):
+        raise ExperimentError(f"alpha must be between 0 and 1, got {alpha!r}")
+    if statistic not in STATISTICS:
+        raise ExperimentError(f"statistic={statistic!r}; expected one of {', '.join(STATISTICS)}")
+    y = np.asarray(values, dtype=float)
+    obs = np.asarray(observed, dtype=np.int8)
+    codes = np.asarray(assignments.codes, dtype=np.int8)
+    if codes.shape[1] != len(y) or len(obs) != len(y):
+        raise ExperimentError(
+            f"the assignments cover {codes.shape[1]} days, the observed one {len(obs)} and the "
+            f"values {len(y)}; they must be the same days")
+    if assignments.exact and not (codes == obs).all(axis=1).any():
+        raise ExperimentError("the observed assignment is not one of the design's assignments")
+    b = (obs == 1) if treated is None else np.asarray(treated, dtype=bool)
+    keep = np.isfinite(y)
+    yk = y[keep]
+    Y = np.column_stack([yk, b[keep].astype(float)])
+    t_obs = float(_row_stats(obs[None, keep], Y[:, :1], statistic)[0, 0])
+    ref = _row_stats(codes[:, keep], Y, statistic)
+    t, s = ref[:, 0], ref[:, 1]
+    tol = _tolerance(t_obs, yk)
+    count = int(_extreme(t, t_obs, tol, alternative).sum())
+    exact = bool(assignments.exact)
+    out = {"estimate": t_obs, "p_value": _p_from(count, len(t), exact),
+           "ci_low": np.nan, "ci_high": np.nan,
+           "assignments": len(t) if exact else len(t) + 1, "exact": exact, "differences": t}
+    if not np.isfinite(t_obs):
+        out["p_value"] = np.nan
+        return out
+    if interval:
+        out["ci_low"], out["ci_high"] = _inverted_interval(t, s, t_obs, exact=exact, alpha=alpha, tol=tol)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# the analysis of a self-experiment
+
+EFFECT_COLUMNS = ["analysis", "randomised", "design", "estimate", "ci_low", "ci_high", "p_value",
+                  "nap", "mean_a", "mean_b", "n_a", "n_b", "adherence", "finished", "planned_end",
+                  "today", "assignments", "exact", "alpha"]
+DISTRIBUTION_COLUMNS = ["difference", "observed", "extreme", "exact"]
+
+
+def _prepared(outcome, schedule, *, analysis, adherence, today, design, function):
+    """Align the outcome (and adherence) to the schedule; the codes each analysis uses."""
+    if analysis not in ANALYSES:
+        raise ExperimentError(
+            f"{function}: analysis={analysis!r}; expected 'itt' (as assigned) or 'as_followed'")
+    design, L, m, w, codes, b, days = _infer_plan(schedule, design=design, function=function)
+    require_frame(outcome, ["date", "value"], name="outcome", function=function)
+    o_days = as_days(outcome["date"], column="date", function=function)
+    try:
+        o_vals = pd.to_numeric(outcome["value"], errors="raise").to_numpy(dtype=float, na_value=np.nan)
+    except (ValueError, TypeError) as exc:
+        raise ExperimentError(f"{function}: the outcome's 'value' column must hold numbers ({exc})") from None
+    ok = ~np.isnat(o_days) & np.isfinite(o_vals)
+    o = pd.Series(o_vals[ok], index=pd.DatetimeIndex(o_days[ok]))
+    dup = o.index.duplicated()
+    if dup.any():
+        raise ExperimentError(
+            f"{function}: the outcome has more than one value on {o.index[dup][0].date()}; "
+            "give one value per day (a day's mean or total, say)")
+    planned_end = days[-1]
+    if today is None:
+        today = o.index.max() if len(o) else days[0] - pd.Timedelta(days=1)
+    else:
+        try:
+            today = pd.Timestamp(one_day(today, name="today", function=function))
+        except AnalysisInputError as exc:
+            raise ExperimentError(str(exc)) from None
+    y = o.reindex(days).to_numpy(dtype=float, copy=True)
+    y[days > today] = np.nan
+    # adherence: days up to today (or the end) on which the person said they followed the plan
+    so_far = days <= today
+    followed = np.zeros(len(days), dtype=bool)
+    share = np.nan
+    if adherence is not None:
+        require_frame(adherence, ["date", "followed"], name="adherence", function=function)
+        a_days = as_days(adherence["date"], column="date", function=function)
+        f = adherence["followed"]
+        bad = ~f.dropna().isin([True, False, 1, 0])
+        if bad.any():
+            raise ExperimentError(
+                f"{function}: the adherence's 'followed' column must be true or false, got "
+                f"{f.dropna()[bad].iloc[0]!r}")
+        a = pd.Series(f.fillna(False).astype(bool).to_numpy(), index=pd.DatetimeIndex(a_days))
+        a = a[~a.index.isna()]
+        a = a[~a.index.duplicated(keep="last")]
+        followed = a.reindex(days, fill_value=False).to_numpy(dtype=bool)
+        share = float(followed[so_far].mean()) if so_far.any() else np.nan
+    elif analysis == "as_followed":
+        raise ExperimentError(
+            f"{function}: the as-followed analysis needs the adherence (a frame with 'date' and "
+            "'followed' per day)")
+    used = codes.copy()
+    if analysis == "as_followed":
+        y[~followed] = np.nan
+    return dict(design=design, L=L, m=m, w=w, codes=used, b=b.astype(bool), y=y, days=days,
+                planned_end=planned_end, today=today, adherence=share)
+
+
+def _reference(prep, *, n_draws, seed, max_exact=MAX_EXACT) -> Assignments:
+    return design_assignments(design=prep["design"], period_days=prep["L"], periods=prep["m"],
+                              washout_days=prep["w"], max_exact=max_exact, n_draws=n_draws, seed=seed)
+
+
+def experiment_effect(outcome, schedule, *, analysis: str = "itt", adherence=None, today=None,
+                      design=None, n_draws: int = DEFAULT_DRAWS, seed: int = 0, alpha: float = 0.05,
+                      alternative: str = "two-sided") -> pd.DataFrame:
+    """The effect of B against A in a self-experiment, with a randomisation test.
+
+    The difference is mean(B) - mean(A) over the schedule's days with a value, washout days
+    left out. The p-value compares it with the difference every assignment the design could
+    have produced gives on the same outcome (all of them up to :data:`MAX_EXACT`, else
+    ``n_draws`` drawn at random with ``seed``, the observed schedule counted as one more:
+    ``p = (1 + hits) / (1 + n_draws)``). The interval is the set of constant effects the test
+    does not reject at ``alpha`` (inverting it). NAP is the probability that a B day beats an
+    A day, ties counting half: scipy's Mann-Whitney U divided by n_A x n_B.
+
+    Before the planned end (``today`` before the last scheduled day) the trial is unfinished:
+    the row holds the data so far (``estimate``, means, counts, NAP) and ``p_value``,
+    ``ci_low`` and ``ci_high`` are NaN. A p-value is only a finding at the planned end.
+
+    Parameters
+    ----------
+    outcome : pandas.DataFrame
+        ``date`` and ``value``, at most one value per day. Days without a value are left out
+        (assumed missing for reasons unrelated to the condition). Values after ``today`` are
+        ignored.
+    schedule : pandas.DataFrame
+        The plan's schedule (:func:`plan_experiment`): ``date``, ``period``, ``condition``,
+        ``washout`` and ``design`` (or pass ``design``).
+    analysis : {"itt", "as_followed"}
+        ``"itt"`` (intention to treat, the default): every day as assigned; randomised.
+        ``"as_followed"``: only the days on which the person said they followed the day's
+        condition. The days kept then depend on the person, not only on the randomisation, so
+        its p-value and interval are marked not randomised (``randomised`` False).
+    adherence : pandas.DataFrame, optional
+        ``date`` and ``followed`` (bool), one answer per day (the last one counts). A day
+        without an answer counts as not followed. Needed for ``"as_followed"``.
+    today : date-like, optional
+        The day of the analysis; by default the last day with an outcome value.
+    design : str, optional
+        The design, when the schedule has no ``design`` column.
+    n_draws, seed : int
+        Random assignments drawn, and their seed, when the design has more than MAX_EXACT.
+    alpha : float
+        Level of the test; the interval is the two-sided ``1 - alpha`` interval.
+    alternative : {"two-sided", "greater", "less"}
+        The p-value's tails ("greater": B above A). The interval is always two-sided.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row:
+
+        - ``analysis`` (str): ``"itt"`` or ``"as_followed"``.
+        - ``randomised`` (bool): True for the intention-to-treat analysis only.
+        - ``design`` (str): the design of the schedule.
+        - ``estimate`` (float): mean(B) - mean(A) over the days used.
+        - ``ci_low``, ``ci_high`` (float): the ``1 - alpha`` interval for a constant effect
+          (NaN before the planned end; infinite when the design has too few assignments to
+          reject any effect).
+        - ``p_value`` (float): the randomisation p-value (NaN before the planned end).
+        - ``nap`` (float): non-overlap of all pairs, P(B day > A day) + P(tie) / 2.
+        - ``mean_a``, ``mean_b`` (float): the outcome's mean under A and under B.
+        - ``n_a``, ``n_b`` (int): days with a value used under A and under B.
+        - ``adherence`` (float): share of the schedule's days up to today (or its end) on
+          which the person said they followed the condition (NaN without ``adherence``).
+        - ``finished`` (bool): today is on or after the planned end.
+        - ``planned_end`` (datetime64): the last scheduled day.
+        - ``today`` (datetime64): the day of the analysis.
+        - ``assignments`` (int): how many assignments the p-value compares (all the design
+          has, or the draws plus the observed one).
+        - ``exact`` (bool): every assignment was compared.
+        - ``alpha`` (float): the level used.
+
+    Raises
+    ------
+    ExperimentError
+        A schedule the design could not have produced, an outcome without ``date`` or
+        ``value`` or with two values on a day, a finished trial with fewer than two values
+        under a condition, an unknown analysis, as-followed without adherence.
+    """
+    function = "experiment_effect"
+    prep = _prepared(outcome, schedule, analysis=analysis, adherence=adherence, today=today,
+                     design=design, function=function)
+    y, codes = prep["y"], prep["codes"]
+    used = np.isfinite(y) & (codes >= 0)
+    ya, yb = y[used & (codes == 0)], y[used & (codes == 1)]
+    finished = bool(prep["today"] >= prep["planned_end"])
+    row = {
+        "analysis": analysis, "randomised": analysis == "itt", "design": prep["design"],
+        "estimate": (yb.mean() - ya.mean()) if len(ya) and len(yb) else np.nan,
+        "ci_low": np.nan, "ci_high": np.nan, "p_value": np.nan,
+        "nap": (stats.mannwhitneyu(yb, ya).statistic / (len(ya) * len(yb))) if len(ya) and len(yb)
+        else np.nan,
+        "mean_a": ya.mean() if len(ya) else np.nan, "mean_b": yb.mean() if len(yb) else np.nan,
+        "n_a": int(len(ya)), "n_b": int(len(yb)), "adherence": prep["adherence"],
+        "finished": finished, "planned_end": prep["planned_end"], "today": prep["today"],
+        "assignments": 0, "exact": False, "alpha": float(alpha),
+    }
+    if finished:
+        if len(ya) < 2 or len(yb) < 2:
+            raise ExperimentError(
+                f"{function}: the trial ended on {prep['planned_end'].date()} but the outcome has "
+                f"values on {len(ya)} A day(s) and {len(yb)} B day(s) of it; the test needs at "
+                "least two of each")
+        ref = _reference(prep, n_draws=n_draws, seed=seed)
+        res = randomisation_test(y, ref, codes, treated=prep["b"], alternative=alternative, alpha=alpha)
+        row.update(estimate=res["estimate"], p_value=res["p_value"], ci_low=res["ci_low"],
+                   ci_high=res["ci_high"], assignments=res["assignments"], exact=res["exact"])
+    frame = pd.DataFrame([row], columns=EFFECT_COLUMNS)
+    frame["planned_end"] = pd.to_datetime(frame["planned_end"]).astype("datetime64[ns]")
+    frame["today"] = pd.to_datetime(frame["today"]).astype("datetime64[ns]")
+    return frame
+
+
+def experiment_distribution(outcome, schedule, *, analysis: str = "itt", adherence=None, today=None,
+                            design=None, n_draws: int = DEFAULT_DRAWS, seed: int = 0,
+                            alternative: str = "two-sided") -> pd.DataFrame:
+    """The randomisation distribution: the difference B - A under each assignment compared.
+
+    The same assignments, days and options as :func:`experiment_effect` (same ``n_draws``
+    and ``seed`` give the same draws). Empty before the planned end: the distribution and
+    where the observed difference falls in it are the p-value, which an unfinished trial
+    does not have.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per assignment compared (all of them, or the draws):
+
+        - ``difference`` (float): mean(B) - mean(A) had that assignment been the schedule.
+        - ``observed`` (float): the observed difference (the same on every row).
+        - ``extreme`` (bool): at least as extreme as the observed one (counts toward p).
+        - ``exact`` (bool): the rows are every assignment of the design.
+    """
+    function = "experiment_distribution"
+    prep = _prepared(outcome, schedule, analysis=analysis, adherence=adherence, today=today,
+                     design=design, function=function)
+    if prep["today"] < prep["planned_end"]:
+        return pd.DataFrame({"difference": pd.Series(dtype=float), "observed": pd.Series(dtype=float),
+                             "extreme": pd.Series(dtype=bool), "exact": pd.Series(dtype=bool)})
+    ref = _reference(prep, n_draws=n_draws, seed=seed)
+    res = randomisation_test(prep["y"], ref, prep["codes"], treated=prep["b"],
+                             alternative=alternative, interval=False)
+    t = res["differences"]
+    tol = _tolerance(res["estimate"], prep["y"][np.isfinite(prep["y"])])
+    return pd.DataFrame({"difference": t, "observed": res["estimate"],
+                         "extreme": _extreme(t, res["estimate"], tol, alternative),
+                         "exact": res["exact"]})
