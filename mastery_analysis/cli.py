@@ -691,6 +691,8 @@ def _run_experiment_plan(args):
             print(line)
         if not made["written"]["experiments"]:
             print("(this plan was already kept: nothing new written)")
+        for line in sx.power_lines(s, made["plan"]):
+            print(line)
 
 
 def _run_experiment_today(args):

@@ -283,3 +283,36 @@ def analysis_lines(store, participant_id: str, experiment_id: str, *, today=None
     results = experiment_results(store, participant_id, experiment_id, today=today,
                                  as_followed=as_followed)
     return plan_lines(data["plan"], data["schedule"]) + result_lines(data["plan"], results)
+
+
+def plan_power(store, plan) -> pd.DataFrame | None:
+    """Is the plan long enough? The simulated power of the plan from the person's own values
+    of the outcome before its start day
+    (:func:`~mastery_analysis.analysis.experiments.check_plan`), seeded by the plan's seed.
+    None when the plan states no ``min_effect``."""
+    from .analysis.experiments import check_plan
+
+    if plan.get("min_effect") is None or pd.isna(plan["min_effect"]):
+        return None
+    history = outcome_of(store, plan)
+    history = history.loc[history["date"] < pd.Timestamp(plan["start_date"])]
+    return check_plan(history, design=plan["design"], period_days=int(plan["period_days"]),
+                      periods=int(plan["periods"]), washout_days=int(plan["washout_days"]),
+                      effect=float(plan["min_effect"]), seed=int(plan["seed"]))
+
+
+def power_lines(store, plan) -> list[str]:
+    """:func:`plan_power` in sentences, with a warning when the plan is too short."""
+    if plan.get("min_effect") is None or pd.isna(plan["min_effect"]):
+        return ["  How long: give the smallest difference you care about (--min-effect) to learn "
+                "how many periods the plan needs."]
+    try:
+        check = plan_power(store, plan)
+    except ExperimentError as exc:  # too little history to tell: the plan stands, say why
+        return [f"  How long: cannot tell yet ({exc})."]
+    r = check.iloc[0]
+    head = (f"  How long: from your own past values, this plan finds a difference of "
+            f"{float(plan['min_effect']):g} about {100 * r['power']:.0f}% of the time.")
+    if bool(r["too_short"]):
+        return [head, f"  WARNING: the plan is too short. {r['message']}"]
+    return [head + " That is enough (80% or more)."]
