@@ -498,3 +498,53 @@ def test_bad_power_input_is_refused(history, kwargs, words):
     args = dict(design="pairs", period_days=3, effect=1.0, n_sim=20) | kwargs
     with pytest.raises(ExperimentError, match=words.replace("(", r"\(").replace(")", r"\)")):
         ex.experiment_power(history, **args)
+
+
+# --------------------------------------------------------------------------------------------
+# charts
+
+
+def test_experiment_chart_shades_the_schedule_and_plots_the_outcome():
+    from mastery_analysis import charts
+
+    sched = ex.plan_experiment("2026-01-01", design="alternating", period_days=4, periods=8,
+                               washout_days=1, seed=3)
+    y = np.random.default_rng(1).normal(6, 1, 32).round(1)
+    out = _frames(sched, y)
+    eff = ex.experiment_effect(out, sched)
+    fig = charts.plot_experiment(out, sched, effect=eff, conditions={"A": "<b>late</b>", "B": "early"},
+                                 outcome_label="Focus", title="Deep work")
+    by_name = {t.name: t for t in fig.data}
+    b_days = (sched["condition"] == "B") & ~sched["washout"]
+    assert list(by_name["B: early"].y) == list(y[b_days])
+    assert list(by_name["A: &lt;b&gt;late&lt;/b&gt;"].y) == list(y[(sched["condition"] == "A") & ~sched["washout"]])
+    assert list(by_name["Washout (left out)"].y) == list(y[sched["washout"]])
+    # one shaded rectangle per run of days of one condition (washout runs apart)
+    key = sched["condition"] + sched["washout"].astype(str)
+    assert len(fig.layout.shapes) == int((key != key.shift()).sum())
+    assert "B − A = " in fig.layout.title.subtitle.text and "p = " in fig.layout.title.subtitle.text
+    # before the planned end: the data, and no result
+    early = ex.experiment_effect(out.iloc[:20], sched)
+    fig = charts.plot_experiment(out.iloc[:20], sched, effect=early)
+    assert "no result before the planned end" in fig.layout.title.subtitle.text
+    assert "p = " not in fig.layout.title.subtitle.text
+    # no data yet: the schedule alone
+    fig = charts.plot_experiment(out.iloc[:0], sched)
+    assert len(fig.layout.shapes) > 0
+
+
+def test_randomisation_chart_bars_are_the_distribution():
+    from mastery_analysis import charts
+
+    sched = ex.plan_experiment("2026-01-01", design="pairs", period_days=2, periods=16, seed=1)
+    y = np.random.default_rng(2).normal(0, 1, 32) + 0.7 * (sched["condition"] == "B")
+    dist = ex.experiment_distribution(_frames(sched, y), sched)
+    eff = ex.experiment_effect(_frames(sched, y), sched)
+    fig = charts.plot_randomisation(dist, effect=eff, title="Deep work")
+    less, more = fig.data
+    assert sum(less.y) + sum(more.y) == len(dist)
+    assert sum(more.y) == dist["extreme"].sum()
+    assert fig.layout.shapes[0].x0 == pytest.approx(eff.loc[0, "estimate"])
+    empty = charts.plot_randomisation(ex.experiment_distribution(_frames(sched, y), sched,
+                                                                 today="2026-01-05"))
+    assert empty.layout.meta == {"empty": True}
