@@ -428,3 +428,123 @@ def test_free_shuffle_finds_effects_in_noise_where_the_design_test_holds_its_lev
     assert design_hits <= stats.binom.ppf(0.999, sims, 0.05)
     # the free shuffle rejects about a quarter of these null series (0.27 and 0.25 measured)
     assert free_hits / sims > 0.15
+
+
+# --------------------------------------------------------------------------------------------
+# how long: power from the person's own past values
+
+
+def _history(phi=0.5, sd=1.5, days=120, seed=0):
+    y = 6 + ex.simulate_ar1(np.random.default_rng(seed), 1, days, phi, sd)[0]
+    return pd.DataFrame({"date": pd.date_range("2025-01-01", periods=days), "value": y})
+
+
+def test_outcome_noise_recovers_sd_and_autocorrelation():
+    got = ex.outcome_noise(_history(phi=0.6, sd=2.0, days=3000, seed=1))
+    assert got["phi"] == pytest.approx(0.6, abs=0.04)
+    assert got["sd"] == pytest.approx(2.0, rel=0.08)
+    # a missing day breaks a pair instead of joining the days around it
+    h = _history(days=60).drop(index=[10, 30])
+    assert ex.outcome_noise(h)["pairs"] == 59 - 4
+
+
+def test_simulated_power_holds_the_level_with_no_effect_and_grows_with_the_effect():
+    null = ex.simulated_power(design="alternating", period_days=3, periods=12, washout_days=1,
+                              effect=0.0, phi=0.9, sd=1.0, n_sim=600, seed=3, drift=0.02)
+    assert null["exact"] and null["assignments"] == 208 and len(null["p"]) == 600
+    assert null["rejections"] <= stats.binom.ppf(0.999, 600, 0.05)
+    assert 0.4 < np.mean(null["p"] <= 0.5) < 0.6
+    powers = [ex.simulated_power(design="days", period_days=2, periods=14, effect=e, phi=0.3,
+                                 sd=1.0, n_sim=300, seed=4)["power"] for e in (0.0, 0.5, 1.0, 2.0)]
+    assert powers == sorted(powers) and powers[-1] > 0.9 and powers[0] < 0.12
+    few = ex.simulated_power(design="pairs", period_days=7, periods=8, effect=5.0, phi=0.0, sd=1.0,
+                             n_sim=50, seed=1)
+    assert few["min_p"] == 2 / 16 and few["power"] == 0.0  # 16 schedules cannot reach 5%
+
+
+def test_experiment_power_recommends_the_smallest_plan_that_is_enough():
+    h = _history(phi=0.3, sd=1.0)
+    table = ex.experiment_power(h, design="days", period_days=2, effect=1.0, n_sim=200, seed=2)
+    assert list(table.columns) == ex.POWER_COLUMNS
+    again = ex.experiment_power(h, design="days", period_days=2, effect=1.0, n_sim=200, seed=2)
+    pd.testing.assert_frame_equal(table, again)
+    assert table["recommended"].sum() == 1
+    best = table.loc[table["recommended"]].iloc[0]
+    assert best["enough"] and best["power_low"] >= 0.8 and best["periods"] == table["periods"].max()
+    assert not table.loc[~table["recommended"], "enough"].any()
+    assert ex.recommend_periods(h, design="days", period_days=2, effect=1.0, n_sim=200,
+                                seed=2) == best["periods"]
+    # the plan check: a short plan is too short and says how long would do
+    short = ex.check_plan(h, design="days", period_days=2, periods=4, effect=1.0, n_sim=200, seed=2).iloc[0]
+    assert short["too_short"] and short["recommended_periods"] == best["periods"]
+    assert f"About {best['periods']} blocks" in short["message"]
+    ok = ex.check_plan(h, design="days", period_days=2, periods=int(best["periods"]) + 6, effect=1.0,
+                       n_sim=200, seed=2).iloc[0]
+    assert not ok["too_short"] and ok["message"] == "" and np.isnan(ok["recommended_periods"])
+    tiny = ex.check_plan(h, design="pairs", period_days=7, periods=4, effect=1.0, n_sim=50).iloc[0]
+    assert tiny["too_short"] and "smallest possible p-value is 0.50" in tiny["message"]
+
+
+@pytest.mark.parametrize("history,kwargs,words", [
+    (_history(days=10), {}, "10 day(s) with a value; at least 14"),
+    (_history().assign(value=5.0), {}, "never vary"),
+    (_history(days=40).iloc[::2], {}, "0 pairs of consecutive days"),
+    (_history(), {"effect": 0}, "effect must be a difference other than 0"),
+    (_history(), {"effect": "big"}, "effect must be a number"),
+    (_history().rename(columns={"value": "rating"}), {}, "no column 'value'"),
+    (_history(), {"design": "zigzag"}, "design='zigzag'"),
+])
+def test_bad_power_input_is_refused(history, kwargs, words):
+    args = dict(design="pairs", period_days=3, effect=1.0, n_sim=20) | kwargs
+    with pytest.raises(ExperimentError, match=words.replace("(", r"\(").replace(")", r"\)")):
+        ex.experiment_power(history, **args)
+
+
+# --------------------------------------------------------------------------------------------
+# charts
+
+
+def test_experiment_chart_shades_the_schedule_and_plots_the_outcome():
+    from mastery_analysis import charts
+
+    sched = ex.plan_experiment("2026-01-01", design="alternating", period_days=4, periods=8,
+                               washout_days=1, seed=3)
+    y = np.random.default_rng(1).normal(6, 1, 32).round(1)
+    out = _frames(sched, y)
+    eff = ex.experiment_effect(out, sched)
+    fig = charts.plot_experiment(out, sched, effect=eff, conditions={"A": "<b>late</b>", "B": "early"},
+                                 outcome_label="Focus", title="Deep work")
+    by_name = {t.name: t for t in fig.data}
+    b_days = (sched["condition"] == "B") & ~sched["washout"]
+    assert list(by_name["B: early"].y) == list(y[b_days])
+    assert list(by_name["A: &lt;b&gt;late&lt;/b&gt;"].y) == list(y[(sched["condition"] == "A") & ~sched["washout"]])
+    assert list(by_name["Washout (left out)"].y) == list(y[sched["washout"]])
+    # one shaded rectangle per run of days of one condition (washout runs apart)
+    key = sched["condition"] + sched["washout"].astype(str)
+    assert len(fig.layout.shapes) == int((key != key.shift()).sum())
+    assert "B − A = " in fig.layout.title.subtitle.text and "p = " in fig.layout.title.subtitle.text
+    # before the planned end: the data, and no result
+    early = ex.experiment_effect(out.iloc[:20], sched)
+    fig = charts.plot_experiment(out.iloc[:20], sched, effect=early)
+    assert "no result before the planned end" in fig.layout.title.subtitle.text
+    assert "p = " not in fig.layout.title.subtitle.text
+    # no data yet: the schedule alone
+    fig = charts.plot_experiment(out.iloc[:0], sched)
+    assert len(fig.layout.shapes) > 0
+
+
+def test_randomisation_chart_bars_are_the_distribution():
+    from mastery_analysis import charts
+
+    sched = ex.plan_experiment("2026-01-01", design="pairs", period_days=2, periods=16, seed=1)
+    y = np.random.default_rng(2).normal(0, 1, 32) + 0.7 * (sched["condition"] == "B")
+    dist = ex.experiment_distribution(_frames(sched, y), sched)
+    eff = ex.experiment_effect(_frames(sched, y), sched)
+    fig = charts.plot_randomisation(dist, effect=eff, title="Deep work")
+    less, more = fig.data
+    assert sum(less.y) + sum(more.y) == len(dist)
+    assert sum(more.y) == dist["extreme"].sum()
+    assert fig.layout.shapes[0].x0 == pytest.approx(eff.loc[0, "estimate"])
+    empty = charts.plot_randomisation(ex.experiment_distribution(_frames(sched, y), sched,
+                                                                 today="2026-01-05"))
+    assert empty.layout.meta == {"empty": True}

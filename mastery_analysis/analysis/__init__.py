@@ -26,7 +26,10 @@ _WHERE = {
     "plan_experiment": "experiments",
     "design_assignments": "experiments",
     "experiment_effect": "experiments",
-    "experiment_distribution": "experiments",  # not insights.py: the module would shadow the function
+    "experiment_distribution": "experiments",
+    "experiment_power": "experiments",
+    "recommend_periods": "experiments",
+    "check_plan": "experiments",  # not insights.py: the module would shadow the function
 }
 
 __all__ = sorted(_WHERE)

@@ -948,3 +948,276 @@ def experiment_distribution(outcome, schedule, *, analysis: str = "itt", adheren
     return pd.DataFrame({"difference": t, "observed": res["estimate"],
                          "extreme": _extreme(t, res["estimate"], tol, alternative),
                          "exact": res["exact"]})
+
+
+# --------------------------------------------------------------------------------------------
+# how long: power from the person's own past values
+
+#: The power a plan should have for the smallest effect the person cares about.
+TARGET_POWER = 0.8
+#: Simulated trials per number of periods (power's standard error about 2 points at 80%).
+DEFAULT_SIMS = 400
+#: The fewest past days with a value from which variance and autocorrelation are estimated.
+MIN_HISTORY_DAYS = 14
+#: The reference set of the simulated tests: all assignments up to this many, else this many
+#: minus one drawn (p = (1 + hits) / POWER_REFERENCE). Cheaper than the analysis's own
+#: MAX_EXACT/DEFAULT_DRAWS, and a Monte Carlo test with fewer draws has, if anything, a
+#: little less power, so the estimate errs on the safe side.
+POWER_REFERENCE = 1000
+#: One-sided normal quantile for the lower bound of a simulated power (the recommendation
+#: asks this bound, not the estimate, to reach the target).
+_Z_LOWER = 1.645
+
+POWER_COLUMNS = ["design", "period_days", "washout_days", "periods", "days", "effect", "power",
+                 "power_low", "assignments", "min_p", "enough", "recommended", "phi", "sd", "n_sim"]
+
+
+def outcome_noise(history) -> dict:
+    """The day-to-day variation of a person's past values: standard deviation and AR(1) phi.
+
+    ``sd`` is the standard deviation of the values around their mean; ``phi`` the lag-1
+    autocorrelation over pairs of consecutive days (a missing day breaks a pair), corrected for
+    its small-sample bias as elsewhere in the package (``(n r + 1) / (n - 3)`` around a mean;
+    :func:`mastery_analysis.analysis._grouped.ar1_upper` without its margin), clipped to
+    [0, 0.99].
+
+    Returns
+    -------
+    dict
+        ``sd``, ``phi``, ``n`` (days with a value), ``pairs`` (consecutive-day pairs).
+
+    Raises
+    ------
+    ExperimentError
+        Fewer than MIN_HISTORY_DAYS days with a value, fewer than 7 consecutive-day pairs, or
+        values that never vary.
+    """
+    from ._grouped import ar1_upper
+
+    function = "experiment_power"
+    require_frame(history, ["date", "value"], name="history", function=function)
+    d = as_days(history["date"], column="date", function=function)
+    try:
+        v = pd.to_numeric(history["value"], errors="raise").to_numpy(dtype=float, na_value=np.nan)
+    except (ValueError, TypeError) as exc:
+        raise ExperimentError(f"{function}: the history's 'value' column must hold numbers ({exc})") from None
+    ok = ~np.isnat(d) & np.isfinite(v)
+    s = pd.Series(v[ok], index=d[ok].astype(np.int64)).groupby(level=0).mean().sort_index()
+    n = len(s)
+    if n < MIN_HISTORY_DAYS:
+        raise ExperimentError(
+            f"{function}: the history has {n} day(s) with a value; at least {MIN_HISTORY_DAYS} "
+            "are needed to tell how much the outcome varies from day to day")
+    x = s.to_numpy() - s.mean()
+    c0 = float(np.mean(x * x))
+    if c0 <= 0:
+        raise ExperimentError(
+            f"{function}: the history's values never vary (all {s.iloc[0]:g}); a power estimate "
+            "needs some day-to-day variation")
+    pair = np.flatnonzero(np.diff(s.index.to_numpy()) == 1)
+    if len(pair) < 7:
+        raise ExperimentError(
+            f"{function}: the history has {len(pair)} pairs of consecutive days; at least 7 are "
+            "needed to estimate how alike one day is to the next")
+    ac = float(np.mean(x[pair] * x[pair + 1]) / c0)
+    phi = float(ar1_upper(np.array([ac]), np.array([n]), trend=False, margin=0.0)[0])
+    return {"sd": float(np.sqrt(c0 * n / (n - 1))), "phi": phi, "n": n, "pairs": int(len(pair))}
+
+
+def simulate_ar1(rng: np.random.Generator, n_series: int, n_days: int, phi: float,
+                 sd: float = 1.0) -> np.ndarray:
+    """``n_series`` stationary AR(1) series of ``n_days`` with marginal standard deviation ``sd``."""
+    from scipy.signal import lfilter
+
+    e = rng.normal(size=(n_series, n_days)) * sd * np.sqrt(1.0 - phi ** 2)
+    e[:, 0] = e[:, 0] / np.sqrt(1.0 - phi ** 2)
+    return lfilter([1.0], [1.0, -phi], e, axis=1)
+
+
+def simulated_power(*, design, period_days, periods, washout_days=0, effect, phi, sd, alpha=0.05,
+                    n_sim=DEFAULT_SIMS, seed=0, drift=0.0, reference=POWER_REFERENCE) -> dict:
+    """Power of one plan by simulation: AR(1) outcomes plus ``effect`` on B days, the design's test.
+
+    Each simulated trial draws its schedule from the design (:func:`_draw`, as the plan
+    does), adds ``effect`` to the B days (washout days included) of a stationary AR(1) series
+    with ``phi`` and ``sd`` (plus ``drift`` per day, a linear trend), and runs the two-sided
+    randomisation test over the design's assignments (all up to ``reference``, else
+    ``reference - 1`` drawn and the observed counted as one). All trials share the reference
+    set and are one matrix product: assignments x days times days x trials.
+
+    Returns
+    -------
+    dict
+        ``power`` (share of trials with p <= alpha), ``rejections``, ``n_sim``,
+        ``assignments`` (the design's total), ``exact`` (the reference set was all of them),
+        ``min_p`` (the smallest p-value the design can give), and ``p`` (each trial's p-value).
+    """
+    design, L, m, w = check_design(design=design, period_days=period_days, periods=periods,
+                                   washout_days=washout_days)
+    rng = np.random.default_rng(seed)
+    ref = design_assignments(design=design, period_days=L, periods=m, washout_days=w,
+                             max_exact=reference, n_draws=max(reference - 1, 1),
+                             seed=int(rng.integers(2 ** 63)))
+    n = L * m
+    obs = _draw(design, L, m, w, rng, n_sim)
+    cond_b = (np.repeat(obs.reshape(n_sim, m, L).max(axis=2), L, axis=1) == 1) if w else obs == 1
+    Y = simulate_ar1(rng, n_sim, n, phi, sd) + effect * cond_b + drift * np.arange(n)
+    t_obs = np.einsum("ij,ij->i", _weights(obs, "days"), Y)
+    T = np.empty((len(ref), n_sim))
+    for i in range(0, len(ref), _CHUNK):
+        T[i:i + _CHUNK] = _weights(ref.codes[i:i + _CHUNK], "days") @ Y.T
+    tol = 100 * np.finfo(float).eps * (np.abs(t_obs) + np.abs(Y).max(axis=1))
+    hits = (np.abs(T) >= (np.abs(t_obs) - tol)[None, :]).sum(axis=0)
+    p = hits / len(ref) if ref.exact else (1 + hits) / (1 + len(ref))
+    total = ref.total
+    return {"power": float(np.mean(p <= alpha)), "rejections": int(np.sum(p <= alpha)),
+            "n_sim": int(n_sim), "assignments": total, "exact": ref.exact,
+            "min_p": min(1.0, 2.0 / total), "p": p}
+
+
+def _candidate_periods(design: str, period_days: int, max_periods: int) -> list[int]:
+    if design == "days":
+        return list(range(1 if period_days >= 4 else 2, max_periods + 1))
+    return list(range(4, max_periods + 1, 2))
+
+
+def experiment_power(history, *, design, period_days, washout_days=0, effect, periods=None,
+                     alpha: float = 0.05, target: float = TARGET_POWER, max_periods: int = 40,
+                     n_sim: int = DEFAULT_SIMS, seed: int = 0) -> pd.DataFrame:
+    """Power of a design by number of periods, simulated from the person's own past values.
+
+    The person's day-to-day variation (:func:`outcome_noise`: standard deviation and AR(1)
+    autocorrelation of ``history``) is simulated under THIS design with a constant effect
+    ``effect`` on B days (:func:`simulated_power`). A number of periods is ``enough`` when
+    the one-sided 95% lower bound of its simulated power, ``power - 1.645 se``, reaches
+    ``target``; the smallest such is ``recommended``. Seeded: the same call gives the same
+    table.
+
+    Parameters
+    ----------
+    history : pandas.DataFrame
+        ``date`` and ``value``: the outcome's past values (at least MIN_HISTORY_DAYS days).
+    design, period_days, washout_days
+        As for :func:`plan_experiment`.
+    effect : float
+        The smallest difference B - A, in the outcome's units, the person cares about.
+    periods : int or list of int, optional
+        The numbers of periods to simulate; by default every valid number from the smallest
+        up to ``max_periods``, stopping at the first that is enough.
+    alpha, target : float
+        Level of the test, and the power asked for.
+    n_sim, seed : int
+        Simulated trials per number of periods, and the seed.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per number of periods:
+
+        - ``design``, ``period_days``, ``washout_days`` (str, int, int): the plan.
+        - ``periods``, ``days`` (int): periods, and days in all.
+        - ``effect`` (float): the effect simulated.
+        - ``power`` (float): share of simulated trials whose p-value was at most ``alpha``.
+        - ``power_low`` (float): its one-sided 95% lower bound, ``power - 1.645 se``.
+        - ``assignments`` (int): how many assignments the design can produce.
+        - ``min_p`` (float): the smallest p-value the design can give (2 / assignments: the
+          schedule and its mirror image); above ``alpha`` the plan can never find anything.
+        - ``enough`` (bool): ``power_low`` reaches ``target``.
+        - ``recommended`` (bool): the smallest number of periods that is enough.
+        - ``phi``, ``sd`` (float): the autocorrelation and standard deviation simulated.
+        - ``n_sim`` (int): simulated trials.
+    """
+    noise = outcome_noise(history)
+    design, L, _, w = check_design(design=design, period_days=period_days,
+                                   periods=4 if design != "days" else 2, washout_days=washout_days)
+    try:
+        effect = float(effect)
+    except (TypeError, ValueError):
+        raise ExperimentError(f"experiment_power: effect must be a number, got {effect!r}") from None
+    if not np.isfinite(effect) or effect == 0:
+        raise ExperimentError(
+            f"experiment_power: effect must be a difference other than 0 (the smallest one you "
+            f"care about, in the outcome's units), got {effect!r}")
+    _whole(n_sim, name="n_sim", least=10)
+    explicit = periods is not None
+    grid = ([periods] if isinstance(periods, (int, np.integer)) else list(periods)) if explicit \
+        else _candidate_periods(design, L, max_periods)
+    rows = []
+    for k, m in enumerate(grid):
+        check_design(design=design, period_days=L, periods=m, washout_days=w)
+        r = simulated_power(design=design, period_days=L, periods=m, washout_days=w, effect=effect,
+                            phi=noise["phi"], sd=noise["sd"], alpha=alpha, n_sim=n_sim,
+                            seed=[seed, k, m])
+        se = np.sqrt(r["power"] * (1 - r["power"]) / n_sim)
+        low = r["power"] - _Z_LOWER * se
+        rows.append({"design": design, "period_days": L, "washout_days": w, "periods": int(m),
+                     "days": int(m * L), "effect": effect, "power": r["power"], "power_low": low,
+                     "assignments": r["assignments"], "min_p": r["min_p"],
+                     "enough": bool(low >= target and r["min_p"] <= alpha),
+                     "recommended": False, "phi": noise["phi"], "sd": noise["sd"], "n_sim": int(n_sim)})
+        if not explicit and rows[-1]["enough"]:
+            break
+    frame = pd.DataFrame(rows, columns=POWER_COLUMNS)
+    enough = frame.index[frame["enough"]]
+    if len(enough):
+        frame.loc[enough[0], "recommended"] = True
+    frame["assignments"] = frame["assignments"].astype(object)  # may exceed 64 bits
+    return frame
+
+
+def recommend_periods(history, *, design, period_days, washout_days=0, effect, alpha: float = 0.05,
+                      target: float = TARGET_POWER, max_periods: int = 40,
+                      n_sim: int = DEFAULT_SIMS, seed: int = 0) -> int | None:
+    """The smallest number of periods giving ``target`` power (:func:`experiment_power`), or
+    None when even ``max_periods`` do not."""
+    table = experiment_power(history, design=design, period_days=period_days,
+                             washout_days=washout_days, effect=effect, alpha=alpha, target=target,
+                             max_periods=max_periods, n_sim=n_sim, seed=seed)
+    hit = table.loc[table["recommended"], "periods"]
+    return int(hit.iloc[0]) if len(hit) else None
+
+
+def check_plan(history, *, design, period_days, periods, washout_days=0, effect,
+               alpha: float = 0.05, target: float = TARGET_POWER, max_periods: int = 40,
+               n_sim: int = DEFAULT_SIMS, seed: int = 0) -> pd.DataFrame:
+    """Is a plan long enough? Its simulated power, and the number of periods recommended.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row:
+
+        - ``periods`` (int): the plan's number of periods.
+        - ``power``, ``power_low`` (float): its simulated power and lower bound.
+        - ``min_p`` (float): the smallest p-value the plan can give.
+        - ``recommended_periods`` (float): the smallest number of periods that is enough
+          (NaN when even ``max_periods`` are not).
+        - ``too_short`` (bool): the plan's ``power_low`` is below ``target``.
+        - ``message`` (str): a sentence for the person ("" when the plan is long enough).
+    """
+    design, L, m, w = check_design(design=design, period_days=period_days, periods=periods,
+                                   washout_days=washout_days)
+    own = experiment_power(history, design=design, period_days=L, washout_days=w, effect=effect,
+                           periods=m, alpha=alpha, target=target, n_sim=n_sim, seed=seed).iloc[0]
+    rec = np.nan
+    message = ""
+    too_short = not bool(own["enough"])
+    if too_short:
+        best = recommend_periods(history, design=design, period_days=L, washout_days=w,
+                                 effect=effect, alpha=alpha, target=target,
+                                 max_periods=max(max_periods, m), n_sim=n_sim, seed=seed)
+        rec = np.nan if best is None else float(best)
+        unit = "blocks" if design == "days" else "periods"
+        if own["min_p"] > alpha:
+            message = (f"This plan can produce only {own['assignments']} schedules, so its smallest "
+                       f"possible p-value is {own['min_p']:.2f}: it cannot show an effect. ")
+        else:
+            message = (f"With {m} {unit} of {L} days this plan would find a difference of "
+                       f"{effect:g} about {100 * own['power']:.0f}% of the time. ")
+        message += (f"About {best} {unit} ({best * L} days) would give {100 * target:.0f}%."
+                    if best is not None else
+                    f"Even {max(max_periods, m)} {unit} would not give {100 * target:.0f}%; "
+                    "consider a larger effect, a steadier outcome or longer periods.")
+    return pd.DataFrame([{"periods": m, "power": own["power"], "power_low": own["power_low"],
+                          "min_p": own["min_p"], "recommended_periods": rec,
+                          "too_short": too_short, "message": message}])
