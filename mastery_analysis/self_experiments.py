@@ -316,3 +316,46 @@ def power_lines(store, plan) -> list[str]:
     if bool(r["too_short"]):
         return [head, f"  WARNING: the plan is too short. {r['message']}"]
     return [head + " That is enough (80% or more)."]
+
+
+OUTCOME_WORDS = {"element": "rating of {label}", "goal_progress": "daily change in the progress of goal '{ref}'",
+                 "goal_actions": "actions a day for goal '{ref}'", "note": "note '{ref}'"}
+
+
+def outcome_label(store, plan) -> str:
+    """The outcome in words ("rating of Being focused", ...)."""
+    ref = plan["outcome_ref"]
+    label = store.framework.labels.get(ref, ref) if plan["outcome_kind"] == "element" else ref
+    return OUTCOME_WORDS[plan["outcome_kind"]].format(label=label, ref=ref)
+
+
+def experiment_view(store, participant_id: str, experiment_id: str | None = None, *, today=None) -> dict | None:
+    """What the notebook and the report show of one experiment (the latest when not named).
+
+    ``today`` defaults to the last day with an outcome value (never the wall clock).
+
+    Returns
+    -------
+    dict or None
+        None when the participant has no experiments. Otherwise ``plan``, ``schedule``,
+        ``outcome``, ``adherence`` (as :func:`experiment_data`), ``results``
+        (:func:`experiment_results`, ITT then as-followed), ``distribution`` (the ITT
+        randomisation distribution; empty before the planned end), ``label`` (the outcome
+        in words) and ``lines`` (:func:`plan_lines` and :func:`result_lines`).
+    """
+    from .analysis.experiments import experiment_distribution
+
+    if experiment_id is None:
+        exps = store.experiments(participant=participant_id)
+        if exps.empty:
+            store.require_participant(participant_id)
+            return None
+        experiment_id = exps["experiment_id"].iloc[-1]
+    data = experiment_data(store, participant_id, experiment_id)
+    results = experiment_results(store, participant_id, experiment_id, today=today)
+    adherence = data["adherence"] if len(data["adherence"]) else None
+    distribution = experiment_distribution(data["outcome"], data["schedule"], analysis="itt",
+                                           adherence=adherence, today=today, seed=int(data["plan"]["seed"]))
+    return {**data, "results": results, "distribution": distribution,
+            "label": outcome_label(store, data["plan"]),
+            "lines": plan_lines(data["plan"], data["schedule"]) + result_lines(data["plan"], results)}
