@@ -506,7 +506,7 @@ def _add_report_command(sub):
         description="Run a report notebook on the store's data and write one HTML file that opens "
                     "offline (no code, plotly inlined). The same data and version give the same "
                     "bytes. --pdf also prints it to PDF with headless Chromium.")
-    rsub = p.add_subparsers(dest="kind", required=True, metavar="{personal,cohort}")
+    rsub = p.add_subparsers(dest="kind", required=True, metavar="{personal,cohort,experiment}")
 
     personal = rsub.add_parser(
         "personal", help="one person's report (or one per consenting member of a cohort)",
@@ -545,6 +545,21 @@ def _add_report_command(sub):
     cohort.add_argument("--store", help=STORE_HELP)
     cohort.set_defaults(func=_run_report)
 
+    experiment = rsub.add_parser(
+        "experiment", help="one self-experiment's report (design, randomisation, adherence, result)",
+        description="A self-experiment's report with what a reader needs to judge a trial of one "
+                    "person (the CENT 2015 and SCRIBE 2016 items that apply): design, "
+                    "randomisation, washout, adherence, outcome, the effect with its interval and "
+                    "p-value, and what was not controlled. Before the planned end it shows the "
+                    "data so far and no result.")
+    experiment.add_argument("--participant", required=True, help="participant id")
+    experiment.add_argument("--experiment", required=True, help="experiment id (`mastery experiment list`)")
+    experiment.add_argument("--out", help="HTML file to write (default: experiment-<id>.html in the "
+                                          "reports folder; see `mastery where`)")
+    experiment.add_argument("--pdf", action="store_true", help="also write a PDF beside the HTML")
+    experiment.add_argument("--store", help=STORE_HELP)
+    experiment.set_defaults(func=_run_report)
+
 
 def _report_file(name: str) -> Path:
     from .locations import reports_location
@@ -556,7 +571,11 @@ def _report_file(name: str) -> Path:
 def _run_report(args):
     from . import reports
 
-    if args.kind == "cohort":
+    if args.kind == "experiment":
+        out = args.out or _report_file(f"experiment-{args.experiment}")
+        written = [reports.render_report("experiment", out=out, store=args.store, pdf=args.pdf,
+                                         participant=args.participant, experiment=args.experiment)]
+    elif args.kind == "cohort":
         out = args.out or _report_file(f"cohort-{args.cohort}")
         written = [reports.render_report("cohort", out=out, store=args.store, pdf=args.pdf,
                                          cohort=args.cohort, min_group_size=args.min_group_size)]

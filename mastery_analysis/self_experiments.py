@@ -359,3 +359,77 @@ def experiment_view(store, participant_id: str, experiment_id: str | None = None
     return {**data, "results": results, "distribution": distribution,
             "label": outcome_label(store, data["plan"]),
             "lines": plan_lines(data["plan"], data["schedule"]) + result_lines(data["plan"], results)}
+
+
+def report_items(view: dict) -> pd.DataFrame:
+    """The items of the CENT 2015 and SCRIBE 2016 guidelines that apply to one person's
+    trial, each with what this experiment did (the experiment report's checklist).
+
+    Returns
+    -------
+    DataFrame
+        ``item`` (the guideline item) and ``reported`` (plain text), in the guidelines' order:
+        design, randomisation, blinding, washout and carry-over, outcome, adherence, analysis,
+        effect with interval, p-value, what was not controlled.
+    """
+    from .analysis.experiments import design_total
+
+    plan, sched, results = view["plan"], view["schedule"], view["results"]
+    itt = results.iloc[0]
+    total = design_total(design=plan["design"], period_days=int(plan["period_days"]),
+                         periods=int(plan["periods"]), washout_days=int(plan["washout_days"]))
+    unit = "blocks" if plan["design"] == "days" else "periods"
+    measured = sched.loc[~sched["washout"]].groupby("condition").size()
+    done = view["adherence"]
+    finished = bool(itt["finished"])
+    level = int(round(100 * (1 - float(itt["alpha"]))))
+    rows = [
+        ("Design",
+         {"days": f"Single-case alternation design: {plan['periods']} blocks of {plan['period_days']} days, "
+                  "each block half A and half B in a random order.",
+          "pairs": f"Multiple crossover: {int(plan['periods']) // 2} pairs of {plan['period_days']}-day "
+                   "periods, each pair AB or BA at random.",
+          "alternating": f"Multiple crossover: {plan['periods']} periods of {plan['period_days']} days, "
+                         "half A and half B in a random order with no more than two of one condition "
+                         "in a row."}[plan["design"]]
+         + f" Planned {len(sched)} days, {pd.Timestamp(sched['date'].min()):%Y-%m-%d} to "
+           f"{pd.Timestamp(sched['date'].max()):%Y-%m-%d}."),
+        ("Conditions", f"A: {plan['condition_a']}. B: {plan['condition_b']}."),
+        ("Randomisation",
+         f"Schedule drawn by the software from seed {plan['seed']} among the {total:,} schedules the "
+         f"design can produce, and kept in the store with the plan, which refuses any change to "
+         f"plan or schedule once the first day has come."),
+        ("Blinding", "None: the participant chose, followed and rated each day "
+                                        "knowing its condition."),
+        ("Washout and carry-over",
+         f"{plan['washout_days']} washout day(s) after each switch of condition, followed but left out "
+         "of the analysis." if int(plan["washout_days"]) else
+         "No washout days: an effect that outlasts a switch is counted for the next condition."),
+        ("Outcome",
+         f"{view['label']} ({plan['outcome']}), recorded by the participant once a day; "
+         f"{int(measured.get('A', 0))} A and {int(measured.get('B', 0))} B days planned for measurement."),
+        ("Adherence",
+         f"Asked every day (\"did you follow it today?\"): answered on {len(done)} of {len(sched)} days, "
+         f"followed on {int(done['followed'].sum())}; " +
+         (f"{itt['adherence']:.0%} of the planned days counted as followed (no answer counts as not)."
+          if pd.notna(itt["adherence"]) else "not recorded.")),
+        ("Analysis",
+         "Intention to treat (every day as assigned) with a randomisation test over "
+         + (f"all {int(itt['assignments']):,} schedules of the design" if itt["exact"] else
+            f"{int(itt['assignments']):,} schedules drawn at random from the design")
+         + "; the interval from inverting the test; NAP as the effect size. The as-followed "
+           "analysis (only days followed) is shown as a check and is not randomised."
+         if finished else "No analysis before the planned end."),
+        ("Effect with interval",
+         f"B - A = {_fmt(itt['estimate'])} ({level}% CI {_fmt(itt['ci_low'])} to {_fmt(itt['ci_high'])}); "
+         f"NAP {_fmt(itt['nap'])}; {int(itt['n_a'])} A and {int(itt['n_b'])} B days with a value."
+         if finished else f"No result yet: the experiment runs until "
+                          f"{pd.Timestamp(itt['planned_end']):%Y-%m-%d}."),
+        ("p-value", f"{itt['p_value']:.4f} (randomisation test, two-sided)" if finished else
+         "None before the planned end."),
+        ("Not controlled",
+         "Expectation (the participant hoped for B and rated their own outcome); other events of "
+         "the same days; carry-over beyond the washout; one person in one season, so the result "
+         "is about this person, not people in general."),
+    ]
+    return pd.DataFrame(rows, columns=["item", "reported"])

@@ -130,6 +130,10 @@ def _num(x, digits=2) -> str:
     return "unbounded" if not np.isfinite(x) else f"{x:.{digits}f}"
 
 
+def _p(p) -> str:
+    return "< 0.001" if p < 0.001 else f"= {p:.3f}"
+
+
 def effect_sentence(effect, *, title: str, condition_a: str, condition_b: str, outcome: str) -> str:
     """One sentence about a self-experiment's result, honest about what it can claim.
 
@@ -156,7 +160,7 @@ def effect_sentence(effect, *, title: str, condition_a: str, condition_b: str, o
                 f"({int(r['n_a'])} A and {int(r['n_b'])} B days with a value so far).")
     level = int(round(100 * (1 - float(r["alpha"]))))
     numbers = (f"B - A = {_num(r['estimate'])} on {outcome} ({level}% CI {_num(r['ci_low'])} to "
-               f"{_num(r['ci_high'])}, randomisation p = {r['p_value']:.3f}; "
+               f"{_num(r['ci_high'])}, randomisation p {_p(r['p_value'])}; "
                f"{int(r['n_a'])} A days, {int(r['n_b'])} B days)")
     if not bool(r["randomised"]):
         return f"Experiment '{title}', as followed (not randomised): {numbers}."
