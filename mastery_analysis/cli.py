@@ -874,9 +874,12 @@ def _run_stats(args):
         elif what == "insights":
             if args.participant is None:
                 raise MasteryError("insights are for one person: use --participant ID")
+            from .self_experiments import experiment_summaries
+
             out = insights(read("ratings"), read("actions"), read("progress"), read("goals"),
                                     participant_id=args.participant, today=args.today,
-                                    framework=s.framework)
+                                    framework=s.framework,
+                                    experiments=experiment_summaries(s, args.participant, today=args.today))
         elif what == "trends":
             out = trajectories.element_trends(read("ratings"))
         elif what == "habits":
@@ -912,7 +915,7 @@ _FIRST_COLUMNS = {
 
 
 _FINDING_HEADINGS = {"trend": "Trends", "action_progress": "Does action move the goals?",
-                     "habit": "Habits", "goal_pace": "Goal pace"}
+                     "habit": "Habits", "goal_pace": "Goal pace", "experiment": "Self-experiments"}
 
 
 def print_findings(findings: pd.DataFrame, participant: str, *, file=None) -> None:

@@ -433,3 +433,34 @@ def report_items(view: dict) -> pd.DataFrame:
          "is about this person, not people in general."),
     ]
     return pd.DataFrame(rows, columns=["item", "reported"])
+
+
+def experiment_summaries(store, participant_id: str, *, today=None) -> pd.DataFrame:
+    """The intention-to-treat result of each of the participant's experiments, with the plan's
+    words: what :func:`mastery_analysis.analysis.findings.insights` takes as ``experiments``.
+
+    ``today`` defaults to each experiment's last day with an outcome value.
+
+    Returns
+    -------
+    DataFrame
+        ``experiment_id``, ``title``, ``condition_a``, ``condition_b``, ``outcome`` (in words)
+        and the columns of :func:`~mastery_analysis.analysis.experiments.experiment_effect`.
+    """
+    rows = []
+    for plan in store.experiments(participant=participant_id).to_dict("records"):
+        try:
+            itt = experiment_results(store, participant_id, plan["experiment_id"], today=today,
+                                     as_followed=False)
+        except ExperimentError:  # e.g. a finished trial with too few values: nothing to say yet
+            continue
+        rows.append(itt.assign(experiment_id=plan["experiment_id"], title=plan["title"],
+                               condition_a=plan["condition_a"], condition_b=plan["condition_b"],
+                               outcome=outcome_label(store, plan)))
+    if not rows:
+        return pd.DataFrame(columns=["experiment_id", "title", "condition_a", "condition_b", "outcome",
+                                     "estimate", "ci_low", "ci_high", "p_value", "n_a", "n_b",
+                                     "finished", "randomised", "alpha", "planned_end"])
+    out = pd.concat(rows, ignore_index=True)
+    first = ["experiment_id", "title", "condition_a", "condition_b", "outcome"]
+    return out[first + [c for c in out.columns if c not in first]]

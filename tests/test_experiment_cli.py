@@ -95,3 +95,22 @@ def test_every_experiment_command_has_help(capsys):
         assert exit_.value.code == 0
         out = capsys.readouterr().out
         assert "--store" in out and "usage: mastery experiment " + action in out
+
+
+def test_insights_mention_a_finished_experiments_result(db, capsys):
+    code, out, err = run(capsys, "stats", "insights", "--participant", "jo", "--store", db)
+    assert code == 0, err
+    assert "Self-experiments" in out
+    text = " ".join(out.split())
+    assert "Experiment 'Does deep work before ten help me focus?': on days of" in text and "higher" in text
+    assert "no clear difference between \"Lunch at my desk\" and \"Lunch with a colleague\"" in text
+    code, out, _ = run(capsys, "stats", "insights", "--participant", "jo", "--format", "csv", "--store", db)
+    rows = [line for line in out.splitlines() if line.startswith("experiment,")]
+    assert len(rows) == 2 and rows[0].split(",")[1] == "jo-x1"
+
+
+def test_insights_say_no_result_before_the_planned_end(db, capsys):
+    code, out, _ = run(capsys, "stats", "insights", "--participant", "jo", "--today", "2026-07-01",
+                       "--store", db)
+    text = " ".join(out.split())
+    assert code == 0 and "runs until 2026-07-30: no result yet" in text and "p = " not in text

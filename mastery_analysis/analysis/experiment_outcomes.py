@@ -134,7 +134,8 @@ def _p(p) -> str:
     return "< 0.001" if p < 0.001 else f"= {p:.3f}"
 
 
-def effect_sentence(effect, *, title: str, condition_a: str, condition_b: str, outcome: str) -> str:
+def effect_sentence(effect, *, title: str, condition_a: str, condition_b: str, outcome: str,
+                    significant: bool | None = None) -> str:
     """One sentence about a self-experiment's result, honest about what it can claim.
 
     Parameters
@@ -145,6 +146,9 @@ def effect_sentence(effect, *, title: str, condition_a: str, condition_b: str, o
         ``randomised``, ``alpha``, ``planned_end``).
     title, condition_a, condition_b, outcome : str
         The plan's words.
+    significant : bool, optional
+        Whether to call the difference a finding (default: ``p_value < alpha``; the insights
+        pass their false-discovery decision across experiments).
 
     Returns
     -------
@@ -164,7 +168,7 @@ def effect_sentence(effect, *, title: str, condition_a: str, condition_b: str, o
                f"{int(r['n_a'])} A days, {int(r['n_b'])} B days)")
     if not bool(r["randomised"]):
         return f"Experiment '{title}', as followed (not randomised): {numbers}."
-    if r["p_value"] < r["alpha"]:
+    if (r["p_value"] < r["alpha"]) if significant is None else significant:
         direction = "higher" if r["estimate"] > 0 else "lower"
         return (f"Experiment '{title}': on days of \"{condition_b}\" the outcome was {direction} than on "
                 f"days of \"{condition_a}\": {numbers}.")
