@@ -22,6 +22,7 @@ from tqdm import tqdm
 from mastery_analysis.analysis._grouped import AR_MARGIN_SE
 from mastery_analysis.analysis.trajectories import MIN_INTERVAL_PERIODS
 
+from . import experiments
 from .simulate import TREND_ALTERNATIVES, correlation_null, sufficiency_power, trend_rates
 
 SEED = 20261201
@@ -265,6 +266,7 @@ def document_core(results) -> list[str]:
 #: lists the sections in this order; a new family of claims adds one entry with its own seed.
 SECTIONS = {
     "core": (run_core, document_core, SEED),
+    "experiments": (experiments.run, experiments.document, experiments.SEED),
 }
 _DEFAULT_TARGET = Path(__file__).resolve().parent.parent / "docs" / "statistics.md"
 

@@ -548,3 +548,16 @@ def test_randomisation_chart_bars_are_the_distribution():
     empty = charts.plot_randomisation(ex.experiment_distribution(_frames(sched, y), sched,
                                                                  today="2026-01-05"))
     assert empty.layout.meta == {"empty": True}
+
+
+def test_simulated_series_have_the_asked_autocorrelation_and_spread():
+    rng = np.random.default_rng(0)
+    for phi, sd in ((0.7, 2.0), (np.full(4000, 0.7), np.full(4000, 2.0))):
+        x = ex.simulate_ar1(rng, 4000, 30, phi, sd)
+        assert x[:, 0].std() == pytest.approx(2.0, rel=0.05)  # stationary from the first day
+        assert x[:, -1].std() == pytest.approx(2.0, rel=0.05)
+        assert np.corrcoef(x[:, 10], x[:, 11])[0, 1] == pytest.approx(0.7, abs=0.04)
+    phis, sds = ex.plausible_noise({"phi": 0.5, "sd": 1.5, "n": 60}, rng, 20000)
+    assert phis.mean() == pytest.approx(0.5, abs=0.01)
+    assert phis.std() == pytest.approx(np.sqrt(0.75 / 60), rel=0.05)
+    assert np.median(sds) == pytest.approx(1.5, rel=0.05) and sds.std() > 0.1

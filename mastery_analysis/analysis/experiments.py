@@ -353,9 +353,9 @@ def phase_assignments(n_days: int, *, phases: str = "ABAB", min_days: int = 1) -
     The classic single-case phase design (AB, ABA, ABAB...) randomises the days on which the
     phase changes (Onghena 1992; Bulté & Onghena's SCRT package): the schedule is the order
     ``phases`` with change points drawn among those leaving every phase ``min_days`` days or
-    more. Not one of the plans this tool offers (the order is fixed, so a trend can mimic an
-    effect less easily undone); here so that the randomisation test can be checked against
-    the published example.
+    more. Not one of the plans this tool offers (its order is fixed, A first, and it has few
+    schedules); here so that the randomisation test can be checked against the published
+    example (tests/test_experiments.py).
 
     Returns
     -------
@@ -790,10 +790,9 @@ def _prepared(outcome, schedule, *, analysis, adherence, today, design, function
         raise ExperimentError(
             f"{function}: the as-followed analysis needs the adherence (a frame with 'date' and "
             "'followed' per day)")
-    used = codes.copy()
     if analysis == "as_followed":
         y[~followed] = np.nan
-    return dict(design=design, L=L, m=m, w=w, codes=used, b=b.astype(bool), y=y, days=days,
+    return dict(design=design, L=L, m=m, w=w, codes=codes, b=b.astype(bool), y=y, days=days,
                 planned_end=planned_end, today=today, adherence=share)
 
 
@@ -1024,26 +1023,60 @@ def outcome_noise(history) -> dict:
     return {"sd": float(np.sqrt(c0 * n / (n - 1))), "phi": phi, "n": n, "pairs": int(len(pair))}
 
 
-def simulate_ar1(rng: np.random.Generator, n_series: int, n_days: int, phi: float,
-                 sd: float = 1.0) -> np.ndarray:
-    """``n_series`` stationary AR(1) series of ``n_days`` with marginal standard deviation ``sd``."""
+def simulate_ar1(rng: np.random.Generator, n_series: int, n_days: int, phi, sd=1.0) -> np.ndarray:
+    """``n_series`` stationary AR(1) series of ``n_days`` with marginal standard deviation ``sd``.
+
+    ``phi`` and ``sd`` are numbers, or arrays with one value per series.
+    """
     from scipy.signal import lfilter
 
-    e = rng.normal(size=(n_series, n_days)) * sd * np.sqrt(1.0 - phi ** 2)
-    e[:, 0] = e[:, 0] / np.sqrt(1.0 - phi ** 2)
-    return lfilter([1.0], [1.0, -phi], e, axis=1)
+    e = rng.normal(size=(n_series, n_days))
+    if np.ndim(phi) == 0:
+        e = e * sd * np.sqrt(1.0 - phi ** 2)
+        e[:, 0] = e[:, 0] / np.sqrt(1.0 - phi ** 2)
+        return lfilter([1.0], [1.0, -phi], e, axis=1)
+    phi = np.asarray(phi, dtype=float)
+    sd = np.broadcast_to(np.asarray(sd, dtype=float), phi.shape)
+    x = np.empty_like(e)
+    x[:, 0] = e[:, 0] * sd
+    step = sd * np.sqrt(1.0 - phi ** 2)
+    for t in range(1, n_days):
+        x[:, t] = phi * x[:, t - 1] + step * e[:, t]
+    return x
+
+
+def plausible_noise(noise: dict, rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """``size`` values of (phi, sd) as uncertain as their estimates from the history.
+
+    ``phi`` ~ normal around the estimate with its standard error ``sqrt((1 - phi^2) / n)``,
+    clipped to [0, 0.99]; ``sd`` = estimate x ``sqrt(df / chi2(df))`` with ``df`` the
+    history's effective number of days less one, ``n (1 - phi) / (1 + phi) - 1`` (at least 2).
+    Averaging power over them (an assurance) makes a plan long enough for the outcome as it
+    may be, not only as the history happened to look.
+    """
+    phi, sd, n = noise["phi"], noise["sd"], noise["n"]
+    phis = np.clip(phi + np.sqrt(max(1.0 - phi ** 2, 0.0) / n) * rng.normal(size=size), 0.0, 0.99)
+    df = max(n * (1.0 - phi) / (1.0 + phi) - 1.0, 2.0)
+    sds = sd * np.sqrt(df / rng.chisquare(df, size=size))
+    return phis, sds
 
 
 def simulated_power(*, design, period_days, periods, washout_days=0, effect, phi, sd, alpha=0.05,
-                    n_sim=DEFAULT_SIMS, seed=0, drift=0.0, reference=POWER_REFERENCE) -> dict:
+                    n_sim=DEFAULT_SIMS, seed=0, drift=0.0, reference=POWER_REFERENCE,
+                    free_shuffle: bool = False) -> dict:
     """Power of one plan by simulation: AR(1) outcomes plus ``effect`` on B days, the design's test.
 
     Each simulated trial draws its schedule from the design (:func:`_draw`, as the plan
     does), adds ``effect`` to the B days (washout days included) of a stationary AR(1) series
-    with ``phi`` and ``sd`` (plus ``drift`` per day, a linear trend), and runs the two-sided
+    with ``phi`` and ``sd`` (numbers, or one per trial; plus ``drift`` per day, a linear
+    trend), and runs the two-sided
     randomisation test over the design's assignments (all up to ``reference``, else
     ``reference - 1`` drawn and the observed counted as one). All trials share the reference
     set and are one matrix product: assignments x days times days x trials.
+
+    ``free_shuffle=True`` runs the wrong test instead, for comparison (docs/statistics.md):
+    the reference set is every split of all the days into two halves, ignoring the design's
+    blocks.
 
     Returns
     -------
@@ -1055,10 +1088,15 @@ def simulated_power(*, design, period_days, periods, washout_days=0, effect, phi
     design, L, m, w = check_design(design=design, period_days=period_days, periods=periods,
                                    washout_days=washout_days)
     rng = np.random.default_rng(seed)
-    ref = design_assignments(design=design, period_days=L, periods=m, washout_days=w,
-                             max_exact=reference, n_draws=max(reference - 1, 1),
-                             seed=int(rng.integers(2 ** 63)))
     n = L * m
+    if free_shuffle:
+        ref = design_assignments(design="days", period_days=n + n % 2, periods=1, max_exact=reference,
+                                 n_draws=max(reference - 1, 1), seed=int(rng.integers(2 ** 63)))
+        ref = Assignments(ref.codes[:, :n], ref.exact, ref.total)
+    else:
+        ref = design_assignments(design=design, period_days=L, periods=m, washout_days=w,
+                                 max_exact=reference, n_draws=max(reference - 1, 1),
+                                 seed=int(rng.integers(2 ** 63)))
     obs = _draw(design, L, m, w, rng, n_sim)
     cond_b = (np.repeat(obs.reshape(n_sim, m, L).max(axis=2), L, axis=1) == 1) if w else obs == 1
     Y = simulate_ar1(rng, n_sim, n, phi, sd) + effect * cond_b + drift * np.arange(n)
@@ -1088,7 +1126,10 @@ def experiment_power(history, *, design, period_days, washout_days=0, effect, pe
 
     The person's day-to-day variation (:func:`outcome_noise`: standard deviation and AR(1)
     autocorrelation of ``history``) is simulated under THIS design with a constant effect
-    ``effect`` on B days (:func:`simulated_power`). A number of periods is ``enough`` when
+    ``effect`` on B days (:func:`simulated_power`). Each simulated trial takes its own
+    standard deviation and autocorrelation as uncertain as their estimates from the history
+    (:func:`plausible_noise`), so a short or calm-looking history asks for a longer plan.
+    A number of periods is ``enough`` when
     the one-sided 95% lower bound of its simulated power, ``power - 1.645 se``, reaches
     ``target``; the smallest such is ``recommended``. Seeded: the same call gives the same
     table.
@@ -1124,7 +1165,8 @@ def experiment_power(history, *, design, period_days, washout_days=0, effect, pe
           schedule and its mirror image); above ``alpha`` the plan can never find anything.
         - ``enough`` (bool): ``power_low`` reaches ``target``.
         - ``recommended`` (bool): the smallest number of periods that is enough.
-        - ``phi``, ``sd`` (float): the autocorrelation and standard deviation simulated.
+        - ``phi``, ``sd`` (float): the autocorrelation and standard deviation estimated from
+          the history (the simulated trials vary around them).
         - ``n_sim`` (int): simulated trials.
     """
     noise = outcome_noise(history)
@@ -1145,9 +1187,9 @@ def experiment_power(history, *, design, period_days, washout_days=0, effect, pe
     rows = []
     for k, m in enumerate(grid):
         check_design(design=design, period_days=L, periods=m, washout_days=w)
+        phis, sds = plausible_noise(noise, np.random.default_rng([seed, k, m, 1]), n_sim)
         r = simulated_power(design=design, period_days=L, periods=m, washout_days=w, effect=effect,
-                            phi=noise["phi"], sd=noise["sd"], alpha=alpha, n_sim=n_sim,
-                            seed=[seed, k, m])
+                            phi=phis, sd=sds, alpha=alpha, n_sim=n_sim, seed=[seed, k, m])
         se = np.sqrt(r["power"] * (1 - r["power"]) / n_sim)
         low = r["power"] - _Z_LOWER * se
         rows.append({"design": design, "period_days": L, "washout_days": w, "periods": int(m),
