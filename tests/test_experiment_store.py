@@ -191,3 +191,13 @@ def test_schedules_from_plan_experiment_are_kept_as_drawn(alex):
         alex.save_experiment(p, drawn, today=TODAY)
         kept = alex.experiment_schedule(f"alex-d{i}")
         pd.testing.assert_frame_equal(kept, drawn[kept.columns.tolist()], check_dtype=False)
+
+
+def test_many_days_of_adherence_are_written_all_or_none(alex):
+    alex.save_experiment(plan(start_date="2025-02-25"), schedule("2025-02-25", "ABBA"), today=TODAY)
+    days = pd.DataFrame({"date": ["2025-02-25", "2025-02-26"], "followed": [True, False]})
+    assert alex.write_adherence("alex", "alex-x1", days) == 2
+    bad = pd.DataFrame({"date": ["2025-02-27", "2025-03-20"], "followed": [True, True]})
+    with pytest.raises(ExperimentError, match="2025-03-20 is not a day of experiment"):
+        alex.write_adherence("alex", "alex-x1", bad)
+    assert alex.adherence()["date"].dt.strftime("%Y-%m-%d").tolist() == ["2025-02-25", "2025-02-26"]
