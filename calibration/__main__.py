@@ -23,6 +23,7 @@ from mastery_analysis.analysis._grouped import AR_MARGIN_SE
 from mastery_analysis.analysis.trajectories import MIN_INTERVAL_PERIODS
 
 from . import reliability as _reliability
+from . import experiments
 from .simulate import TREND_ALTERNATIVES, correlation_null, sufficiency_power, trend_rates
 
 SEED = 20261201
@@ -267,6 +268,7 @@ def document_core(results) -> list[str]:
 SECTIONS = {
     "core": (run_core, document_core, SEED),
     "reliability": (_reliability.run, _reliability.document, _reliability.SEED),
+    "experiments": (experiments.run, experiments.document, experiments.SEED),
 }
 _DEFAULT_TARGET = Path(__file__).resolve().parent.parent / "docs" / "statistics.md"
 

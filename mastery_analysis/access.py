@@ -547,13 +547,15 @@ class ParticipantSession:
 
     def check_in(self, day, *, ratings: Mapping[str, int] | None, vision: Mapping[str, int] | None = None,
                  actions: Mapping[str, int | Mapping] | None = None,
-                 progress: Mapping[str, float] | None = None, note: str | None = None) -> dict:
+                 progress: Mapping[str, float] | None = None, note: str | None = None,
+                 adherence: Mapping[str, bool] | None = None) -> dict:
         """Save one day of the participant's own check-in (one transaction).
 
         ``ratings`` and ``vision`` map elements of the cohort's framework to integers on its
         scale; ``actions`` maps own, active goal ids to a count (0 to 1000) or to
         ``{"count": int, "minutes": number}``; ``progress`` maps own goal ids to a percent
-        (0 to 100); ``note`` is at most 2000 characters.
+        (0 to 100); ``note`` is at most 2000 characters; ``adherence`` maps own experiment
+        ids to True or False ("did you follow today's condition?").
 
         Returns
         -------
@@ -627,15 +629,29 @@ class ParticipantSession:
                     else:
                         clean_progress[goal_id] = float(value)
         clean_note = _check_text(note, "note", NOTE_MAX, failures)
+        clean_adherence = {}
+        if adherence is not None:  # self-experiments: own experiments only, answers true or false
+            if not isinstance(adherence, Mapping):
+                failures.append(_problem("adherence", type(adherence).__name__, "a dict of experiment_id -> true or false"))
+            else:
+                own = set(self._store.experiments(participant=self.participant_id)["experiment_id"])
+                for xid, flag in adherence.items():
+                    if xid not in own:
+                        failures.append(_problem("adherence.experiment_id", str(xid)[:80], "one of your own experiments"))
+                    elif not isinstance(flag, bool):
+                        failures.append(_problem(f"adherence.{xid}", repr(flag)[:80], "true or false"))
+                    else:
+                        clean_adherence[xid] = flag
         if not failures and not (clean_ratings.get("ratings") or clean_ratings.get("vision")
-                                 or clean_actions or clean_progress):
+                                 or clean_actions or clean_progress or clean_adherence):
             failures.append(_problem(None, "(nothing)", "at least one rating, action or progress"))
         if failures:
             raise ValidationError("check-in", failures, noun="")
         return self._store.record_checkin(
             self.participant_id, when, ratings=clean_ratings.get("ratings") or {},
             vision=clean_ratings.get("vision") or None, actions=clean_actions or None,
-            progress=clean_progress or None, note=clean_note, source="app", framework=self.framework)
+            progress=clean_progress or None, note=clean_note, source="app", framework=self.framework,
+            adherence=clean_adherence or None)
 
     def save_goal(self, *, title: str, goal_id: str | None = None, element: str | None = None,
                   freq_times: int = 1, freq_days: int = 1, due_date=None, target: str | None = None) -> str:

@@ -39,6 +39,7 @@ __all__ = [
     "TEMPLATE", "ChartError", "plot_trajectories", "plot_wheel", "plot_calendar",
     "plot_habit_strength", "plot_lag_profile", "plot_action_progress", "plot_goal_pace",
     "plot_cohort_change", "plot_forest", "plot_distribution", "plot_participation",
+    "plot_experiment", "plot_randomisation",
 ]
 
 #: Days per series above which daily values are shown as weekly means.
@@ -1450,3 +1451,164 @@ def plot_recent_days(ratings: pd.DataFrame, actions: pd.DataFrame, *, day, frame
 
 
 __all__.append("plot_recent_days")
+
+
+# --------------------------------------------------------------------------------------------
+# self-experiments (N-of-1 trials)
+
+#: Colours of the two conditions of a self-experiment, and of washout days.
+CONDITION_COLORS = {"A": OKABE_ITO[0], "B": OKABE_ITO[1]}
+WASHOUT_COLOR = NO_DATA_GREY
+
+
+def _condition_names(conditions) -> dict:
+    names = {"A": "A", "B": "B"}
+    if conditions:
+        names.update({k: f"{k}: {esc(v)}" for k, v in dict(conditions).items() if k in names and v})
+    return names
+
+
+def _effect_line(effect: pd.DataFrame | None) -> str:
+    """The subtitle sentence for an experiment_effect row: the result, or that there is none yet."""
+    if _is_empty(effect):
+        return ""
+    r = effect.iloc[0]
+    if not bool(r["finished"]):
+        return (f"Running until {_day(r['planned_end'])}: no result before the planned end "
+                f"({int(r['n_a'])} A days and {int(r['n_b'])} B days so far)")
+    kind = "as assigned" if bool(r["randomised"]) else "as followed (not randomised)"
+    lo, hi = r["ci_low"], r["ci_high"]
+    interval = f"[{_num(lo, signed=True)}, {_num(hi, signed=True)}]" if np.isfinite(lo) and np.isfinite(hi) \
+        else "(no interval: too few possible schedules)"
+    return (f"B − A = {_num(r['estimate'], signed=True)}, {100 * (1 - r['alpha']):.0f}% interval "
+            f"{interval} · {_p(r['p_value'])} over {int(r['assignments']):,} schedules"
+            f"{'' if bool(r['exact']) else ' drawn at random'} · NAP {_num(r['nap'])} · "
+            f"{int(r['n_a'])} A days, {int(r['n_b'])} B days, {kind}")
+
+
+def plot_experiment(outcome: pd.DataFrame, schedule: pd.DataFrame, *, effect: pd.DataFrame | None = None,
+                    conditions: dict | None = None, outcome_label: str = "Outcome",
+                    title: str | None = None) -> go.Figure:
+    """A self-experiment over time: the outcome per day, the days shaded by condition.
+
+    Parameters
+    ----------
+    outcome : DataFrame
+        ``date`` and ``value`` (as given to
+        :func:`~mastery_analysis.analysis.experiments.experiment_effect`).
+    schedule : DataFrame
+        ``date``, ``condition`` (``"A"``/``"B"``) and ``washout`` (the plan's schedule).
+    effect : DataFrame, optional
+        The row of ``experiment_effect``: its result (or that there is none before the
+        planned end) goes in the subtitle.
+    conditions : dict, optional
+        ``{"A": "...", "B": "..."}``: the conditions in the person's words (escaped).
+    outcome_label : str
+        The outcome's name, for the axis (escaped).
+    title : str, optional
+        The experiment's title (escaped).
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+    """
+    head = esc(title) if title else "Self-experiment"
+    if _is_empty(schedule):
+        return _empty(head, "No plan yet: plan an experiment with 05_self_experiment.ipynb")
+    _require(schedule, ["date", "condition", "washout"], "plot_experiment", "plan_experiment")
+    names = _condition_names(conditions)
+    s = schedule.assign(date=_dates(schedule["date"])).sort_values("date")
+    fig = _base(head, _effect_line(effect) or "Days shaded by condition; grey: washout days "
+                                             "(followed, left out of the analysis)")
+    # shaded runs of days of one condition (and washout flag)
+    key = s["condition"].astype(str) + s["washout"].astype(bool).map({True: "w", False: ""})
+    run = (key != key.shift()).cumsum()
+    for _, days in s.groupby(run, sort=True):
+        c = str(days["condition"].iloc[0])
+        wash = bool(days["washout"].iloc[0])
+        fig.add_vrect(x0=days["date"].iloc[0] - pd.Timedelta(hours=12),
+                      x1=days["date"].iloc[-1] + pd.Timedelta(hours=12),
+                      fillcolor=WASHOUT_COLOR if wash else CONDITION_COLORS.get(c, NEUTRAL),
+                      opacity=0.25 if wash else 0.13, line_width=0, layer="below")
+    if not _is_empty(outcome):
+        _require(outcome, ["date", "value"], "plot_experiment", "the outcome (date, value)")
+        o = outcome.assign(date=_dates(outcome["date"]))[["date", "value"]].dropna()
+        o = o.merge(s[["date", "condition", "washout"]], on="date", how="inner").sort_values("date")
+        fig.add_trace(go.Scatter(x=o["date"], y=o["value"], mode="lines", name="Outcome",
+                                 line=dict(color=GRID, width=1.5), hoverinfo="skip", showlegend=False))
+        for c in ("A", "B"):
+            part = o.loc[(o["condition"] == c) & ~o["washout"].astype(bool)]
+            fig.add_trace(go.Scatter(x=part["date"], y=part["value"], mode="markers", name=names[c],
+                                     marker=dict(color=CONDITION_COLORS[c], size=8),
+                                     hovertemplate="%{x|%d %b %Y}: %{y}<extra>" + names[c] + "</extra>"))
+        wash = o.loc[o["washout"].astype(bool)]
+        if len(wash):
+            fig.add_trace(go.Scatter(x=wash["date"], y=wash["value"], mode="markers",
+                                     name="Washout (left out)",
+                                     marker=dict(color=WASHOUT_COLOR, size=7, symbol="circle-open"),
+                                     hovertemplate="%{x|%d %b %Y}: %{y}<extra>washout</extra>"))
+    if not any(t.mode == "markers" for t in fig.data):
+        for c in ("A", "B"):  # a legend for the shading when there is no data yet
+            fig.add_trace(go.Scatter(x=[s["date"].iloc[0]], y=[None], mode="markers", name=names[c],
+                                     marker=dict(color=CONDITION_COLORS[c], size=8)))
+    fig.update_yaxes(title_text=esc(outcome_label))
+    return _finish(fig, height=460)
+
+
+def plot_randomisation(distribution: pd.DataFrame, *, effect: pd.DataFrame | None = None,
+                       title: str | None = None, bins: int = _HIST_BINS) -> go.Figure:
+    """The randomisation distribution of a finished self-experiment, with the observed difference.
+
+    Bars count the schedules the design could have produced by the difference B - A each
+    would have given on the same outcome; the darker bars are those at least as extreme as
+    the observed difference (their share is the p-value); the line marks the observed one.
+
+    Parameters
+    ----------
+    distribution : DataFrame
+        The output of :func:`~mastery_analysis.analysis.experiments.experiment_distribution`
+        (``difference``, ``observed``, ``extreme``); empty before the planned end.
+    effect : DataFrame, optional
+        The row of ``experiment_effect``, for the subtitle.
+    title : str, optional
+        The experiment's title (escaped).
+    bins : int
+        Histogram bins (display only).
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+    """
+    head = f"{esc(title)}: could chance alone give this difference?" if title else \
+        "Could chance alone give this difference?"
+    if _is_empty(distribution):
+        return _empty(head, "No result yet: the randomisation test is run at the planned end "
+                            "of the experiment")
+    _require(distribution, ["difference", "observed", "extreme"], "plot_randomisation",
+             "experiment_distribution")
+    d = distribution["difference"].to_numpy(dtype=float)
+    d = d[np.isfinite(d)]
+    observed = float(distribution["observed"].iloc[0])
+    lo, hi = min(d.min(), observed), max(d.max(), observed)
+    edges = np.histogram_bin_edges(d, bins=bins, range=(lo, hi) if hi > lo else None)
+    extreme = distribution["extreme"].to_numpy(dtype=bool)[np.isfinite(distribution["difference"])]
+    count_in, _ = np.histogram(d[extreme], bins=edges)
+    count_out, _ = np.histogram(d[~extreme], bins=edges)
+    mids = (edges[:-1] + edges[1:]) / 2
+    width = np.diff(edges)
+    fig = _base(head, _effect_line(effect) or
+                f"{len(d):,} schedules the design could have produced; darker: at least as extreme "
+                "as the observed difference")
+    fig.add_trace(go.Bar(x=mids, y=count_out, width=width, name="Less extreme",
+                         marker=dict(color=_rgba(NEUTRAL, 0.35)),
+                         hovertemplate="B − A ≈ %{x:.2f}: %{y} schedules<extra></extra>"))
+    fig.add_trace(go.Bar(x=mids, y=count_in, width=width, name="At least as extreme (p)",
+                         marker=dict(color=CONDITION_COLORS["B"]),
+                         hovertemplate="B − A ≈ %{x:.2f}: %{y} schedules<extra></extra>"))
+    fig.add_vline(x=observed, line=dict(color=INK, width=2, dash="dash"))
+    fig.add_annotation(x=observed, y=1, yref="paper", yanchor="bottom", showarrow=False,
+                       text=f"observed {_num(observed, signed=True)}", font=dict(color=INK))
+    fig.update_layout(barmode="stack", bargap=0)
+    fig.update_xaxes(title_text="Difference B − A had the schedule been another one")
+    fig.update_yaxes(title_text="Schedules")
+    return _finish(fig, height=420)

@@ -127,7 +127,8 @@ def _run_demo(args):
         if not written:
             print(f"demo data already in {s.url}; nothing to do")
         else:
-            counts = ", ".join(f"{n} {t}" for t, n in written.items())
+            words = {"experiment_schedule": "experiment days", "adherence": "adherence answers"}
+            counts = ", ".join(f"{n} {words.get(t, t)}" for t, n in written.items())
             print(f"loaded the demo data into {s.url}: {counts}")
 
 
@@ -658,7 +659,7 @@ def _add_report_command(sub):
         description="Run a report notebook on the store's data and write one HTML file that opens "
                     "offline (no code, plotly inlined). The same data and version give the same "
                     "bytes. --pdf also prints it to PDF with headless Chromium.")
-    rsub = p.add_subparsers(dest="kind", required=True, metavar="{personal,cohort}")
+    rsub = p.add_subparsers(dest="kind", required=True, metavar="{personal,cohort,experiment}")
 
     personal = rsub.add_parser(
         "personal", help="one person's report (or one per consenting member of a cohort)",
@@ -697,6 +698,21 @@ def _add_report_command(sub):
     cohort.add_argument("--store", help=STORE_HELP)
     cohort.set_defaults(func=_run_report)
 
+    experiment = rsub.add_parser(
+        "experiment", help="one self-experiment's report (design, randomisation, adherence, result)",
+        description="A self-experiment's report with what a reader needs to judge a trial of one "
+                    "person (the CENT 2015 and SCRIBE 2016 items that apply): design, "
+                    "randomisation, washout, adherence, outcome, the effect with its interval and "
+                    "p-value, and what was not controlled. Before the planned end it shows the "
+                    "data so far and no result.")
+    experiment.add_argument("--participant", required=True, help="participant id")
+    experiment.add_argument("--experiment", required=True, help="experiment id (`mastery experiment list`)")
+    experiment.add_argument("--out", help="HTML file to write (default: experiment-<id>.html in the "
+                                          "reports folder; see `mastery where`)")
+    experiment.add_argument("--pdf", action="store_true", help="also write a PDF beside the HTML")
+    experiment.add_argument("--store", help=STORE_HELP)
+    experiment.set_defaults(func=_run_report)
+
 
 def _report_file(name: str) -> Path:
     from .locations import reports_location
@@ -708,7 +724,11 @@ def _report_file(name: str) -> Path:
 def _run_report(args):
     from . import reports
 
-    if args.kind == "cohort":
+    if args.kind == "experiment":
+        out = args.out or _report_file(f"experiment-{args.experiment}")
+        written = [reports.render_report("experiment", out=out, store=args.store, pdf=args.pdf,
+                                         participant=args.participant, experiment=args.experiment)]
+    elif args.kind == "cohort":
         out = args.out or _report_file(f"cohort-{args.cohort}")
         written = [reports.render_report("cohort", out=out, store=args.store, pdf=args.pdf,
                                          cohort=args.cohort, min_group_size=args.min_group_size)]
@@ -737,6 +757,162 @@ def _run_report(args):
         print(path)
         if args.pdf:
             print(reports.pdf_path_for(path))
+
+
+# ----------------------------------------------------------------------------- experiment
+OUTCOME_HELP = ("what is measured: element:KEY (the element's daily rating), goal:GOAL_ID:progress "
+                "(the change in the goal's progress), goal:GOAL_ID:actions (the day's action count) "
+                "or note:NAME (a numeric note of your own)")
+
+
+def _add_experiment_command(sub):
+    p = sub.add_parser(
+        "experiment", help="plan and analyse a self-experiment (a randomised trial of one person)",
+        description="A self-experiment compares two conditions, A and B, on an outcome you already "
+                    "record: days or periods are assigned to A or B at random from a seed, you follow "
+                    "the day's condition, and a randomisation test over exactly the schedules the "
+                    "design could have produced says whether B differs from A. The plan cannot change "
+                    "once its first day has come; the result is given only after its last day.")
+    esub = p.add_subparsers(dest="action", required=True,
+                            metavar="{plan,today,list,adherence,analyse}")
+
+    plan = esub.add_parser(
+        "plan", help="plan a new experiment and keep its schedule",
+        description="Draw the schedule from the design and the seed, keep plan and schedule in the "
+                    "store, print the schedule and how many periods the plan needs (from your own "
+                    "past values of the outcome), and warn when it is too short.")
+    plan.add_argument("--participant", required=True, help="participant id")
+    plan.add_argument("--title", required=True, help="what the experiment asks, in your words")
+    plan.add_argument("--a", required=True, dest="condition_a", help="condition A in your words "
+                                                                     "(usually what you do now)")
+    plan.add_argument("--b", required=True, dest="condition_b", help="condition B in your words "
+                                                                     "(what you want to try)")
+    plan.add_argument("--outcome", required=True, help=OUTCOME_HELP)
+    plan.add_argument("--design", required=True, choices=("days", "pairs", "alternating"),
+                      help="days: each day at random within blocks (half A, half B); pairs: pairs "
+                           "of periods, AB or BA at random; alternating: periods in a random order "
+                           "with no more than two of one condition in a row")
+    plan.add_argument("--period-days", required=True, type=int,
+                      help="days in a period (for days: in a block, an even number)")
+    plan.add_argument("--periods", required=True, type=int,
+                      help="number of periods (blocks for days); at least two of each condition")
+    plan.add_argument("--washout-days", type=int, default=0,
+                      help="days after each switch of condition that you follow but that are left "
+                           "out of the analysis, shorter than a period (default: 0)")
+    plan.add_argument("--start", required=True, help="first day, YYYY-MM-DD (today or later)")
+    plan.add_argument("--seed", type=int, default=None,
+                      help="seed of the random schedule (default: drawn at random and kept)")
+    plan.add_argument("--min-effect", type=float, default=None,
+                      help="the smallest difference B - A you care about, in the outcome's units "
+                           "(used to say how many periods give 80%% power)")
+    plan.add_argument("--id", dest="experiment_id", default=None,
+                      help="experiment id (default: <participant>-x<n>)")
+    plan.add_argument("--store", help=STORE_HELP)
+    plan.set_defaults(func=_run_experiment_plan)
+
+    today = esub.add_parser("today", help="print today's condition of each running experiment",
+                            description="Print the condition to follow on a day, in your words, "
+                                        "and whether you said you followed it.")
+    today.add_argument("--participant", required=True, help="participant id")
+    today.add_argument("--date", default=None, help="the day, YYYY-MM-DD (default: today)")
+    today.add_argument("--store", help=STORE_HELP)
+    _add_format(today)
+    today.set_defaults(func=_run_experiment_today)
+
+    ls = esub.add_parser("list", help="list experiments", description="List the planned experiments.")
+    ls.add_argument("--participant", default=None, help="only this participant's")
+    ls.add_argument("--store", help=STORE_HELP)
+    _add_format(ls)
+    ls.set_defaults(func=_run_experiment_list)
+
+    adh = esub.add_parser("adherence", help="record whether you followed a day's condition",
+                          description="Record whether the day's condition was followed (a new "
+                                      "answer for a day replaces the earlier one; both are kept).")
+    adh.add_argument("--participant", required=True, help="participant id")
+    adh.add_argument("--experiment", required=True, help="experiment id")
+    adh.add_argument("--date", required=True, help="the day, YYYY-MM-DD")
+    adh.add_argument("--followed", required=True, choices=("yes", "no"), help="yes or no")
+    adh.add_argument("--store", help=STORE_HELP)
+    adh.set_defaults(func=_run_experiment_adherence)
+
+    an = esub.add_parser(
+        "analyse", help="the result of an experiment (after its last day)",
+        description="The difference B - A with a confidence interval, the randomisation p-value, "
+                    "NAP, counts per condition and adherence; intention-to-treat (as assigned) by "
+                    "default. Before the planned end it shows the data so far and no result.")
+    an.add_argument("--participant", required=True, help="participant id")
+    an.add_argument("--experiment", required=True, help="experiment id")
+    an.add_argument("--as-followed", action="store_true",
+                    help="also analyse the days as followed (not randomised: a check, not a result)")
+    an.add_argument("--today", default=None,
+                    help="the day the analysis is as of, YYYY-MM-DD (default: today)")
+    an.add_argument("--store", help=STORE_HELP)
+    an.set_defaults(func=_run_experiment_analyse)
+
+
+def _run_experiment_plan(args):
+    from . import self_experiments as sx
+
+    with _store(args) as s:
+        made = sx.plan_new_experiment(
+            s, participant_id=args.participant, title=args.title, condition_a=args.condition_a,
+            condition_b=args.condition_b, outcome=args.outcome, design=args.design,
+            period_days=args.period_days, periods=args.periods, washout_days=args.washout_days,
+            start=args.start, seed=args.seed, min_effect=args.min_effect, experiment_id=args.experiment_id)
+        for line in sx.plan_lines(made["plan"], made["schedule"]):
+            print(line)
+        if not made["written"]["experiments"]:
+            print("(this plan was already kept: nothing new written)")
+        for line in sx.power_lines(s, made["plan"]):
+            print(line)
+
+
+def _run_experiment_today(args):
+    import datetime as dt
+
+    from . import self_experiments as sx
+
+    with _store(args) as s:
+        s.require_participant(args.participant)
+        day = args.date or dt.date.today().isoformat()
+        status = sx.conditions_on(s, args.participant, day)
+        if args.format != "table":
+            print_frame(status, args.format)
+            return
+        if status.empty:
+            print(f"'{args.participant}' has no experiments (plan one with `mastery experiment plan`)")
+        for line in sx.today_lines(status):
+            print(line)
+
+
+def _run_experiment_list(args):
+    with _store(args) as s:
+        if args.participant:
+            s.require_participant(args.participant)
+        frame = s.experiments(participant=args.participant)
+        print_frame(frame.drop(columns=["outcome_kind", "outcome_ref", "plan_version", "recorded_at"]),
+                    args.format, first=("experiment_id", "participant_id", "title", "start_date", "end_date"))
+
+
+def _run_experiment_adherence(args):
+    with _store(args) as s:
+        s.require_participant(args.participant)
+        s.record_adherence(args.participant, args.experiment, args.date, args.followed == "yes",
+                           source="cli")
+        print(f"recorded: {args.experiment} on {args.date} {'followed' if args.followed == 'yes' else 'not followed'}")
+
+
+def _run_experiment_analyse(args):
+    import datetime as dt
+
+    from . import self_experiments as sx
+
+    with _store(args) as s:
+        s.require_participant(args.participant)
+        today = args.today or dt.date.today()  # the command's today; notebooks use the data's last day
+        for line in sx.analysis_lines(s, args.participant, args.experiment, today=today,
+                                      as_followed=args.as_followed):
+            print(line)
 
 
 # ----------------------------------------------------------------------------- stats
@@ -852,9 +1028,12 @@ def _run_stats(args):
         elif what == "insights":
             if args.participant is None:
                 raise MasteryError("insights are for one person: use --participant ID")
+            from .self_experiments import experiment_summaries
+
             out = insights(read("ratings"), read("actions"), read("progress"), read("goals"),
                                     participant_id=args.participant, today=args.today,
-                                    framework=s.framework)
+                                    framework=s.framework,
+                                    experiments=experiment_summaries(s, args.participant, today=args.today))
         elif what == "trends":
             out = trajectories.element_trends(read("ratings"))
         elif what == "habits":
@@ -890,7 +1069,7 @@ _FIRST_COLUMNS = {
 
 
 _FINDING_HEADINGS = {"trend": "Trends", "action_progress": "Does action move the goals?",
-                     "habit": "Habits", "goal_pace": "Goal pace"}
+                     "habit": "Habits", "goal_pace": "Goal pace", "experiment": "Self-experiments"}
 
 
 def print_findings(findings: pd.DataFrame, participant: str, *, file=None) -> None:
@@ -1050,7 +1229,7 @@ COMMANDS = [_add_init_command, _add_demo_command, _add_export_command, _add_impo
             _add_template_command, _add_participant_command, _add_cohort_command, _add_code_command,
             _add_invite_command, _add_nudge_command, _add_reminder_command,
             _add_report_command, _add_stats_command, _add_serve_command, _add_where_command,
-            _add_lab_command]
+            _add_lab_command, _add_experiment_command]
 
 
 def _interrupt(signum, frame):

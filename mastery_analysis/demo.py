@@ -10,6 +10,13 @@ Two data sets, generated from one seed and committed as CSV under ``data/demo/``
 - ``spring-cohort``: a coach's workshop of 24 participants over 12 weeks (from 2026-03-02) with
   baseline and post questionnaire responses, weekly check-ins, one goal each with daily
   actions and weekly progress; five participants do not consent to sharing.
+- ``jo``: one person rating the five elements daily for six months (from 2026-05-04) who ran
+  two self-experiments, both finished: ``jo-x1`` (two hours of deep work before ten, days at
+  random in pairs of days, outcome the *focused* rating) with a planted effect of +1.5 points
+  on the days deep work was done, and ``jo-x2`` (lunch with a colleague, alternating weeks with
+  a washout day, outcome the *connect* rating) with no effect. Jo answered "did you follow
+  it?" on most days and did not always follow the plan. Generated from its own random stream,
+  so the rows of alex and the cohort are those they were before jo was added.
 
 ``GROUND_TRUTH`` states what the analysis must find. Lags are in the terms of
 ``action_progress_correlation``: actions on day t raise the progress change from day t+lag to
@@ -53,6 +60,14 @@ GROUND_TRUTH = {
         "weak_lags": [0],
         "trends": {e: ("improving" if b > a else "declining" if b < a else "flat")
                    for e, (a, b) in ALEX_TRENDS.items()},
+    },
+    "jo": {
+        "experiments": {
+            # B - A on the outcome for the days B was actually followed (ITT sees it diluted
+            # by the days not followed); 0.0: no effect
+            "jo-x1": {"outcome": "element:focused", "effect": 1.5},
+            "jo-x2": {"outcome": "element:connect", "effect": 0.0},
+        },
     },
     COHORT: {
         "participants": COHORT_SIZE,
@@ -247,6 +262,97 @@ def _cohort(rng, framework_items):
             "actions": actions, "progress": progress, "responses": responses}
 
 
+JO_START = pd.Timestamp("2026-05-04")
+JO_END = ALEX_END
+JO_LEVELS = {"proactive": 6.0, "connect": 5.5, "informed": 6.5, "focused": 5.0, "potential": 6.0}
+JO_EXPERIMENTS = [  # the plans as jo typed them (mastery experiment plan ...)
+    {"experiment_id": "jo-x1", "participant_id": "jo", "title": "Does deep work before ten help me focus?",
+     "condition_a": "Usual mornings (email and meetings first)",
+     "condition_b": "Two hours of deep work before 10:00, phone in another room",
+     "outcome_kind": "element", "outcome_ref": "focused", "design": "days", "period_days": 2,
+     "periods": 30, "washout_days": 0, "start_date": pd.Timestamp("2026-06-01"), "seed": 1906,
+     "min_effect": 1.0},
+    {"experiment_id": "jo-x2", "participant_id": "jo", "title": "Does lunch with a colleague make me feel connected?",
+     "condition_a": "Lunch at my desk", "condition_b": "Lunch with a colleague",
+     "outcome_kind": "element", "outcome_ref": "connect", "design": "alternating", "period_days": 7,
+     "periods": 10, "washout_days": 1, "start_date": pd.Timestamp("2026-08-10"), "seed": 1907,
+     "min_effect": 1.0},
+]
+EXPERIMENT_FILES = ("experiments", "experiment_schedule", "adherence")
+
+
+def _jo(seed):
+    """Jo's tidy rows and experiments, from a random stream of their own (see the docstring)."""
+    from .analysis.experiments import plan_experiment  # the demo's schedules are drawn as a plan's are
+
+    rng = np.random.default_rng([seed, 19])
+    days = pd.date_range(JO_START, JO_END, freq="D")
+    n = len(days)
+    checked = rng.random(n) > 0.08
+    effect = {e: np.zeros(n) for e in JO_LEVELS}
+    schedules, adherence = [], []
+    answered = np.zeros(n, dtype=bool)
+    for plan in JO_EXPERIMENTS:
+        sched = plan_experiment(plan["start_date"], design=plan["design"], period_days=plan["period_days"],
+                                periods=plan["periods"], washout_days=plan["washout_days"], seed=plan["seed"])
+        idx = ((sched["date"] - JO_START).dt.days).to_numpy()
+        followed = rng.random(len(idx)) < 0.88
+        b = (sched["condition"] == "B").to_numpy()
+        did_b = np.where(followed, b, ~b)  # a day not followed is spent the other way
+        size = GROUND_TRUTH["jo"]["experiments"][plan["experiment_id"]]["effect"]
+        effect[plan["outcome_ref"]][idx] += size * did_b
+        ask = checked[idx]
+        answered[idx] |= ask
+        adherence.append(pd.DataFrame({"participant_id": "jo", "experiment_id": plan["experiment_id"],
+                                       "date": sched["date"][ask], "followed": followed[ask]}))
+        schedules.append(sched.drop(columns="design").assign(experiment_id=plan["experiment_id"]))
+    rows = []
+    for element, level in JO_LEVELS.items():
+        values = np.clip(np.rint(level + _ar1(rng, n, 0.5, 0.9) + effect[element]), 1, 10).astype(int)
+        rows += [(days[i], element, values[i]) for i in np.flatnonzero(checked)]
+    ratings = pd.DataFrame(rows, columns=["date", "element", "rating"])
+    ratings.insert(0, "participant_id", "jo")
+    ratings["kind"], ratings["note"], ratings["source"] = "current", None, "demo"
+    participants = pd.DataFrame([{"participant_id": "jo", "name": "Jo Lindqvist", "cohort": None,
+                                  "joined_on": JO_START, "consent_share": False, "access_code_hash": None}])
+    experiments = {
+        "experiments": pd.DataFrame(JO_EXPERIMENTS),
+        "experiment_schedule": pd.concat(schedules, ignore_index=True)[
+            ["experiment_id", "date", "period", "condition", "washout"]],
+        "adherence": pd.concat(adherence, ignore_index=True),
+    }
+    return {"participants": participants, "ratings": ratings}, experiments
+
+
+def demo_experiments(seed: int = SEED) -> dict[str, pd.DataFrame]:
+    """The demo's self-experiments (jo's), as the committed CSVs hold them.
+
+    Returns
+    -------
+    dict of table name -> DataFrame
+        ``experiments`` (one row per plan: the columns of
+        :data:`mastery_analysis.schema.EXPERIMENT_COLUMNS`), ``experiment_schedule``
+        (experiment_id, date, period, condition, washout) and ``adherence``
+        (participant_id, experiment_id, date, followed).
+    """
+    return _canonical_experiments(_jo(seed)[1])
+
+
+def _canonical_experiments(frames):
+    out = {}
+    for table, frame in frames.items():
+        frame = frame.copy()
+        for col in ("date", "start_date"):
+            if col in frame:
+                frame[col] = pd.to_datetime(frame[col]).astype("datetime64[ns]")
+        for col in ("washout", "followed"):
+            if col in frame:
+                frame[col] = frame[col].astype(bool)
+        key = ["experiment_id"] + (["date"] if "date" in frame else [])
+        out[table] = frame.sort_values(key, kind="stable").reset_index(drop=True)
+    return out
+
+
 def demo_frames(seed: int = SEED) -> dict[str, pd.DataFrame]:
     """Generate the demo tables (deterministic for a given seed).
 
@@ -255,16 +361,18 @@ def demo_frames(seed: int = SEED) -> dict[str, pd.DataFrame]:
     dict of table name -> DataFrame
         ``participants``, ``goals``, ``ratings``, ``actions``, ``progress``, ``responses``,
         each with the columns of its table in :data:`mastery_analysis.schema.TABLES` (less
-        ``recorded_at``, which the store sets), alex first, then the cohort.
+        ``recorded_at``, which the store sets), sorted by key (alex, jo, then the cohort).
+        Jo's experiments are in :func:`demo_experiments`.
     """
     from .framework import load_framework
 
     rng = np.random.default_rng(seed)
     alex = _alex(rng)
     cohort = _cohort(rng, load_framework().questionnaire.items)
+    jo = _jo(seed)[0]
     out = {}
     for table in ("participants", "goals", "ratings", "actions", "progress", "responses"):
-        parts = [f for f in (alex.get(table), cohort.get(table)) if f is not None]
+        parts = [f for f in (alex.get(table), jo.get(table), cohort.get(table)) if f is not None]
         frame = pd.concat(parts, ignore_index=True)
         cols = [c for c in TABLES[table].columns if c != "recorded_at"]
         out[table] = _canonical(table, frame.reindex(columns=cols))
@@ -291,11 +399,19 @@ def write_demo_csv(directory: str | Path | None = None, *, seed: int = SEED) -> 
     directory = Path(directory) if directory else demo_dir()
     directory.mkdir(parents=True, exist_ok=True)
     paths = []
-    for table, frame in demo_frames(seed).items():
+    for table, frame in {**demo_frames(seed), **demo_experiments(seed)}.items():
         path = directory / f"{table}.csv"
         frame.to_csv(path, index=False, date_format="%Y-%m-%d", lineterminator="\n")
         paths.append(path)
     return paths
+
+
+def read_demo_experiments(directory: str | Path | None = None) -> dict[str, pd.DataFrame]:
+    """Read the committed demo experiments (as :func:`demo_experiments` returns them)."""
+    directory = Path(directory) if directory else demo_dir()
+    if not (directory / "experiments.csv").exists():
+        return demo_experiments()
+    return _canonical_experiments({t: pd.read_csv(directory / f"{t}.csv") for t in EXPERIMENT_FILES})
 
 
 def read_demo_csv(directory: str | Path | None = None) -> dict[str, pd.DataFrame]:
@@ -311,7 +427,10 @@ def read_demo_csv(directory: str | Path | None = None) -> dict[str, pd.DataFrame
 
 
 def load_demo(store, *, if_empty: bool = False) -> dict[str, int]:
-    """Load the demo data into ``store`` in one transaction; returns rows written per table.
+    """Load the demo data into ``store``; returns rows written per table.
+
+    The tidy tables are written in one transaction, then each demo experiment's plan and
+    schedule (as planned on its start day) and its adherence in one transaction each.
 
     With ``if_empty=True`` a store that already holds the demo participants is left as it is
     (and an empty dict returned); otherwise that is an error, since loading twice would add a
@@ -327,4 +446,16 @@ def load_demo(store, *, if_empty: bool = False) -> dict[str, int]:
             f"the demo participants are already in {store.url} ({', '.join(present[:3])}"
             f"{' ...' if len(present) > 3 else ''}); use a new store, or `mastery participant "
             f"forget` them first")
-    return store.write_many(frames, where="the demo data")
+    written = store.write_many(frames, where="the demo data")
+    exps = read_demo_experiments()
+    for plan in exps["experiments"].to_dict("records"):
+        xid = plan["experiment_id"]
+        sched = exps["experiment_schedule"].loc[exps["experiment_schedule"]["experiment_id"] == xid]
+        plan["min_effect"] = None if pd.isna(plan["min_effect"]) else plan["min_effect"]
+        plan["seed"] = int(plan["seed"])
+        for table, n in store.save_experiment(plan, sched, today=plan["start_date"]).items():
+            written[table] = written.get(table, 0) + n
+        done = exps["adherence"].loc[exps["adherence"]["experiment_id"] == xid]
+        n = store.write_adherence(plan["participant_id"], xid, done, source="demo")
+        written["adherence"] = written.get("adherence", 0) + n
+    return written

@@ -112,3 +112,9 @@ class AddressError(ValidationError):
 class MailError(MasteryError):
     """The mail server cannot be reached, refuses the login, or the messages cannot be sent
     or written; nothing is marked as sent."""
+
+
+class ExperimentError(AnalysisInputError):
+    """A self-experiment's plan, schedule or outcome cannot be used: an unknown design, too
+    few periods per condition, a washout as long as a period, an outcome with no day in the
+    schedule. The message names the option or column and the value, and what was expected."""

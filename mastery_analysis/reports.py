@@ -40,7 +40,7 @@ import pandas as pd
 from . import __version__
 from .errors import MasteryError, UnknownParticipantError
 
-KINDS = ("personal", "cohort")
+KINDS = ("personal", "cohort", "experiment")
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run", "--disable-sync"]
@@ -51,6 +51,7 @@ MIN_GROUP_SIZE = 5
 PARAMETERS: dict[str, dict[str, object]] = {
     "personal": {"participant": None, "start": None, "end": None},
     "cohort": {"cohort": None, "min_group_size": MIN_GROUP_SIZE},
+    "experiment": {"participant": None, "experiment": None},
 }
 _VOLATILE_COLUMNS = ("recorded_at", "version_id")
 
@@ -274,6 +275,13 @@ def check_parameters(kind: str, store, **params) -> dict[str, object]:
         full["participant"] = str(full["participant"])
         full["start"] = _day_text(_parse_day(full["start"], "start"))
         full["end"] = _day_text(_parse_day(full["end"], "end"))
+    elif kind == "experiment":
+        if not full["participant"] or not full["experiment"]:
+            raise ReportParameterError("an experiment report needs a participant and an experiment "
+                                       "(--participant ID --experiment ID)")
+        full["participant"], full["experiment"] = str(full["participant"]), str(full["experiment"])
+        store.require_participant(full["participant"])
+        store.experiment(full["experiment"], participant=full["participant"])  # names the known ones
     else:
         if not full["cohort"]:
             raise ReportParameterError("a cohort report needs a cohort (--cohort NAME)")
@@ -685,6 +693,8 @@ def template_path(kind: str) -> Path:
 def _title(kind: str, params: Mapping[str, object]) -> str:
     if kind == "personal":
         return f"Personal report: {params['participant']}"
+    if kind == "experiment":
+        return f"Self-experiment report: {params['experiment']}"
     return f"Cohort report: {params['cohort']}"
 
 
@@ -829,7 +839,7 @@ def render_report(kind: str, *, out: str | os.PathLike, store=None, pdf: bool = 
 
     Parameters
     ----------
-    kind : {"personal", "cohort"}
+    kind : {"personal", "cohort", "experiment"}
     out : path
         The HTML file to write (its folder is created if needed).
     store : Store, str, path or None
@@ -840,6 +850,7 @@ def render_report(kind: str, *, out: str | os.PathLike, store=None, pdf: bool = 
     **params
         Personal: ``participant`` (required), ``start``, ``end`` (``YYYY-MM-DD``, inclusive).
         Cohort: ``cohort`` (required), ``min_group_size`` (default 5).
+        Experiment: ``participant`` and ``experiment`` (both required).
 
     Returns
     -------

@@ -718,3 +718,194 @@ def validate_progress(frame, **kw):
 
 def validate_responses(frame, **kw):
     return validate("responses", frame, **kw)
+
+
+# --------------------------------------------------------------------------- self-experiments
+# A plan (``experiments``), its schedule (``experiment_schedule``) and the days followed
+# (``adherence``). Append-only like the tidy tables, kept apart from DATA_TABLES (they are not
+# imported or exported as tidy files); the store checks them with the functions below.
+EXPERIMENT_DESIGNS = ("days", "pairs", "alternating")
+OUTCOME_KINDS = ("element", "goal_progress", "goal_actions", "note")
+EXPERIMENT_COLUMNS = (
+    "experiment_id", "participant_id", "title", "condition_a", "condition_b", "outcome_kind",
+    "outcome_ref", "design", "period_days", "periods", "washout_days", "start_date", "seed",
+    "min_effect",
+)
+SCHEDULE_COLUMNS = ("date", "period", "condition", "washout")
+ADHERENCE_COLUMNS = ("participant_id", "experiment_id", "date", "followed", "source", "recorded_at")
+_OUTCOME_WORDS = {"progress": "goal_progress", "actions": "goal_actions"}
+
+
+def parse_outcome(text: str) -> tuple[str, str]:
+    """An outcome as people type it, as ``(outcome_kind, outcome_ref)``.
+
+    ``element:focused`` (an element's current rating), ``goal:G1:progress`` (the day's change
+    in the goal's progress), ``goal:G1:actions`` (the day's action count) or ``note:NAME``
+    (a numeric note of one's own: ``responses`` rows with instrument ``note`` and item NAME).
+
+    Raises
+    ------
+    ValidationError
+        Naming the text and the forms accepted.
+    """
+    parts = str(text).strip().split(":") if text is not None else []
+    expected = "element:KEY, goal:GOAL_ID:progress, goal:GOAL_ID:actions or note:NAME"
+    if len(parts) == 2 and parts[0] in ("element", "note") and parts[1]:
+        return parts[0], parts[1]
+    if len(parts) == 3 and parts[0] == "goal" and parts[1] and parts[2] in _OUTCOME_WORDS:
+        return _OUTCOME_WORDS[parts[2]], parts[1]
+    raise ValidationError("outcome", [{"row": None, "column": None, "value": text,
+                                       "expected": expected}], noun="")
+
+
+def format_outcome(kind: str, ref: str) -> str:
+    """The inverse of :func:`parse_outcome`."""
+    if kind in ("element", "note"):
+        return f"{kind}:{ref}"
+    return f"goal:{ref}:{'progress' if kind == 'goal_progress' else 'actions'}"
+
+
+def check_experiment_plan(plan, *, framework: Framework | str | None = None) -> dict:
+    """One experiment plan (a mapping of :data:`EXPERIMENT_COLUMNS`), typed and checked.
+
+    Checks each field alone and together: ids, a title and two different conditions of 1 to
+    200 characters, a known outcome kind (an element of ``framework`` for ``element``), a
+    design of :data:`EXPERIMENT_DESIGNS`, ``period_days`` 1 to 366, ``periods`` 4 to 366
+    (at least two periods of each condition), ``washout_days`` 0 to less than a period, a
+    start day, a whole-number seed 0 to 2**63 - 1 and an optional positive ``min_effect``.
+
+    Returns
+    -------
+    dict
+        The plan with Python values (``datetime.date``, int, float or None).
+
+    Raises
+    ------
+    ValidationError
+        Listing every bad field; ``row`` is None and ``column`` names the field.
+    """
+    fw = load_framework(framework)
+    failures: list[dict] = []
+    missing = [c for c in EXPERIMENT_COLUMNS if c not in plan and c != "min_effect"]
+    if missing:
+        raise ValidationError("experiment plan", [{"row": None, "column": c, "value": "(missing)",
+                                                   "expected": f"a value for '{c}'"} for c in missing],
+                              noun="")
+    out: dict = {}
+
+    def fail(col, value, expected):
+        failures.append({"row": None, "column": col, "value": _plain(value), "expected": expected})
+
+    for col in ("experiment_id", "participant_id"):
+        out[col] = _check_cell(_id(), col, plan[col], None, failures)
+    for col, what in (("title", "a title"), ("condition_a", "condition A in words"),
+                      ("condition_b", "condition B in words")):
+        out[col] = _check_cell(Rule("text", max_len=200, error=f"{what} of 1 to 200 characters"),
+                               col, plan[col], None, failures)
+    if out["condition_a"] and out["condition_a"] == out["condition_b"]:
+        fail("condition_b", out["condition_b"], "a condition different from condition A")
+    out["outcome_kind"] = _check_cell(_choice(OUTCOME_KINDS, f"one of {', '.join(OUTCOME_KINDS)}"),
+                                      "outcome_kind", plan["outcome_kind"], None, failures)
+    if out["outcome_kind"] == "element":
+        out["outcome_ref"] = _check_cell(
+            _choice(fw.keys, f"one of the {fw.name} elements ({', '.join(fw.keys)})"),
+            "outcome_ref", plan["outcome_ref"], None, failures)
+    else:
+        out["outcome_ref"] = _check_cell(_id(), "outcome_ref", plan["outcome_ref"], None, failures)
+    out["design"] = _check_cell(_choice(EXPERIMENT_DESIGNS, "days, pairs or alternating"),
+                                "design", plan["design"], None, failures)
+    out["period_days"] = _check_cell(_between(1, 366, "a whole number of days from 1 to 366"),
+                                     "period_days", plan["period_days"], None, failures)
+    n = len(failures)
+    periods = _check_cell(_between(0, 366, "a whole number of periods up to 366"), "periods",
+                          plan["periods"], None, failures)
+    if len(failures) == n and periods is not None:
+        if out["design"] == "days":  # the condition changes by the day: count days
+            if out["period_days"] is not None and periods * out["period_days"] // 2 < 2:
+                fail("periods", periods, "blocks giving at least two days of each condition")
+        elif periods < 4:
+            fail("periods", periods, "at least 4 periods: two or more of each condition (fewer "
+                                     "cannot tell a difference from chance)")
+    out["periods"] = periods
+    n = len(failures)
+    washout = _check_cell(_between(0, 365, "a whole number of days from 0"), "washout_days",
+                          plan.get("washout_days", 0) or 0, None, failures)
+    if len(failures) == n and out["period_days"] is not None and washout >= out["period_days"]:
+        fail("washout_days", washout, f"fewer days than a period ({out['period_days']}): a "
+                                      "washout as long as a period leaves nothing to measure")
+    out["washout_days"] = washout
+    out["start_date"] = _check_cell(_day(), "start_date", plan["start_date"], None, failures)
+    seed = plan["seed"]
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) \
+            or not 0 <= int(seed) < 2**63:
+        fail("seed", seed, "a whole number from 0 to 2**63 - 1")
+        out["seed"] = None
+    else:
+        out["seed"] = int(seed)
+    effect = plan.get("min_effect")
+    if _missing(effect):
+        out["min_effect"] = None
+    else:
+        out["min_effect"] = _check_cell(Rule("finite", error="a finite number"), "min_effect",
+                                        effect, None, failures)
+        if out["min_effect"] is not None and not out["min_effect"] > 0:
+            fail("min_effect", effect, "a positive difference (the smallest effect you care about)")
+    if failures:
+        raise ValidationError("experiment plan", failures, noun="")
+    return out
+
+
+def check_schedule(schedule: pd.DataFrame, plan: dict) -> pd.DataFrame:
+    """A plan's schedule (``date``, ``period``, ``condition``, ``washout``), typed and checked.
+
+    The schedule must start on the plan's start day, list each day once in order with no gap,
+    give every day condition ``A`` or ``B``, and give each condition at least two periods
+    that are not all washout.
+
+    Returns
+    -------
+    DataFrame
+        date (datetime64), period (int64), condition (str), washout (bool), sorted by date.
+
+    Raises
+    ------
+    ValidationError
+        Naming the row and column that are wrong.
+    """
+    where = f"the schedule of experiment '{plan['experiment_id']}'"
+    if not isinstance(schedule, pd.DataFrame) or not set(SCHEDULE_COLUMNS) <= set(schedule.columns):
+        raise ValidationError("schedule", [{"row": None, "column": None, "value": "(frame)",
+                                            "expected": "a frame with columns date, period, "
+                                                        "condition, washout"}], where=where)
+    failures: list[dict] = []
+    out = pd.DataFrame(index=schedule.index)
+    out["date"] = _coerce_dates(schedule, "date", failures, nullable=False)
+    period = _coerce_numbers(schedule, "period", failures, integer=True)
+    out["condition"] = schedule["condition"].astype(object)
+    out["washout"] = _coerce_bools(schedule, "washout", failures)
+    for label in schedule.index[~out["condition"].isin(["A", "B"])]:
+        failures.append({"row": label, "column": "condition", "value": out.at[label, "condition"],
+                         "expected": "'A' or 'B'"})
+    if failures:
+        raise ValidationError("schedule", failures, where=where)
+    out["period"] = period.astype("int64")
+    out["condition"] = out["condition"].astype(str)
+    out = out[list(SCHEDULE_COLUMNS)].sort_values("date", kind="stable").reset_index(drop=True)
+    start = pd.Timestamp(plan["start_date"])
+    expected = pd.date_range(start, periods=len(out), freq="D")
+    if len(out) == 0 or not (out["date"].to_numpy() == expected.to_numpy()).all():
+        raise ValidationError("schedule", [{"row": None, "column": "date",
+                                            "value": f"{len(out)} days",
+                                            "expected": f"every day once from the start day "
+                                                        f"{start:%Y-%m-%d}, with no gap"}], where=where)
+    measured = out.loc[~out["washout"]]
+    days = plan.get("design") == "days"  # the condition changes by the day: count days
+    per = measured.groupby("condition")["date" if days else "period"].nunique()
+    unit = "days" if days else "periods"
+    for cond in ("A", "B"):
+        if per.get(cond, 0) < 2:
+            failures.append({"row": None, "column": "condition", "value": f"{per.get(cond, 0)} {unit} of {cond}",
+                             "expected": f"at least two {unit} of each condition"})
+    if failures:
+        raise ValidationError("schedule", failures, where=where)
+    return out

@@ -29,25 +29,28 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import event
 
 from . import __version__
-from .errors import (StoreError, StoreVersionError, UnknownCohortError, UnknownParticipantError,
-                     ValidationError)
+from .errors import (ExperimentError, StoreError, StoreVersionError, UnknownCohortError,
+                     UnknownParticipantError, ValidationError)
 from .framework import (DEFAULT_FRAMEWORK, FRAMEWORK_DIR, ID_EXPECTED, ID_PATTERN, Framework, load_framework,
                         load_instrument)
 from .locations import STORE_ENV, store_location
 from .resources import checkout_root
-from .schema import PHASES, TABLES, Rows, as_day, as_email, check_rows, empty, validate
+from .schema import (EXPERIMENT_COLUMNS, PHASES, TABLES, Rows, as_day, as_email, check_experiment_plan,
+                     check_rows, check_schedule, empty, format_outcome, validate)
 from .snapshot import GENERATION_KEY, Snapshot, new_generation
 
 # 1: the tidy tables and meta. 2: cohorts, access_codes and access_attempts (state tables);
 # a version-1 store is upgraded when opened (its cohorts are registered from participants).
 # 3: contacts and messages (state tables of the coach's e-mails; see their comment below).
 # 4: cohorts.instruments, the questionnaires a cohort uses per phase (validated instruments).
-SCHEMA_VERSION = 4
+# 5: self-experiments (experiments, experiment_schedule, adherence: append-only).
+SCHEMA_VERSION = 5
 DATA_TABLES = ("participants", "goals", "ratings", "actions", "progress", "responses")
 
 _metadata = sa.MetaData()
@@ -147,6 +150,58 @@ MESSAGES = sa.Table(
     sa.Index("ix_messages_cohort", "cohort", "kind"),
 )
 STATE_TABLES = ("cohorts", "access_codes", "access_attempts", "contacts", "messages")
+
+# ---- self-experiments (schema version 5): append-only like the tidy tables. A plan is a row
+# of ``experiments`` (a new version while its start day has not come); its schedule rows name
+# the plan version they belong to, so a changed plan's schedule replaces the old one whole.
+EXPERIMENTS = sa.Table(
+    "experiments", _metadata,
+    sa.Column("version_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("experiment_id", sa.String(64), nullable=False),
+    sa.Column("participant_id", sa.String(64), nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("condition_a", sa.Text, nullable=False),
+    sa.Column("condition_b", sa.Text, nullable=False),
+    sa.Column("outcome_kind", sa.String(16), nullable=False),
+    sa.Column("outcome_ref", sa.String(64), nullable=False),
+    sa.Column("design", sa.String(16), nullable=False),
+    sa.Column("period_days", sa.Integer, nullable=False),
+    sa.Column("periods", sa.Integer, nullable=False),
+    sa.Column("washout_days", sa.Integer, nullable=False),
+    sa.Column("start_date", sa.Date, nullable=False),
+    sa.Column("seed", sa.BigInteger, nullable=False),
+    sa.Column("min_effect", sa.Float),
+    sa.Column("recorded_at", _STAMP, nullable=False),
+    sa.Index("ix_experiments_key", "experiment_id", "version_id"),
+    sa.Index("ix_experiments_participant", "participant_id"),
+)
+EXPERIMENT_SCHEDULE = sa.Table(
+    "experiment_schedule", _metadata,
+    sa.Column("version_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("plan_version", sa.Integer, nullable=False),  # experiments.version_id
+    sa.Column("experiment_id", sa.String(64), nullable=False),
+    sa.Column("participant_id", sa.String(64), nullable=False),
+    sa.Column("date", sa.Date, nullable=False),
+    sa.Column("period", sa.Integer, nullable=False),
+    sa.Column("condition", sa.String(1), nullable=False),
+    sa.Column("washout", sa.Boolean, nullable=False),
+    sa.Column("recorded_at", _STAMP, nullable=False),
+    sa.Index("ix_experiment_schedule_plan", "plan_version", "date"),
+    sa.Index("ix_experiment_schedule_participant", "participant_id"),
+)
+ADHERENCE = sa.Table(
+    "adherence", _metadata,
+    sa.Column("version_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("participant_id", sa.String(64), nullable=False),
+    sa.Column("experiment_id", sa.String(64), nullable=False),
+    sa.Column("date", sa.Date, nullable=False),
+    sa.Column("followed", sa.Boolean, nullable=False),
+    sa.Column("source", sa.String(100), nullable=False),
+    sa.Column("recorded_at", _STAMP, nullable=False),
+    sa.Index("ix_adherence_key", "experiment_id", "date", "version_id"),
+    sa.Index("ix_adherence_participant", "participant_id"),
+)
+EXPERIMENT_TABLES = ("experiments", "experiment_schedule", "adherence")
 # One key for the advisory lock every PostgreSQL write transaction takes (any constant works;
 # this one spells "mastery" in hex-ish so it is recognisable in pg_locks).
 _PG_WRITE_LOCK = 0x6D617374
@@ -592,7 +647,8 @@ class Store:
                        actions: Mapping[str, int | Mapping] | None = None,
                        progress: Mapping[str, float] | None = None,
                        note: str | None = None, source: str = "checkin",
-                       framework: Framework | None = None) -> dict[str, int]:
+                       framework: Framework | None = None,
+                       adherence: Mapping[str, bool] | None = None) -> dict[str, int]:
         """Write one participant-day in one transaction.
 
         Parameters
@@ -608,6 +664,9 @@ class Store:
             The day's note, kept on every row this check-in writes.
         framework : Framework, optional
             Check ratings against this framework (a cohort's) instead of the store's.
+        adherence : dict of experiment_id -> bool, optional
+            Whether the day's condition of each of the participant's running experiments
+            was followed (see :meth:`record_adherence`), written in the same transaction.
 
         Returns
         -------
@@ -646,7 +705,11 @@ class Store:
             records["progress"] = [
                 {"participant_id": participant_id, "date": when, "goal_id": g, "percent": p,
                  "note": note, "source": source} for g, p in progress.items()]
-        if not records:
+        if adherence is not None and not isinstance(adherence, Mapping):
+            raise ValidationError("adherence", [{"row": None, "column": None, "value": type(adherence).__name__,
+                                                 "expected": "a dict (experiment_id -> true or false)"}],
+                                  noun="argument")
+        if not records and not adherence:
             raise ValidationError("ratings", [{"row": None, "column": None, "value": "(nothing)",
                                                "expected": "at least one rating, action or progress"}])
         where = f"check-in of {participant_id} on {when}"
@@ -661,6 +724,12 @@ class Store:
             with self._connection(write=True) as conn:
                 self._write_clean(conn, order, clean, counts, where=where, skip_unchanged=False,
                                   row_label="row", progress=False)
+                if adherence:
+                    if not order:
+                        self._check_references(conn, "adherence", Rows("adherence", [0], {
+                            "participant_id": [participant_id]}), where)
+                    counts["adherence"] = self._insert_adherence(conn, participant_id, adherence, when,
+                                                                 source=source)
         except UnknownParticipantError:
             self.require_participant(participant_id)  # the message that names who is known
             raise
@@ -676,12 +745,294 @@ class Store:
             for name in reversed(DATA_TABLES):
                 t = SQL_TABLES[name]
                 deleted[name] = conn.execute(sa.delete(t).where(t.c.participant_id == participant_id)).rowcount
-            for t in (ACCESS_CODES, ACCESS_ATTEMPTS, CONTACTS, MESSAGES):
+            for t in (ACCESS_CODES, ACCESS_ATTEMPTS, CONTACTS, MESSAGES, ADHERENCE, EXPERIMENT_SCHEDULE,
+                      EXPERIMENTS):
                 deleted[t.name] = conn.execute(sa.delete(t).where(t.c.participant_id == participant_id)).rowcount
             # deletions are invisible to a version watermark: snapshots rebuild on a new generation
             conn.execute(META.delete().where(META.c.key == GENERATION_KEY))
             conn.execute(META.insert(), [{"key": GENERATION_KEY, "value": new_generation()}])
         return deleted
+
+    # ----------------------------------------------------------------- self-experiments
+    def save_experiment(self, plan: Mapping, schedule: pd.DataFrame, *, today=None) -> dict[str, int]:
+        """Keep a self-experiment's plan and its schedule, in one transaction.
+
+        Parameters
+        ----------
+        plan : mapping
+            The fields of :data:`mastery_analysis.schema.EXPERIMENT_COLUMNS` (checked by
+            :func:`~mastery_analysis.schema.check_experiment_plan`).
+        schedule : DataFrame
+            ``date``, ``period``, ``condition`` (``"A"``/``"B"``), ``washout``: the plan's
+            schedule as :func:`mastery_analysis.analysis.experiments.plan_experiment` made it
+            from the seed. Kept as it is, so it survives a change of that function.
+        today : date-like, optional
+            The person's today (defaults to the UTC date); decides what is in the past.
+
+        Returns
+        -------
+        dict of table -> rows written
+            ``experiments`` and ``experiment_schedule``; both 0 when the same plan and
+            schedule are saved again.
+
+        Raises
+        ------
+        ValidationError
+            A bad field of the plan or the schedule (every one named).
+        ExperimentError
+            The experiment id belongs to someone else; the plan changes an experiment whose
+            start day has come (a new plan is a new experiment); the outcome is one the
+            person never rates (no rows of it); the start day is in the past and the outcome
+            already has values on or after it. Nothing is written.
+        UnknownParticipantError
+        """
+        fw = self.framework
+        clean = check_experiment_plan(plan, framework=fw)
+        if clean["outcome_kind"] == "element":
+            cohort = self.participants(participant=clean["participant_id"])["cohort"]
+            if len(cohort) and isinstance(cohort.iloc[0], str):
+                fw = self.cohort_framework(cohort.iloc[0])
+                clean = check_experiment_plan(plan, framework=fw)
+        sched = check_schedule(schedule, clean)
+        today = as_day(today, what="today") if today is not None else utc_now().date()
+        pid, xid = clean["participant_id"], clean["experiment_id"]
+        self.require_participant(pid)
+        with self._connection(write=True) as conn:
+            current = conn.execute(self._experiment_select().where(
+                EXPERIMENTS.c.experiment_id == xid)).mappings().first()
+            if current is not None:
+                if current["participant_id"] != pid:
+                    raise ExperimentError(f"experiment id '{xid}' is taken by another participant; "
+                                          "choose another id")
+                old_sched = _schedule_frame(conn.execute(self._schedule_select(current["plan_version"])).all())
+                same = all(_same(current[c], clean[c]) for c in EXPERIMENT_COLUMNS) and \
+                    old_sched.reset_index(drop=True).equals(sched.reset_index(drop=True))
+                if same:
+                    return {"experiments": 0, "experiment_schedule": 0}
+                if _as_date(current["start_date"]) <= today:
+                    raise ExperimentError(
+                        f"experiment '{xid}' started on {_as_date(current['start_date'])}: its plan and "
+                        "schedule can no longer change (a new plan is a new experiment: give it a new id)")
+            first = self._first_outcome_day(conn, clean)
+            if first is None:
+                raise ExperimentError(
+                    f"participant '{pid}' has no {_outcome_words(clean)} yet: an experiment measures "
+                    "an outcome the person already records (rate it in a few check-ins first)")
+            start = clean["start_date"]
+            if start < today:
+                after = self._first_outcome_day(conn, clean, since=start)
+                if after is not None:
+                    raise ExperimentError(
+                        f"the start day {start} is in the past and {_outcome_words(clean)} already "
+                        f"has values from {after} on: a schedule drawn after the results are known "
+                        "is not randomised. Start today or later.")
+            now = stamp()
+            result = conn.execute(EXPERIMENTS.insert().values(**clean, recorded_at=now))
+            plan_version = result.inserted_primary_key[0]
+            rows = [{"plan_version": plan_version, "experiment_id": xid, "participant_id": pid,
+                     "date": d.date(), "period": int(p), "condition": c, "washout": bool(w),
+                     "recorded_at": now}
+                    for d, p, c, w in zip(sched["date"], sched["period"], sched["condition"], sched["washout"])]
+            conn.execute(EXPERIMENT_SCHEDULE.insert(), rows)
+        return {"experiments": 1, "experiment_schedule": len(rows)}
+
+    def _experiment_select(self):
+        t = EXPERIMENTS
+        newest = sa.select(sa.func.max(t.c.version_id).label("v")).group_by(t.c.experiment_id).subquery()
+        return sa.select(*[t.c[c] for c in EXPERIMENT_COLUMNS], t.c.version_id.label("plan_version"),
+                         t.c.recorded_at).join(newest, t.c.version_id == newest.c.v)
+
+    @staticmethod
+    def _schedule_select(plan_version):
+        t = EXPERIMENT_SCHEDULE
+        return sa.select(t.c.date, t.c.period, t.c.condition, t.c.washout).where(
+            t.c.plan_version == plan_version).order_by(t.c.date)
+
+    def _first_outcome_day(self, conn, plan, *, since=None):
+        """The first day on (or after ``since``) which the plan's outcome has a value, or None."""
+        kind, ref, pid = plan["outcome_kind"], plan["outcome_ref"], plan["participant_id"]
+        if kind == "element":
+            t = SQL_TABLES["ratings"]
+            conds = [t.c.element == ref, t.c.kind == "current"]
+        elif kind in ("goal_progress", "goal_actions"):
+            gt = SQL_TABLES["goals"]
+            owner = conn.execute(sa.select(gt.c.participant_id).where(gt.c.goal_id == ref).order_by(
+                gt.c.version_id.desc()).limit(1)).scalar()
+            if owner != pid:
+                raise ExperimentError(f"participant '{pid}' has no goal '{ref}'"
+                                      + ("" if owner is None else " (it belongs to someone else)"))
+            t = SQL_TABLES["progress" if kind == "goal_progress" else "actions"]
+            conds = [t.c.goal_id == ref]
+        else:
+            t = SQL_TABLES["responses"]
+            conds = [t.c.instrument == "note", t.c.item == ref]
+        conds.append(t.c.participant_id == pid)
+        if since is not None:
+            conds.append(t.c.date >= since)
+        found = conn.execute(sa.select(sa.func.min(t.c.date)).where(*conds)).scalar()
+        return None if found is None else _as_date(found)
+
+    def experiments(self, *, participant=None) -> pd.DataFrame:
+        """The self-experiments (latest plan of each).
+
+        Returns
+        -------
+        DataFrame
+            experiment_id, participant_id, title, condition_a, condition_b, outcome_kind,
+            outcome_ref, outcome (as typed: ``element:focused``, ``goal:G1:progress``...),
+            design, period_days, periods, washout_days, start_date, end_date (the schedule's
+            last day), seed, min_effect, plan_version, recorded_at; sorted by participant
+            and start day.
+        """
+        query = self._experiment_select()
+        if participant is not None:
+            ids = [participant] if isinstance(participant, str) else list(participant)
+            query = query.where(EXPERIMENTS.c.participant_id.in_(ids))
+        s = EXPERIMENT_SCHEDULE
+        with self._connection() as conn:
+            rows = conn.execute(query).mappings().all()
+            ends = dict(conn.execute(sa.select(s.c.plan_version, sa.func.max(s.c.date)).where(
+                s.c.plan_version.in_([r["plan_version"] for r in rows])).group_by(s.c.plan_version)).all())
+        cols = list(EXPERIMENT_COLUMNS) + ["plan_version", "recorded_at"]
+        frame = pd.DataFrame.from_records(rows, columns=cols)
+        frame.insert(list(frame.columns).index("design"), "outcome",
+                     [format_outcome(k, r) for k, r in zip(frame["outcome_kind"], frame["outcome_ref"])])
+        frame.insert(list(frame.columns).index("seed"), "end_date",
+                     pd.to_datetime(pd.Series([ends.get(v) for v in frame["plan_version"]], dtype=object)))
+        frame["start_date"] = pd.to_datetime(frame["start_date"])
+        frame["recorded_at"] = pd.to_datetime(frame["recorded_at"], utc=True, format="ISO8601")
+        for c in ("period_days", "periods", "washout_days", "seed", "plan_version"):
+            frame[c] = frame[c].astype("int64")
+        frame["min_effect"] = frame["min_effect"].astype("float64")
+        return frame.sort_values(["participant_id", "start_date", "experiment_id"]).reset_index(drop=True)
+
+    def experiment(self, experiment_id: str, *, participant: str | None = None) -> dict:
+        """One experiment's latest plan as a dict (the columns of :meth:`experiments`).
+
+        With ``participant``, an experiment of someone else is as unknown as a missing one.
+
+        Raises
+        ------
+        ExperimentError
+            Naming the experiments the participant (or the store) has.
+        """
+        found = self.experiments(participant=participant)
+        match = found.loc[found["experiment_id"] == experiment_id]
+        if match.empty:
+            known = found["experiment_id"].tolist()
+            hint = f"; known: {', '.join(known[:10])}" if known else \
+                "; none planned yet (`mastery experiment plan`)"
+            who = f" of participant '{participant}'" if participant else ""
+            raise ExperimentError(f"unknown experiment '{experiment_id}'{who} in {self.url}{hint}")
+        return match.iloc[0].to_dict()
+
+    def experiment_schedule(self, experiment_id: str, *, participant: str | None = None) -> pd.DataFrame:
+        """The schedule kept with the experiment's latest plan.
+
+        Returns
+        -------
+        DataFrame
+            date (datetime64), period (int64), condition (``"A"``/``"B"``), washout (bool),
+            design (the plan's), one row per day, sorted by date: the columns
+            :func:`~mastery_analysis.analysis.experiments.plan_experiment` returns.
+        """
+        plan = self.experiment(experiment_id, participant=participant)
+        with self._connection() as conn:
+            frame = _schedule_frame(conn.execute(self._schedule_select(int(plan["plan_version"]))).all())
+        frame["design"] = plan["design"]
+        return frame
+
+    def record_adherence(self, participant_id: str, experiment_id: str, day, followed: bool, *,
+                         source: str = "manual") -> int:
+        """Record whether the participant followed the day's condition (a new version if the
+        day has one already). The day must be in the experiment's schedule and not after
+        tomorrow (UTC). Returns rows written (1)."""
+        with self._connection(write=True) as conn:
+            return self._insert_adherence(conn, participant_id, {experiment_id: followed}, day,
+                                          source=source)
+
+    def write_adherence(self, participant_id: str, experiment_id: str, frame: pd.DataFrame, *,
+                        source: str = "import") -> int:
+        """Record many days of one experiment's adherence (``date`` and ``followed`` columns)
+        in one transaction, all or none: each day must be in the schedule and not after
+        tomorrow (UTC), each ``followed`` true or false. Returns rows written."""
+        if not isinstance(frame, pd.DataFrame) or not {"date", "followed"} <= set(frame.columns):
+            raise ValidationError("adherence", [{"row": None, "column": None, "value": type(frame).__name__,
+                                                 "expected": "a frame with columns date and followed"}])
+        if frame.empty:
+            return 0
+        with self._connection(write=True) as conn:
+            return sum(self._insert_adherence(conn, participant_id, {experiment_id: flag}, day, source=source)
+                       for day, flag in zip(frame["date"], frame["followed"]))
+
+    def _insert_adherence(self, conn, participant_id, followed: Mapping, day, *, source) -> int:
+        when = as_day(day, what="day")
+        if when is None or when > utc_now().date() + dt.timedelta(days=1):
+            raise ValidationError("day", [{"row": None, "column": None, "value": str(when),
+                                           "expected": "today or an earlier day (not the future)"}],
+                                  noun="")
+        rows = []
+        for xid, flag in followed.items():
+            if not isinstance(flag, (bool, np.bool_)):
+                raise ValidationError("followed", [{"row": None, "column": None, "value": flag,
+                                                    "expected": "true or false"}], noun="")
+            plan = conn.execute(self._experiment_select().where(
+                EXPERIMENTS.c.experiment_id == xid)).mappings().first()
+            if plan is None or plan["participant_id"] != participant_id:
+                raise ExperimentError(f"participant '{participant_id}' has no experiment '{xid}'")
+            s = EXPERIMENT_SCHEDULE
+            on = conn.execute(sa.select(s.c.condition).where(
+                s.c.plan_version == plan["plan_version"], s.c.date == when)).first()
+            if on is None:
+                raise ExperimentError(f"{when} is not a day of experiment '{xid}' (it runs from "
+                                      f"{_as_date(plan['start_date'])})")
+            rows.append({"participant_id": participant_id, "experiment_id": xid, "date": when,
+                         "followed": bool(flag), "source": str(source)[:100], "recorded_at": stamp()})
+        if rows:
+            conn.execute(ADHERENCE.insert(), rows)
+        return len(rows)
+
+    def adherence(self, *, participant=None, experiment: str | None = None) -> pd.DataFrame:
+        """Whether each experiment day's condition was followed (latest answer per day).
+
+        Returns
+        -------
+        DataFrame
+            participant_id, experiment_id, date (datetime64), followed (bool), source,
+            recorded_at (UTC); sorted by experiment and date.
+        """
+        t = ADHERENCE
+        conds = []
+        if participant is not None:
+            ids = [participant] if isinstance(participant, str) else list(participant)
+            conds.append(t.c.participant_id.in_(ids))
+        if experiment is not None:
+            conds.append(t.c.experiment_id == experiment)
+        newest = sa.select(sa.func.max(t.c.version_id).label("v")).where(*conds).group_by(
+            t.c.experiment_id, t.c.date).subquery()
+        query = sa.select(t.c.participant_id, t.c.experiment_id, t.c.date, t.c.followed, t.c.source,
+                          t.c.recorded_at).join(newest, t.c.version_id == newest.c.v).order_by(
+            t.c.experiment_id, t.c.date)
+        with self._connection() as conn:
+            rows = conn.execute(query).all()
+        frame = pd.DataFrame.from_records(rows, columns=list(t.c.keys())[1:])
+        frame["date"] = pd.to_datetime(frame["date"])
+        frame["followed"] = frame["followed"].astype(bool)
+        frame["recorded_at"] = pd.to_datetime(frame["recorded_at"], utc=True, format="ISO8601")
+        return frame
+
+    def experiment_rows(self, table: str, *, participant=None) -> pd.DataFrame:
+        """Every stored version of an experiment table (``experiments``,
+        ``experiment_schedule`` or ``adherence``), with ``version_id``: the history."""
+        t = {"experiments": EXPERIMENTS, "experiment_schedule": EXPERIMENT_SCHEDULE,
+             "adherence": ADHERENCE}.get(table)
+        if t is None:
+            raise StoreError(f"unknown table '{table}'; experiment tables are {', '.join(EXPERIMENT_TABLES)}")
+        query = sa.select(t).order_by(t.c.version_id)
+        if participant is not None:
+            query = query.where(t.c.participant_id == participant)
+        with self._connection() as conn:
+            return pd.DataFrame.from_records(conn.execute(query).all(), columns=list(t.c.keys()))
 
     # ----------------------------------------------------------------- workshop: cohorts and people
     def add_cohort(self, name: str, *, framework: Framework | str | None = None) -> None:
@@ -1184,6 +1535,34 @@ class Store:
         conn.exec_driver_sql(sql, rows)
 
 
+def _as_date(value) -> dt.date:
+    """A date column's value as the driver returns it (a date, or ISO text on SQLite)."""
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
+
+
+def _same(a, b) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    if isinstance(b, dt.date):
+        return _as_date(a) == b
+    return a == b
+
+
+def _schedule_frame(rows) -> pd.DataFrame:
+    frame = pd.DataFrame.from_records(rows, columns=["date", "period", "condition", "washout"])
+    frame["date"] = pd.to_datetime(frame["date"]).astype("datetime64[ns]")
+    frame["period"] = frame["period"].astype("int64")
+    frame["condition"] = frame["condition"].astype(str)
+    frame["washout"] = frame["washout"].astype(bool)
+    return frame
+
+
+def _outcome_words(plan) -> str:
+    kind, ref = plan["outcome_kind"], plan["outcome_ref"]
+    return {"element": f"ratings of '{ref}'", "goal_progress": f"progress of goal '{ref}'",
+            "goal_actions": f"actions for goal '{ref}'", "note": f"note '{ref}' values"}[kind]
+
+
 def _column(clean, name: str) -> tuple[list, list]:
     """Row labels and one column's values, of a validated frame or :class:`Rows`."""
     if isinstance(clean, Rows):
@@ -1229,6 +1608,7 @@ def _upgrade(conn, version: int, framework_ref: str | None) -> None:
     cohorts keep working with the commands that now check cohort names.
     2 -> 3: ``contacts`` and ``messages`` (e-mail invitations and nudges) start empty.
     3 -> 4: ``cohorts`` gains ``instruments`` (none chosen: the framework's questionnaire).
+    4 -> 5: the self-experiment tables (``experiments``, ``experiment_schedule``, ``adherence``).
     """
     if version < 2:
         t = SQL_TABLES["participants"]
@@ -1247,6 +1627,11 @@ def _upgrade(conn, version: int, framework_ref: str | None) -> None:
         have = {c["name"] for c in sa.inspect(conn).get_columns("cohorts")}
         if "instruments" not in have:  # create_all above made it when cohorts was new
             conn.execute(sa.text("ALTER TABLE cohorts ADD COLUMN instruments TEXT"))
+    if version < 5:
+        # self-experiments: three new append-only tables (create_all made them already when
+        # the store was opened; this keeps the step whole); older stores have no rows to move.
+        for table in (EXPERIMENTS, EXPERIMENT_SCHEDULE, ADHERENCE):
+            table.create(conn, checkfirst=True)
     conn.execute(sa.update(META).where(META.c.key == "schema_version").values(value=str(SCHEMA_VERSION)))
 
 

@@ -118,3 +118,56 @@ def test_rci_with_the_measured_reliability_flags_about_5_percent_when_nobody_cha
     likert = reliability_cell(100, 30, 3, 0.55, seed=4, likert=True)
     assert at_most(likert["flag_tool"], likert["people"], 0.06), likert
     assert at_least(likert["flag_assumed"], likert["people"], 0.15), likert
+
+
+# --------------------------------------------------------------------------------------------
+# self-experiments (the full grid: the "experiments" section of docs/statistics.md)
+
+
+@pytest.mark.parametrize("design,L,m,w", [("pairs", 7, 12, 1), ("alternating", 7, 12, 1),
+                                          ("days", 2, 21, 0)])
+def test_self_experiment_test_holds_its_level_under_autocorrelation_and_drift(design, L, m, w):
+    from mastery_analysis.analysis.experiments import simulated_power
+
+    common = dict(design=design, period_days=L, periods=m, washout_days=w, effect=0.0, phi=0.9,
+                  sd=1.0, n_sim=500, seed=L + m, drift=2.0 / (L * m))
+    assert at_most(simulated_power(**common)["power"], 500, 0.05)
+    if design != "days":  # the free shuffle, ignoring the periods, finds effects in noise
+        assert simulated_power(**common, free_shuffle=True)["power"] > 0.15
+
+
+def test_self_experiment_interval_covers_a_planted_effect():
+    import pandas as pd
+
+    from mastery_analysis.analysis import experiments as ex
+
+    rng = np.random.default_rng(12)
+    hits = 0
+    for k in range(120):
+        sched = ex.plan_experiment("2026-01-05", design="alternating", period_days=4, periods=12,
+                                   washout_days=1, seed=k)
+        y = ex.simulate_ar1(rng, 1, 48, 0.8)[0] + 1.0 * (sched["condition"] == "B").to_numpy() \
+            + np.linspace(0, 2, 48)
+        r = ex.experiment_effect(pd.DataFrame({"date": sched["date"], "value": y}), sched).iloc[0]
+        hits += r["ci_low"] <= 1.0 <= r["ci_high"]
+    assert at_least(hits / 120, 120, 0.94)
+
+
+def test_a_recommended_plan_has_its_power_on_the_true_process():
+    import pandas as pd
+
+    from mastery_analysis.analysis import experiments as ex
+
+    rng = np.random.default_rng(4)
+    history = pd.DataFrame({"date": pd.date_range("2025-01-01", periods=365),
+                            "value": 6 + ex.simulate_ar1(rng, 1, 365, 0.5, 1.5)[0]})
+    m = ex.recommend_periods(history, design="days", period_days=2, effect=1.0, seed=3)
+    assert m is not None
+    true = ex.simulated_power(design="days", period_days=2, periods=m, effect=1.0, phi=0.5, sd=1.5,
+                              n_sim=400, seed=8)
+    assert at_least(true["power"], 400, 0.8)
+    # and one period fewer would not reliably have been enough (the recommendation is no longer
+    # than it needs to be, up to the simulation's noise)
+    fewer = ex.simulated_power(design="days", period_days=2, periods=m - 2, effect=1.0, phi=0.5,
+                               sd=1.5, n_sim=400, seed=8)
+    assert fewer["power"] < 0.85

@@ -22,7 +22,7 @@ def test_init_demo_list_export_forget(tmp_path, capsys):
     code, out, _ = run(capsys, "init", "--store", db)
     assert code == 0 and f"schema version {SCHEMA_VERSION}" in out
     code, out, _ = run(capsys, "demo", "--store", db)
-    assert code == 0 and "4390 ratings" in out
+    assert code == 0 and "5220 ratings" in out and "2 experiments" in out
     code, _, err = run(capsys, "demo", "--store", db)
     assert code == 1 and "already in" in err and "Traceback" not in err
     code, out, _ = run(capsys, "demo", "--store", db, "--if-empty")
@@ -36,7 +36,7 @@ def test_init_demo_list_export_forget(tmp_path, capsys):
     code, out, _ = run(capsys, "export", "--store", db, "--out", str(tmp_path / "csv"))
     assert code == 0
     ratings = pd.read_csv(tmp_path / "csv" / "ratings.csv")
-    assert len(ratings) == 4390
+    assert len(ratings) == 5220
     code, out, _ = run(capsys, "export", "--store", db, "--out", str(tmp_path / "pq"), "--format", "parquet")
     assert code == 0
     assert pd.read_parquet(tmp_path / "pq" / "responses.parquet").shape[0] == 720

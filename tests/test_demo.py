@@ -55,3 +55,48 @@ def test_load_demo_into_a_store(store):
     assert written["ratings"] == len(demo.read_demo_csv()["ratings"])
     assert demo.load_demo(store, if_empty=True) == {}
     assert len(store.participants(cohort=demo.COHORT)) == 24
+
+
+def test_demo_experiments_are_kept_with_their_schedules_and_adherence(store):
+    from mastery_analysis.analysis.experiments import plan_experiment
+
+    demo.load_demo(store)
+    exps = store.experiments(participant="jo")
+    assert exps["experiment_id"].tolist() == ["jo-x1", "jo-x2"]
+    for plan in exps.to_dict("records"):
+        kept = store.experiment_schedule(plan["experiment_id"])
+        drawn = plan_experiment(plan["start_date"], design=plan["design"], period_days=plan["period_days"],
+                                periods=plan["periods"], washout_days=plan["washout_days"], seed=plan["seed"])
+        pd.testing.assert_frame_equal(kept, drawn[kept.columns.tolist()], check_dtype=False)
+        answered = store.adherence(experiment=plan["experiment_id"])
+        assert 0.6 * len(kept) < len(answered) <= len(kept) and not answered["followed"].all()
+
+
+def test_the_analysis_finds_the_planted_effect_and_claims_none_where_there_is_none(store):
+    from mastery_analysis import self_experiments as sx
+
+    demo.load_demo(store)
+    truth = demo.GROUND_TRUTH["jo"]["experiments"]
+    effect = sx.experiment_results(store, "jo", "jo-x1").iloc[0]  # intention to treat
+    assert effect["finished"] and effect["randomised"]
+    assert effect["p_value"] < 0.01
+    assert effect["ci_low"] > 0 and effect["ci_low"] <= truth["jo-x1"]["effect"] <= effect["ci_high"]
+    assert effect["nap"] > 0.65
+    null = sx.experiment_results(store, "jo", "jo-x2").iloc[0]
+    assert null["finished"] and null["p_value"] >= 0.05
+    assert null["ci_low"] < truth["jo-x2"]["effect"] < null["ci_high"]
+    assert null["exact"]  # the alternating design's schedules are few enough to compare all
+
+
+def test_adding_jo_left_the_rows_of_alex_and_the_cohort_as_they_were():
+    # jo has a random stream of their own: the frames without jo are those generated without jo
+    import numpy as np
+    from mastery_analysis.framework import load_framework
+
+    rng = np.random.default_rng(demo.SEED)
+    alex = demo._alex(rng)
+    cohort = demo._cohort(rng, load_framework().questionnaire.items)
+    frames = demo.demo_frames()
+    for table in ("ratings", "actions", "progress"):
+        mine = frames[table].loc[frames[table]["participant_id"] != "jo"]
+        assert len(mine) == len(alex[table]) + len(cohort[table])

@@ -29,7 +29,14 @@ _WHERE = {
     "scale_change": "reliability",
     "weekly_action_ratings": "cohort",
     "person_slopes": "cohort",
-    "insights": "findings",  # not insights.py: the module would shadow the function
+    "insights": "findings",
+    "plan_experiment": "experiments",
+    "design_assignments": "experiments",
+    "experiment_effect": "experiments",
+    "experiment_distribution": "experiments",
+    "experiment_power": "experiments",
+    "recommend_periods": "experiments",
+    "check_plan": "experiments",  # not insights.py: the module would shadow the function
 }
 
 __all__ = sorted(_WHERE)

@@ -229,7 +229,7 @@ def _habit_findings(actions, goals, titles, today):
 def insights(ratings: pd.DataFrame, actions: pd.DataFrame, progress: pd.DataFrame,
              goals: pd.DataFrame, *, participant_id: str | None = None, today=None,
              framework: Framework | str | None = None, alpha: float = 0.05,
-             lags=range(0, 8)) -> pd.DataFrame:
+             lags=range(0, 8), experiments: pd.DataFrame | None = None) -> pd.DataFrame:
     """Plain-English findings for one participant, with their numbers and uncertainty.
 
     Findings, in this order:
@@ -250,6 +250,11 @@ def insights(ratings: pd.DataFrame, actions: pd.DataFrame, progress: pd.DataFram
     - ``habit`` (one per goal): Loop habit strength on ``today`` and the current and longest
       streaks, from :func:`~mastery_analysis.analysis.habit_strength` and
       :func:`~mastery_analysis.analysis.streaks`.
+    - ``experiment`` (one per self-experiment in ``experiments``): its result in a sentence
+      (:func:`~mastery_analysis.analysis.experiment_outcomes.effect_sentence`) once its planned
+      end is on or before ``today``, else that it has no result yet. A difference is claimed
+      only when the intention-to-treat randomisation test's Benjamini-Hochberg q across the
+      participant's finished experiments is below ``alpha``.
     - ``data``: only when the participant has no rows at all ("nothing recorded yet").
 
     Parameters
@@ -270,6 +275,12 @@ def insights(ratings: pd.DataFrame, actions: pd.DataFrame, progress: pd.DataFram
         The false discovery rate for claims (0.05).
     lags : iterable of int
         Lags tested for action and progress (0 to 7 days).
+    experiments : DataFrame, optional
+        The participant's self-experiments: one intention-to-treat row of
+        :func:`~mastery_analysis.analysis.experiments.experiment_effect` each (``estimate``,
+        ``ci_low``, ``ci_high``, ``p_value``, ``n_a``, ``n_b``, ``finished``, ``randomised``,
+        ``alpha``, ``planned_end``) with ``experiment_id``, ``title``, ``condition_a``,
+        ``condition_b`` and ``outcome`` (the outcome in words).
 
     Returns
     -------
@@ -280,7 +291,7 @@ def insights(ratings: pd.DataFrame, actions: pd.DataFrame, progress: pd.DataFram
         - ``subject`` (str): the element key or goal_id the finding is about
         - ``text`` (str): the finding in plain English, with its numbers
         - ``value`` (float): the trend's slope (points per week), the correlation r, the goal's
-          percent, or the habit strength; NaN when there is none
+          percent, the habit strength, or an experiment's difference B - A; NaN when there is none
         - ``ci_low``, ``ci_high`` (float): the ``1 - alpha`` interval of ``value`` where there is one
         - ``p_value``, ``q_value`` (float): the test's p and its BH-adjusted q (trend and
           action_progress only)
@@ -326,9 +337,40 @@ def insights(ratings: pd.DataFrame, actions: pd.DataFrame, progress: pd.DataFram
     found += _action_findings(a, p, r, titles, alpha, lags)
     found += _pace_findings(g, p, titles, today)
     found += _habit_findings(a, g, titles, today)
+    if experiments is not None:
+        found += _experiment_findings(experiments, today, alpha)
     if not found:
         found.append(_finding("data", participant_id, "Nothing to report yet.", sufficient=False))
     return _frame(found)
+
+
+def _experiment_findings(experiments, today, alpha):
+    from ._grouped import bh_q
+    from .experiment_outcomes import effect_sentence
+
+    require_frame(experiments, ["experiment_id", "title", "condition_a", "condition_b", "outcome",
+                                "estimate", "ci_low", "ci_high", "p_value", "n_a", "n_b",
+                                "finished", "randomised", "planned_end"],
+                  name="experiments", function="insights")
+    rows = experiments.loc[experiments["randomised"].astype(bool)].copy()
+    rows["finished"] = rows["finished"].astype(bool) & (pd.to_datetime(rows["planned_end"]) <= today)
+    rows["q_value"] = np.nan
+    done = rows["finished"].to_numpy()
+    if done.any():
+        rows.loc[done, "q_value"] = bh_q(rows.loc[done, "p_value"].to_numpy(dtype=float))
+    out = []
+    for r in rows.to_dict("records"):
+        claim = bool(r["finished"] and r["q_value"] < alpha)
+        text = effect_sentence({**r, "alpha": alpha}, title=r["title"], condition_a=r["condition_a"],
+                               condition_b=r["condition_b"], outcome=r["outcome"], significant=claim)
+        if r["finished"]:
+            out.append(_finding("experiment", r["experiment_id"], text, value=r["estimate"],
+                                ci_low=r["ci_low"], ci_high=r["ci_high"], p_value=r["p_value"],
+                                q_value=r["q_value"], n=int(r["n_a"]) + int(r["n_b"]), claim=claim))
+        else:
+            out.append(_finding("experiment", r["experiment_id"], text,
+                                n=int(r["n_a"]) + int(r["n_b"]), sufficient=False))
+    return out
 
 
 def _frame(found) -> pd.DataFrame:

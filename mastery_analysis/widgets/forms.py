@@ -76,6 +76,7 @@ from ..charts import plot_recent_days
 from ..errors import MasteryError, StoreError, ValidationError
 from ..framework import Framework, load_framework
 from ..schema import PHASES, as_day
+from .experiments import ExperimentCheck
 
 __all__ = ["CheckInForm", "GoalForm", "AssessmentForm", "GoalInputs", "goal_id_for",
            "current_streak", "guarded", "refusal_text", "server_log", "SERVER_FAILURE"]
@@ -378,6 +379,10 @@ class CheckInForm(_Form):
         Vision ratings; start at the day's saved vision, else the latest, else the scale's top.
     goal_inputs : dict of goal_id -> GoalInputs
         One entry per active (not archived) goal; see :class:`GoalInputs`.
+    experiments : ExperimentCheck or None
+        Each self-experiment running on the day: its condition in the person's words and
+        "did you follow it today?" (:class:`~mastery_analysis.widgets.experiments.ExperimentCheck`);
+        the answers are saved with the day, in the same transaction.
     note : ipywidgets.Text
         The day's note (at most 2000 characters), kept on every row written.
     note_message : ipywidgets.HTML
@@ -448,6 +453,9 @@ class CheckInForm(_Form):
                 "No active goals yet: add goals in the Goals part of this page." if self.served else
                 "No active goals yet: add goals with the goal form (notebooks/01_goals.ipynb)."))]
 
+        # self-experiments: today's condition and "did you follow it today?" (a group of its own)
+        self.experiments = ExperimentCheck(store, participant_id) if self.participant_known else None
+
         self.note = W.Text(placeholder="A note about the day (Enter saves)", description="Note",
                            continuous_update=True, layout=W.Layout(width="98%"))
         self.note.add_class("mastery-note")
@@ -476,7 +484,7 @@ class CheckInForm(_Form):
 
         left = W.VBox([self.rate_toggle, self._ratings_box, self.vision_toggle, self._vision_box])
         right = W.VBox([W.HTML("<b>Today's actions and goal progress</b>"), *goal_rows,
-                        self.note, self.note_message,
+                        self.experiments.box, self.note, self.note_message,
                         W.HBox([self.save_button], layout=W.Layout(margin="6px 0")),
                         self.status, self.chart_output])
         header = W.HBox([self.date_picker, self.date_message],
@@ -575,6 +583,8 @@ class CheckInForm(_Form):
             gi.progress.placeholder = (f"last {_fmt_number(prog_before[gid])}"
                                        if gid in prog_before.index else "0-100")
             _say(gi.message, None)
+        if self.experiments is not None:
+            self.experiments.load_day(day)
         notes = pd.concat([on_day["note"], actions["note"], prog_day["note"]]).dropna()
         self.note.value = str(notes.iloc[0]) if len(notes) else ""
         _say(self.note_message, None)
@@ -641,12 +651,14 @@ class CheckInForm(_Form):
         ratings = {k: int(s.value) for k, s in self.sliders.items()} if self.rate_toggle.value else {}
         vision = ({k: int(s.value) for k, s in self.vision_sliders.items()}
                   if self.vision_toggle.value else {})
-        if not (ratings or vision or actions or progress):
+        adherence = self.experiments.answers() if self.experiments is not None else {}
+        if not (ratings or vision or actions or progress or adherence):
             _say(self.status, "Nothing to save: check 'Rate the elements', or enter an action "
                               "or a progress percent.")
             return None
         return {"day": day, "ratings": ratings, "vision": vision or None,
-                "actions": actions or None, "progress": progress or None, "note": note or None}
+                "actions": actions or None, "progress": progress or None, "note": note or None,
+                "adherence": adherence or None}
 
     def save(self) -> bool:
         """Validate and write the check-in in one transaction.
@@ -687,7 +699,8 @@ class CheckInForm(_Form):
         self.streak = current_streak(actions, day)
         parts = [f"{n} {t if n != 1 else t.rstrip('s')}" for t, n in
                  (("ratings", written.get("ratings", 0)), ("actions", written.get("actions", 0)),
-                  ("progress values", written.get("progress", 0))) if n]
+                  ("progress values", written.get("progress", 0)),
+                  ("experiment answers", written.get("adherence", 0))) if n]
         streak = (f"Streak: {self.streak} day{'s' if self.streak != 1 else ''} in a row with an action."
                   if self.streak else "No action recorded on this day, so no streak running.")
         self.status.value = (_ok_html(f"Saved {day:%a %d %b %Y}: {', '.join(parts)}.")
