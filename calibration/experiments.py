@@ -250,6 +250,5 @@ def document(results) -> list[str]:
           "this hold: the lower bound of the simulated power, not the estimate, must reach 80%",
           "(the simulation's own noise), and the simulated trials vary the outcome's spread and",
           "autocorrelation as much as the history leaves them uncertain (with the point estimates",
-          "alone the alternating plans reached 79%: a history that happens to look calm gave",
-          "plans too short).", ""]
+          "alone, a history that happens to look calm gives a plan too short for the person).", ""]
     return L
