@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from mastery_analysis.errors import ExperimentError, UnknownParticipantError, ValidationError
+from mastery_analysis.errors import ExperimentError, ValidationError
 from mastery_analysis.schema import parse_outcome
 from mastery_analysis.store import SCHEMA_VERSION, open_store
 from store_backends import backend, store, store_url  # noqa: F401  (SQLite and PostgreSQL)
