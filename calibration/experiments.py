@@ -197,8 +197,11 @@ def document(results) -> list[str]:
                  for phi in NULL_PHIS for d in DRIFTS))
     worst_free = max(((results[("null", p, phi, d)]["free"], _label(p), phi, d) for p in PLANS
                       for phi in NULL_PHIS for d in DRIFTS))
+    n_cells = len(PLANS) * len(NULL_PHIS) * len(DRIFTS)
     L += [f"Against the target of at most 5% plus simulation noise (the standard error of a 5% rate "
-          f"over {NULL_TRIALS} trials is {se:.2f} points), the highest cell of the design's test: "
+          f"over {NULL_TRIALS} trials is {se:.2f} points, and the highest of {n_cells} cells at an "
+          f"exact 5% is expected about two standard errors above it), the highest cell of the "
+          f"design's test: "
           f"{_pct(worst[0])} ({worst[1]}, phi {worst[2]}{', drift' if worst[3] else ''}). The free "
           f"shuffle reaches {_pct(worst_free[0])} ({worst_free[1]}, phi {worst_free[2]}"
           f"{', drift' if worst_free[3] else ''}): with autocorrelated days it finds effects in "
@@ -250,6 +253,5 @@ def document(results) -> list[str]:
           "this hold: the lower bound of the simulated power, not the estimate, must reach 80%",
           "(the simulation's own noise), and the simulated trials vary the outcome's spread and",
           "autocorrelation as much as the history leaves them uncertain (with the point estimates",
-          "alone the alternating plans reached 79%: a history that happens to look calm gave",
-          "plans too short).", ""]
+          "alone, a history that happens to look calm gives a plan too short for the person).", ""]
     return L
