@@ -34,6 +34,7 @@ report: $(STAMP)
 	$(BIN)/mastery demo --if-empty
 	$(BIN)/mastery report personal --participant alex --out reports/personal-alex.html
 	$(BIN)/mastery report cohort --cohort spring-cohort --out reports/cohort-spring-cohort.html
+	$(BIN)/mastery report experiment --participant jo --experiment jo-x1 --out reports/experiment-jo-x1.html
 
 # the same code as `mastery lab`: in a checkout the workspace is notebooks/ itself
 # (it adds --allow-root when run as root: JupyterLab refuses root unless told)

@@ -8,7 +8,6 @@ they all say the same thing.
 
 from __future__ import annotations
 
-import datetime as dt
 import secrets
 
 import pandas as pd
@@ -143,25 +142,6 @@ def running_on(store, participant_id: str, day) -> pd.DataFrame:
     """The rows of :func:`conditions_on` whose experiment runs on ``day``."""
     status = conditions_on(store, participant_id, day)
     return status.loc[status["status"] == "running"].reset_index(drop=True)
-
-
-def last_day(frames_or_dates) -> dt.date | None:
-    """The last date among frames (the default 'today' of views that must not read the clock)."""
-    days = [pd.to_datetime(f["date"]).max() for f in frames_or_dates if len(f)]
-    days = [d for d in days if pd.notna(d)]
-    return max(days).date() if days else None
-
-
-def require_running(store, participant_id: str, experiment_id: str, day) -> dict:
-    """The experiment's plan, if ``day`` is a day of its schedule; else an ExperimentError."""
-    status = conditions_on(store, participant_id, day)
-    row = status.loc[status["experiment_id"] == experiment_id]
-    if row.empty:
-        store.experiment(experiment_id, participant=participant_id)  # names the known ones
-    if row["status"].iloc[0] != "running":
-        raise ExperimentError(f"{as_day(day)} is not a day of experiment '{experiment_id}' "
-                              f"({row['status'].iloc[0]})")
-    return row.iloc[0].to_dict()
 
 
 def plan_lines(plan, schedule: pd.DataFrame) -> list[str]:

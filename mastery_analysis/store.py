@@ -1362,8 +1362,8 @@ class Store:
     def check_integrity(self) -> list[str]:
         """Problems found in the store: the database's own check (SQLite ``integrity_check``
         and ``foreign_key_check``) and the references between tables (every row's participant
-        exists, every action and progress row names a goal of that participant). Empty when
-        the store is sound."""
+        exists, the experiment tables' included; every action and progress row names a goal of
+        that participant). Empty when the store is sound."""
         problems = []
         with self._connection() as conn:
             if self._sqlite:
@@ -1386,6 +1386,11 @@ class Store:
                     gt.c.goal_id == t.c.goal_id, gt.c.participant_id == t.c.participant_id))).scalar()
                 if n:
                     problems.append(f"{name}: {n} rows naming a goal their participant does not own")
+            for t in (EXPERIMENTS, EXPERIMENT_SCHEDULE, ADHERENCE):
+                n = conn.execute(sa.select(sa.func.count()).select_from(t).where(
+                    t.c.participant_id.not_in(known))).scalar()
+                if n:
+                    problems.append(f"{t.name}: {n} rows of participants not in the store")
             n = conn.execute(sa.select(sa.func.count()).select_from(ACCESS_CODES).where(
                 ACCESS_CODES.c.participant_id.is_not(None), ACCESS_CODES.c.participant_id.not_in(known))).scalar()
             if n:

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from mastery_analysis.errors import ExperimentError, UnknownParticipantError, ValidationError
+from mastery_analysis.errors import ExperimentError, ValidationError
 from mastery_analysis.schema import parse_outcome
 from mastery_analysis.store import SCHEMA_VERSION, open_store
 from store_backends import backend, store, store_url  # noqa: F401  (SQLite and PostgreSQL)
@@ -201,3 +201,12 @@ def test_many_days_of_adherence_are_written_all_or_none(alex):
     with pytest.raises(ExperimentError, match="2025-03-20 is not a day of experiment"):
         alex.write_adherence("alex", "alex-x1", bad)
     assert alex.adherence()["date"].dt.strftime("%Y-%m-%d").tolist() == ["2025-02-25", "2025-02-26"]
+
+
+def test_integrity_check_sees_experiment_rows_of_unknown_people(alex):
+    alex.save_experiment(plan(start_date="2025-02-25"), schedule("2025-02-25", "ABBA"), today=TODAY)
+    assert alex.check_integrity() == []
+    with alex._connection(write=True) as conn:
+        conn.execute(sa.text("INSERT INTO adherence (participant_id, experiment_id, date, followed, source, "
+                             "recorded_at) VALUES ('ghost', 'alex-x1', '2025-02-25', true, 'x', 'now')"))
+    assert alex.check_integrity() == ["adherence: 1 rows of participants not in the store"]

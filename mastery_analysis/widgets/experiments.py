@@ -112,6 +112,7 @@ class ExperimentPlanForm:
         and action count.
     design : ipywidgets.Dropdown
     period_days, periods, washout_days, seed : ipywidgets.IntText
+        The seed starts as a fresh random number; the plan keeps whichever is used.
     min_effect : ipywidgets.FloatText
     start : ipywidgets.DatePicker
     plan_button : ipywidgets.Button
@@ -149,7 +150,9 @@ class ExperimentPlanForm:
         self.periods = W.IntText(value=20, description="Periods", style=style)
         self.washout_days = W.IntText(value=0, description="Washout days", style=style)
         self.start = W.DatePicker(value=self.today + dt.timedelta(days=1), description="Start", style=style)
-        self.seed = W.IntText(value=0, description="Seed", style=style)
+        from ..self_experiments import draw_seed
+
+        self.seed = W.IntText(value=draw_seed(), description="Seed", style=style)  # kept with the plan
         self.min_effect = W.FloatText(value=1.0, description="Smallest effect", style=style)
         self.plan_button = W.Button(description="Plan it", button_style="primary", icon="check")
         self.status = W.Textarea(layout=W.Layout(width="98%", height="180px"), disabled=True)
