@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from mastery_analysis.cli import main
-from mastery_analysis.store import open_store
+from mastery_analysis.store import SCHEMA_VERSION, open_store
 
 
 def run(capsys, *argv):
@@ -20,7 +20,7 @@ def run(capsys, *argv):
 def test_init_demo_list_export_forget(tmp_path, capsys):
     db = str(tmp_path / "m.db")
     code, out, _ = run(capsys, "init", "--store", db)
-    assert code == 0 and "schema version 2" in out
+    assert code == 0 and f"schema version {SCHEMA_VERSION}" in out
     code, out, _ = run(capsys, "demo", "--store", db)
     assert code == 0 and "4390 ratings" in out
     code, _, err = run(capsys, "demo", "--store", db)
