@@ -226,7 +226,8 @@ def document(results) -> list[str]:
         "comes from hundreds of people answering the same items. A home-made questionnaire has",
         "no published value, and falling back to an assumed 0.80 is what inflates false claims",
         f"(the 'assumed 0.80' column), so its measured alpha is still used from {MIN_MEASURED_N} complete",
-        f"responses; under {MIN_MEASURED_N} (the n = 5 rows: at rho 0.55 alpha is 0 or less in {_pct(five['unusable'])}",
+        f"responses; under {MIN_MEASURED_N} (the n = 5 rows: at rho 0.55 alpha is 0 or less in "
+        f"{_pct(five['unusable'])}",
         f"of cohorts and the interval's median half-width is {five['half_width']:.2f}: it says nothing)",
         "the assumed value is used and the report says so. Every RCI row",
         "states the reliability used and its source (`reliability`, `reliability_source`).",

@@ -1612,3 +1612,78 @@ def plot_randomisation(distribution: pd.DataFrame, *, effect: pd.DataFrame | Non
     fig.update_xaxes(title_text="Difference B − A had the schedule been another one")
     fig.update_yaxes(title_text="Schedules")
     return _finish(fig, height=420)
+
+
+
+def plot_reliability(reliability: pd.DataFrame, *, min_n: int = 5, warn_below: float = 0.70,
+                     framework=None) -> go.Figure:
+    """Each scale's reliability in this cohort: Cronbach's alpha with its 95% interval.
+
+    One row per instrument, scale and phase (dots coloured by phase), a dashed line at
+    ``warn_below`` (0.70) and, where the instrument publishes one (or the framework file
+    assumes one), that value as an open diamond. Scales answered completely by fewer than
+    ``min_n`` people are not drawn (privacy rule) and the subtitle says so.
+
+    Parameters
+    ----------
+    reliability : DataFrame
+        The output of :func:`~mastery_analysis.analysis.scale_reliability`: instrument,
+        scale, phase, n, alpha, alpha_ci_low, alpha_ci_high, published.
+    min_n : int
+        Fewest complete answers for a scale's alpha to be drawn.
+    warn_below : float
+        Where the dashed warning line is drawn.
+    framework : Framework or str, optional
+        Shows element labels for the framework's own questionnaire.
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+    """
+    title = "Reliability of each scale in this cohort"
+    if _is_empty(reliability):
+        return _empty(title, "No questionnaire answers yet: open a phase with `mastery cohort phase`")
+    _require(reliability, ["instrument", "scale", "phase", "n", "alpha", "alpha_ci_low", "alpha_ci_high"],
+             "plot_reliability", "scale_reliability")
+    fw = load_framework(framework)
+    data = reliability.reset_index(drop=True)
+    shown = data.loc[(data["n"] >= min_n) & data["alpha"].notna()]
+    hidden = len(data) - len(shown)
+    subtitle = (f"Cronbach's alpha with its 95% interval (Feldt); dashed line: {warn_below:.2f}, "
+                "under which the report warns; open diamond: the published or assumed value")
+    if hidden:
+        subtitle += f" · {hidden} not drawn: fewer than {min_n} complete answers or no alpha"
+    fig = _base(title, subtitle)
+    if shown.empty:
+        return _empty(title, f"No scale has {min_n} complete answers yet: wait for more answers")
+    names = [f"{_label(fw, s) if q == getattr(fw.questionnaire, 'instrument', None) else esc(s)}"
+             f" · {esc(q)}" for q, s in zip(shown["instrument"], shown["scale"])]
+    order = list(dict.fromkeys(names))
+    phases = list(dict.fromkeys(shown["phase"]))
+    for k, phase in enumerate(phases):
+        part = shown["phase"].to_numpy() == phase
+        sub = shown.loc[part]
+        alpha = sub["alpha"].to_numpy(dtype=float)
+        fig.add_trace(go.Scatter(
+            x=alpha, y=[n for n, p in zip(names, part) if p], mode="markers", name=esc(phase or "all"),
+            marker=dict(color=OKABE_ITO[k % len(OKABE_ITO)], size=10),
+            error_x=dict(type="data", symmetric=False,
+                         array=sub["alpha_ci_high"].to_numpy(dtype=float) - alpha,
+                         arrayminus=alpha - sub["alpha_ci_low"].to_numpy(dtype=float)),
+            customdata=np.c_[sub["alpha_ci_low"].to_numpy(dtype=float), sub["alpha_ci_high"].to_numpy(dtype=float),
+                             sub["n"].to_numpy(dtype=float)],
+            hovertemplate="%{y}<br>alpha %{x:.2f} (95%: %{customdata[0]:.2f} to %{customdata[1]:.2f}), "
+                          "%{customdata[2]:.0f} complete answers<extra></extra>"))
+    if "published" in shown.columns and shown["published"].notna().any():
+        ref = shown.loc[shown["published"].notna()].drop_duplicates(["instrument", "scale"])
+        ref_names = [f"{_label(fw, s) if q == getattr(fw.questionnaire, 'instrument', None) else esc(s)}"
+                     f" · {esc(q)}" for q, s in zip(ref["instrument"], ref["scale"])]
+        fig.add_trace(go.Scatter(x=ref["published"].to_numpy(dtype=float), y=ref_names, mode="markers",
+                                 name="Published or assumed",
+                                 marker=dict(symbol="diamond-open", size=11, color=MUTED),
+                                 hovertemplate="%{y}<br>published or assumed: %{x:.2f}<extra></extra>"))
+    fig.add_vline(x=warn_below, line=dict(color=MUTED, dash="dash", width=1.5))
+    low = min(0.0, float(np.nanmin(shown["alpha_ci_low"].to_numpy(dtype=float))))
+    fig.update_xaxes(title_text="Reliability (Cronbach's alpha)", range=[low - 0.05, 1.0])
+    fig.update_yaxes(categoryorder="array", categoryarray=order[::-1], title_text="")
+    return _finish(fig, height=max(360, 150 + 34 * len(order)))

@@ -80,6 +80,7 @@ def test_every_chart_uses_the_one_theme(alex, cohort):
         ch.plot_cohort_change(cohort["scores"], cohort["change"]),
         ch.plot_forest(cohort["trends"]), ch.plot_distribution(cohort["scores"]),
         ch.plot_participation(cohort["ratings"]), ch.plot_trajectories(pd.DataFrame()),
+        ch.plot_reliability(A.scale_reliability(cohort["responses"])),
     ]
     for fig in figs:
         assert isinstance(fig, go.Figure)
@@ -518,6 +519,7 @@ EMPTY_CASES = {
     "forest": lambda: ch.plot_forest(pd.DataFrame()),
     "distribution": lambda: ch.plot_distribution(pd.DataFrame()),
     "participation": lambda: ch.plot_participation(empty_table("ratings")),
+    "reliability": lambda: ch.plot_reliability(pd.DataFrame()),
 }
 
 
@@ -700,3 +702,23 @@ def test_score_axes_name_the_questionnaire_scale(cohort):
     fig = ch.plot_cohort_change(cohort["scores"], cohort["change"])
     assert fig.layout.yaxis.title.text == "Element score (1–5, questionnaire)"
     assert fig.layout.yaxis.range == (0.8, 5.2)
+
+
+def test_reliability_chart_draws_alpha_intervals_and_hides_small_groups(cohort):
+    rel = A.scale_reliability(cohort["responses"])
+    fig = ch.plot_reliability(rel)
+    dots = [t for t in fig.data if t.name in ("baseline", "post")]
+    assert sorted(t.name for t in dots) == ["baseline", "post"]
+    base = next(t for t in dots if t.name == "baseline")
+    expected = rel[rel["phase"] == "baseline"]
+    np.testing.assert_allclose(base.x, expected["alpha"])
+    np.testing.assert_allclose(np.asarray(base.x) - np.asarray(base.error_x.arrayminus), expected["alpha_ci_low"])
+    assert list(base.y)[0].startswith("Being proactive")  # labels, not keys
+    diamonds = next(t for t in fig.data if t.name == "Published or assumed")
+    assert set(diamonds.x) == {0.8}  # the framework file's assumed value
+    assert any(s.x0 == 0.70 for s in fig.layout.shapes)
+    few = rel.assign(n=np.where(rel["scale"] == "focused", 3, rel["n"]))
+    fig = ch.plot_reliability(few)
+    drawn = [y for t in fig.data if t.name in ("baseline", "post") for y in t.y]
+    assert not any(y.startswith("Being focused") for y in drawn)
+    assert "2 not drawn: fewer than 5 complete answers" in fig.layout.title.subtitle.text

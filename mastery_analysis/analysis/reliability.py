@@ -196,10 +196,6 @@ def feldt_interval(alpha, n, k, *, confidence: float = 0.95):
     return low, high
 
 
-def _scale_items(q: Questionnaire, scale) -> list[str]:
-    return list(scale.items)
-
-
 def _fallback(q: Questionnaire, scale):
     """(value, source) of the reliability the instrument or framework file gives."""
     if scale.reliability is None:
@@ -266,14 +262,15 @@ def scale_reliability(responses: pd.DataFrame, *, framework: Framework | str | N
         - ``note`` (str): why a fallback was used ("" when measured)
     """
     if nan_policy not in ("pairwise", "listwise"):
-        raise AnalysisInputError(f"scale_reliability: nan_policy should be 'pairwise' or 'listwise', got {nan_policy!r}")
+        raise AnalysisInputError("scale_reliability: nan_policy should be 'pairwise' or 'listwise', "
+                                 f"got {nan_policy!r}")
     if not isinstance(min_n, (int, np.integer)) or min_n < 2:
         raise AnalysisInputError(f"scale_reliability: min_n should be a whole number >= 2, got {min_n!r}")
     rows = []
     for (instrument, ph), (q, wide) in _coded(responses, framework, instruments, phase=phase,
                                              function="scale_reliability").items():
         for scale in q.scales:
-            items = _scale_items(q, scale)
+            items = list(scale.items)
             sub = wide.reindex(columns=items).dropna(how="all")
             n_complete = int(sub.notna().all(axis=1).sum())
             if nan_policy == "listwise":
@@ -355,7 +352,7 @@ def item_statistics(responses: pd.DataFrame, *, framework: Framework | str | Non
     for (instrument, ph), (q, wide) in _coded(responses, framework, instruments, phase=phase,
                                              function="item_statistics").items():
         for scale in q.scales:
-            items = _scale_items(q, scale)
+            items = list(scale.items)
             sub = wide.reindex(columns=items).dropna(how="all")
             cov = sub.cov().to_numpy() if len(sub) >= 2 else np.full((len(items), len(items)), np.nan)
             complete = sub.dropna().to_numpy()
