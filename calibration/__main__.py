@@ -194,11 +194,18 @@ def document_core(results) -> list[str]:
           "the two lag-1 autocorrelations each corrected for its small-sample bias",
           "((n r1 + 1) / (n - 3), Marriott and Pope 1954); no test below n_eff = 10. The",
           "column 'uncorrected a' is the same test with the raw estimates, the method before.",
+          "The simulated series are Gaussian AR(1), whose lag-1 autocorrelation fixes every",
+          "other lag's (rho(k) = rho(1)^k), which is what this n_eff assumes. Series whose",
+          "lag-1 autocorrelation understates their memory (daily counts or on/off days driven",
+          "by a very persistent state, an AR(1) seen through noise) are not covered by these",
+          "tables: for them this n_eff is too large.",
           "",
           f"### No relation: false positives ({CORR_PEOPLE} people per cell, x goals)", "",
           "'lag 0, all' is the share of all lag-0 rows with p < 0.05 (untested rows count as",
           "not flagged); 'lag 0, tested' the same among tested rows; 'claimed' the share of",
-          "goals flagged significant at any lag after BH, which is what a person is told.", ""]
+          "goals flagged significant at any lag after BH, which is what a person is told",
+          "(each person's rows are their own family, so this is also the rate for a person",
+          "analysed alone).", ""]
     hdr = ["phi", "days", "goals", "tested", "lag 0, all", "lag 0, tested",
            "lag 0, tested, uncorrected a", "claimed (any lag, BH)"]
     rows = []

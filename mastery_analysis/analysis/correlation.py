@@ -340,7 +340,13 @@ def action_progress_correlation(actions: pd.DataFrame, progress: pd.DataFrame, *
     degrees of freedom and the Fisher-z interval ``1 / sqrt(n_eff - 3)``. On independent
     AR(1) series the share of p < 0.05 stays at or below about 5% for phi up to 0.95 from 30
     days (``make calibrate``, docs/statistics.md), where the naive Pearson test gives about 35%
-    at phi 0.8.
+    at phi 0.8; at phi 0.95 over a year a person analysed alone (BH over their own goals and
+    lags, as ``family="participant"`` does) is told of a relation between unrelated series in
+    about 1% of cases. The formula takes each series' autocorrelation at lag k to be its lag-1
+    value to the power k, as for an AR(1). A series whose lag-1 autocorrelation understates
+    its memory breaks that: daily counts or on/off days driven by a slowly changing state (an
+    AR(1) seen through noise) get too large an ``n_eff`` and are called related more often than
+    ``alpha`` says when that state is very persistent (phi 0.8 and above).
 
     One decision rule: a relation is ``significant`` when its Benjamini-Hochberg q over the
     family (every tested lag and goal of the call, or of each participant) is below
