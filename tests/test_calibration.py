@@ -85,6 +85,17 @@ def test_a_person_analysed_alone_at_phi_095_over_a_year_is_rarely_told_of_a_rela
     pd.testing.assert_frame_equal(cohort, alone)
 
 
+@pytest.mark.parametrize("days,people", [(90, 3000), (365, 1000)])
+def test_daily_counts_driven_by_a_persistent_state_are_rarely_told_of_a_relation(days, people):
+    """Daily Poisson counts whose log-rate is an AR(1) with phi 0.95, against unrelated AR(1)
+    progress changes: a count's lag-1 autocorrelation understates its memory, and with the
+    lag-1 n_eff alone 18% (90 days) and 24% (365 days) of these people were told of a
+    relation. With Bartlett's sum over many lags as well, at most 6%."""
+    res = correlation_null(people, days, 0.95, seed=2026 + days, actions="poisson")
+    assert res["tested"] > 0.9, res
+    assert at_most(res["claimed"], people, 0.06), res
+
+
 @pytest.mark.parametrize("phi,goals,lag", [(0.0, 3, 7), (0.5, 1, 0), (0.5, 3, 7)])
 def test_where_the_days_suffice_a_true_r_of_03_is_flagged_80_percent_of_the_time(phi, goals, lag):
     """The series grow; at the first length at which the tool says the days suffice, the true
