@@ -7,7 +7,9 @@ autocorrelations, and summed over many lags for series with a longer memory), an
 of every lag and goal in one call are adjusted together with Benjamini-Hochberg.
 
 Everything is computed at once for all participants, goals and lags from grouped moments
-(``numpy.bincount`` over whole columns), never with a Python function per group.
+(``numpy.bincount`` over whole columns) and, for the autocorrelations at many lags, FFTs of
+whole blocks of goals (one 2-D transform per padded length), never with a Python function
+per group.
 """
 
 from __future__ import annotations
@@ -333,69 +335,55 @@ def _memory_sums(x, y, gid, offset, length, G):
     """Each goal's autocorrelations of ``x`` and ``y`` at lags 1 to ``length // 5``, for
     Bartlett's sum over many lags (:func:`_memory_sum`).
 
-    One pass over the whole grid per lag k (groups ordered by their longest lag, so a pass
-    reads only the groups long enough for it): the products of deviations from the group's
-    mean k days apart, over the days where both are known, give
-    ``rho(k) = (S_k / n_k) / (S_0 / n_0) * (n_0 - k) / n_0`` (with every day known, the usual
-    ``S_k / S_0``; with gaps, the same estimate scaled for the pairs the gaps removed).
+    From the products of deviations from the goal's mean k days apart, over the days where
+    both are known: ``rho(k) = (S_k / n_k) / (S_0 / n_0) * (n_0 - k) / n_0`` (with every day
+    known, the usual ``S_k / S_0``; with gaps, the same estimate scaled for the pairs the gaps
+    removed). Every lag's ``S_k`` and ``n_k`` at once, for whole blocks of goals, by the FFT
+    (Wiener-Khinchin: the inverse transform of the power spectrum of a zero-padded series is
+    its autocovariance): goals are grouped by the power of two their days and longest lag fit
+    in, one 2-D transform per group. A goal's numbers depend on its own days and that length
+    only, so any split of the participants gives the same numbers bit for bit.
     Returns ``(start, kmax, prod)``: per group where its values start in the ragged array
-    ``prod`` and its longest lag; ``prod[start + k - 1]`` is ``rho_x(k) rho_y(k)``. Each group's
-    values depend on its own days only (sums within the group), so any split of the groups
-    gives the same numbers bit for bit.
+    ``prod`` and its longest lag; ``prod[start + k - 1]`` is ``rho_x(k) rho_y(k)``.
     """
     kmax = (length // MEMORY_LAG_SHARE).astype(np.int64)
     start = np.r_[0, np.cumsum(kmax)[:-1]].astype(np.int64)
-    size = int(kmax.sum())
-    prod = np.zeros(size)
-    if size:
-        order = np.argsort(-kmax, kind="stable")  # groups by longest lag, longest first
-        seg = np.repeat(offset[order], length[order]) + _ragged_arange(length[order])
-        g = gid[seg]
-        kg = kmax[g]  # each position's group's longest lag
-        v = np.stack([x[seg], y[seg]], axis=1)  # both series side by side: one pass for both
-        ok = np.isfinite(v)
-        okf = ok.astype(float)
-        n0 = _grouped_columns(g, okf, G)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean = _grouped_columns(g, np.where(ok, v, 0.0), G) / n0
-        dev = np.where(ok, v - mean[g], 0.0)
-        s0 = _grouped_columns(g, dev * dev, G)
-        devs = [np.ascontiguousarray(dev[:, j]) for j in (0, 1)]
-        oks = [np.ascontiguousarray(ok[:, j]) for j in (0, 1)]
-        n0, s0 = n0[order], s0[order]  # rows in ``order``, as the codes below
-        g = np.argsort(order)[g]  # groups renumbered in ``order``: a pass's groups are 0..m-1
-        first = np.r_[True, g[1:] != g[:-1]]
-        seg_start = np.flatnonzero(first)  # one segment per group, in ``order``
-        cover = np.cumsum(np.bincount(kg, minlength=int(kmax.max()) + 1)[::-1])[::-1]
-        groups_by = np.cumsum(np.bincount(kmax[order], minlength=int(kmax.max()) + 1)[::-1])[::-1]
-        # where every group's known days are one unbroken run, n_k is n_0 - k: no pass needed
-        pos = np.arange(len(g))[:, None]
-        lo = np.minimum.reduceat(np.where(ok, pos, len(g)), seg_start, axis=0)
-        hi = np.maximum.reduceat(np.where(ok, pos, -1), seg_start, axis=0)
-        unbroken = bool(np.all((n0[g[seg_start]] == 0) | (hi - lo + 1 == n0[g[seg_start]])))
-        for k in range(1, int(kmax.max()) + 1):
-            c = int(cover[k])  # positions of groups whose longest lag is k or more
-            m = int(groups_by[k])  # those groups: the first m of ``order``
-            gk = g[:c - k]
-            same = gk == g[k:c]  # pairs k days apart within one group
-            gs = order[:m]
-            # bincount adds each group's terms one by one in order: the same bits on any split
-            sk = np.stack([np.bincount(gk, weights=np.where(same, d[:c - k] * d[k:c], 0.0),
-                                       minlength=m) for d in devs], axis=1)
-            nk = (np.clip(n0[:m] - k, 0.0, None) if unbroken else np.stack(
-                [np.bincount(gk, weights=same & o[:c - k] & o[k:c], minlength=m) for o in oks],
-                axis=1))
+    prod = np.zeros(int(kmax.sum()))
+    live = np.flatnonzero(kmax > 0)
+    if not len(live):
+        return start, kmax, prod
+    nfft = 2 ** np.ceil(np.log2(length[live] + kmax[live])).astype(np.int64)
+    for size in np.unique(nfft):
+        gs = live[nfft == size]
+        L, K = length[gs], kmax[gs]
+        rows = np.repeat(np.arange(len(gs)), L)
+        cols = _ragged_arange(L)
+        src = np.repeat(offset[gs], L) + cols
+        top = int(K.max())
+        k = np.arange(1, top + 1)
+        rho = np.ones((len(gs), top))
+        for v in (x, y):
+            val = np.zeros((len(gs), int(size)))
+            okf = np.zeros((len(gs), int(size)))
+            known = np.isfinite(v[src])
+            val[rows[known], cols[known]] = v[src][known]
+            okf[rows[known], cols[known]] = 1.0
+            n0 = okf.sum(axis=1)
+            mean = val.sum(axis=1) / np.maximum(n0, 1.0)  # 0 for a series with no known day
+            dev = (val - mean[:, None]) * okf
+            s0 = (dev * dev).sum(axis=1)
+            spectrum = np.fft.rfft(dev, axis=1)
+            sk = np.fft.irfft(spectrum.real**2 + spectrum.imag**2, n=int(size), axis=1)[:, 1:top + 1]
+            spectrum = np.fft.rfft(okf, axis=1)
+            nk = np.rint(np.fft.irfft(spectrum.real**2 + spectrum.imag**2, n=int(size),
+                                      axis=1)[:, 1:top + 1])
             with np.errstate(invalid="ignore", divide="ignore"):
-                r = (sk / nk) / (s0[:m] / n0[:m]) * (n0[:m] - k) / n0[:m]
-            r = np.where(np.isfinite(r), r, 0.0)
-            prod[start[gs] + k - 1] = r[:, 0] * r[:, 1]
+                r = ((sk / nk) / (s0 / n0)[:, None] * (n0[:, None] - k) / n0[:, None])
+            rho *= np.where(np.isfinite(r) & (nk > 0), r, 0.0)
+        at = np.repeat(np.arange(len(gs)), K)
+        kk = _ragged_arange(K)
+        prod[start[gs][at] + kk] = rho[at, kk]
     return start, kmax, prod
-
-
-def _grouped_columns(codes, values, G):
-    """Per-group sums of each column of ``values`` (a 2-column array), by ``numpy.bincount``."""
-    return np.stack([np.bincount(codes, weights=values[:, j], minlength=G)
-                     for j in range(values.shape[1])], axis=1)
 
 
 def _memory_sum(sums, group, n):
