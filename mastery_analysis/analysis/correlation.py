@@ -74,8 +74,9 @@ def required_days(autocorrelation_product, *, r=TARGET_R, power=TARGET_POWER, al
     answer is then a lower bound. ``memory`` (default 1: none) is the inflation from
     Bartlett's sum over more lags (:func:`memory_inflation`), as ``n_eff`` uses it: the
     larger of the two inflations applies. With ``n_tests = 1`` this is the usual
-    single-test size. Returns a float array (NaN when ``a >= 1``). ``make calibrate`` checks by simulation that
-    at these days a true r = 0.3 is flagged at least 80% of the time (docs/statistics.md).
+    single-test size. Returns a float array (NaN when ``a >= 1``). ``make calibrate`` checks
+    by simulation that at these days a true r = 0.3 is flagged at least 80% of the time
+    (docs/statistics.md).
     """
     a = np.asarray(autocorrelation_product, dtype=float)
     a = np.where(np.isfinite(a), np.clip(a, 0.0, None), 0.0)
