@@ -9,7 +9,7 @@ on all of them in one call (as a cohort would be run) and returns the rates that
   alternatives as ``pymannkendall`` implements them, run on the same weekly means.
 - :func:`correlation_null`: how often
   :func:`~mastery_analysis.analysis.action_progress_correlation` flags a relation between
-  independent AR(1) actions and progress changes.
+  independent actions (AR(1), or daily counts driven by one) and AR(1) progress changes.
 - :func:`sufficiency_power`: how often it flags a true r = 0.3 once it says the data suffice.
 
 The test suite runs small versions of these (``tests/test_calibration.py``); ``python -m
@@ -138,9 +138,31 @@ def _correlation_frames(x: np.ndarray, change: np.ndarray, goals: int):
     return actions, progress
 
 
+#: How daily action counts are drawn from a persistent state: Poisson with rate
+#: ``exp(COUNT_LOG_RATE_SD * state)``, the state a unit-variance AR(1) (about 1.3 actions a day).
+COUNT_LOG_RATE_SD = 0.7
+#: The kinds of action series :func:`correlation_null` simulates.
+ACTION_KINDS = ("gaussian", "poisson")
+
+
+def action_series(rng, rows: int, days: int, phi: float, kind: str = "gaussian") -> np.ndarray:
+    """Daily action values, one series per row: the AR(1) itself (``"gaussian"``), or whole
+    counts drawn each day from a Poisson whose log-rate follows it (``"poisson"``: an AR(1)
+    seen through counting noise, whose lag-1 autocorrelation understates its memory)."""
+    if kind not in ACTION_KINDS:
+        raise ValueError(f"actions should be one of {ACTION_KINDS}, got {kind!r}")
+    state = ar1(rng, rows, days, phi)
+    if kind == "gaussian":
+        return state
+    return rng.poisson(np.exp(COUNT_LOG_RATE_SD * state)).astype(float)
+
+
 def correlation_null(people: int, days: int, phi: float, *, goals: int = 1, seed: int,
-                     alpha: float = 0.05) -> dict:
-    """False positives on independent AR(1) actions and progress changes (lags 0-7).
+                     alpha: float = 0.05, actions: str = "gaussian") -> dict:
+    """False positives on independent actions and AR(1) progress changes (lags 0-7).
+
+    ``actions`` is what the action series are (:func:`action_series`): the AR(1) with ``phi``
+    itself (default) or daily Poisson counts driven by it.
 
     ``lag0`` is the share of lag-0 rows with p < alpha (the single test), ``lag0_tested``
     the same among the rows that were tested, ``raw_bartlett`` the lag-0 rate among tested
@@ -150,10 +172,10 @@ def correlation_null(people: int, days: int, phi: float, *, goals: int = 1, seed
     """
     rng = np.random.default_rng(seed)
     rows = people * goals
-    x = ar1(rng, rows, days, phi)
+    x = action_series(rng, rows, days, phi, actions)
     change = ar1(rng, rows, days, phi)
-    actions, progress = _correlation_frames(x, change, goals)
-    res = action_progress_correlation(actions, progress, lags=LAGS, alpha=alpha, family="participant")
+    action_rows, progress = _correlation_frames(x, change, goals)
+    res = action_progress_correlation(action_rows, progress, lags=LAGS, alpha=alpha, family="participant")
     lag0 = res[res["lag"] == 0]
     hit = lag0["p_value"].to_numpy() < alpha
     tested = lag0["tested"].to_numpy()
@@ -228,5 +250,5 @@ def sufficiency_power(people: int, phi: float, *, goals: int = 1, effect_lag: in
             "flagged_at_plan": at_plan, "n": people}
 
 
-__all__ = ["trend_rates", "correlation_null", "sufficiency_power", "planned_days",
+__all__ = ["trend_rates", "correlation_null", "action_series", "sufficiency_power", "planned_days",
            "effective_autocorrelation"]

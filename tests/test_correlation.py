@@ -145,6 +145,76 @@ def test_autocorrelation_and_n_eff_match_statsmodels_on_a_gapless_series():
     assert (row["ci_low"], row["ci_high"]) == pytest.approx((np.tanh(z - half), np.tanh(z + half)))
 
 
+
+def _memory_by_hand(v, n):
+    """Bartlett's sum's autocorrelations the obvious way for one series with gaps (NaN)."""
+    ok = np.isfinite(v)
+    d = np.where(ok, v - v[ok].mean(), 0.0)
+    n0 = ok.sum()
+    out = []
+    for k in range(1, n // 5 + 1):
+        both = ok[:-k] & ok[k:]
+        out.append((d[:-k] * d[k:])[both].sum() / both.sum() / ((d**2).sum() / n0) * (n0 - k) / n0)
+    return np.array(out)
+
+
+def test_memory_sum_is_bartletts_sum_over_many_lags_and_shrinks_n_eff_for_counts():
+    """``ac_memory`` is sum_(k <= n/5) (1 - k/n) rho_x(k) rho_y(k), the autocorrelations those
+    of statsmodels (``adjusted=False``) on a gapless series and the gap-scaled ones on a gappy
+    one; n_eff is n over the larger of the lag-1 and this inflation, and days_needed uses the
+    same. A Gaussian AR(1) keeps its lag-1 n_eff (tests/test_calibration.py checks what the
+    sum does for daily counts)."""
+    from statsmodels.tsa.stattools import acf
+
+    from mastery_analysis.analysis.correlation import correlation_moments, memory_inflation
+
+    rng = np.random.default_rng(8)
+    n = 200
+    state = _ar1(rng, n + 1, 0.95)
+    counts = rng.poisson(np.exp(0.7 * state)).astype(float)  # lag-1 ac well below 0.95
+    change = _ar1(rng, n, 0.95)
+    days = pd.date_range(DAY0, periods=n + 1)
+    progress = pd.DataFrame({"participant_id": "p", "date": days, "goal_id": "g",
+                             "percent": np.r_[0, np.cumsum(change)]})
+    K = np.arange(1, n // 5 + 1)
+    for x in (state, counts):
+        actions = pd.DataFrame({"participant_id": "p", "date": days, "goal_id": "g", "count": x})
+        m = correlation_moments(actions, progress, lags=[0]).iloc[0]
+        want = ((1 - K / n) * acf(x[:-1], nlags=n // 5, adjusted=False)[1:]
+                * acf(change, nlags=n // 5, adjusted=False)[1:]).sum()
+        assert m["n"] == n and m["ac_memory"] == pytest.approx(want, abs=1e-12)
+        row = action_progress_correlation(actions, progress, lags=[0]).iloc[0]
+        a = (n * m["ac_actions"] + 1) / (n - 3) * (n * m["ac_progress"] + 1) / (n - 3)
+        lag1 = n * (1 - a) / (1 + a)
+        assert row["n_eff"] == pytest.approx(min(lag1, n / (1 + 2 * want)))
+        if x is state:  # an AR(1): the sum to n/5 stays below its lag-1 inflation
+            assert row["n_eff"] == pytest.approx(lag1)
+    assert memory_inflation([np.nan, -0.2, 0.0, 1.5]).tolist() == [1.0, 1.0, 1.0, 4.0]
+    assert required_days(0.0, memory=4.0)[()] == np.ceil(
+        (((stats.norm.ppf(0.975) + stats.norm.ppf(0.8)) / np.arctanh(0.3)) ** 2 + 3) * 4.0)
+    assert required_days(0.64, memory=2.0)[()] == required_days(0.64)[()]  # the larger applies
+
+    # gaps: days without a check-in are left out of both series' autocorrelations
+    actions, progress = _gappy_frames()
+    moments = correlation_moments(actions, progress, lags=[0])
+    for goal in ("ann-g1", "bob-g2"):
+        m = moments[moments["goal_id"] == goal].iloc[0]
+        grid = lagged_pairs(actions, progress, participant=goal[:3], goal_id=goal, lag=0)
+        seen = pd.date_range(grid["date"].min(), grid["date"].max())
+        both = grid.set_index("date").reindex(seen)
+        # the grid also holds the progress rate on days without a check-in
+        p = progress[progress["goal_id"] == goal].sort_values("date")
+        entry = p["date"].to_numpy()
+        rate = np.diff(p["percent"].to_numpy()) / (np.diff(entry) / np.timedelta64(1, "D"))
+        span = pd.date_range(entry[0], entry[-1] - np.timedelta64(1, "D"))
+        y = rate[np.searchsorted(entry, span.to_numpy(), side="right") - 1]
+        x = both["actions"].reindex(span).to_numpy(dtype=float)
+        L = len(span)
+        rx, ry = _memory_by_hand(x, L), _memory_by_hand(y, L)
+        k = np.arange(1, int(m["n"]) // 5 + 1)
+        want = ((1 - k / m["n"]) * rx[:len(k)] * ry[:len(k)]).sum()
+        assert m["ac_memory"] == pytest.approx(want, abs=1e-12)
+
 def test_days_needed_is_the_fisher_z_sample_size_inflated_by_autocorrelation():
     import pingouin as pg
     n_iid = pg.power_corr(r=0.3, power=0.8, alpha=0.05)
@@ -179,8 +249,11 @@ def test_family_participant_adjusts_each_person_alone_and_sizes_days_needed_by_i
 
     def a(f):
         return up(f["ac_actions"], f["n"]) * up(f["ac_progress"], f["n"])
-    np.testing.assert_array_equal(call["days_needed"], required_days(a(call), n_tests=len(call)))
-    np.testing.assert_array_equal(per["days_needed"], required_days(a(per), n_tests=4))
+    from mastery_analysis.analysis.correlation import correlation_moments, memory_inflation
+    memory = memory_inflation(correlation_moments(actions, progress, lags=lags)["ac_memory"])
+    np.testing.assert_array_equal(call["days_needed"],
+                                  required_days(a(call), n_tests=len(call), memory=memory))
+    np.testing.assert_array_equal(per["days_needed"], required_days(a(per), n_tests=4, memory=memory))
     for f in (call, per):  # one rule: sufficient = tested and (found, or enough days)
         want = f["tested"] & (f["significant"] | (f["n"] >= f["days_needed"]))
         assert f["sufficient"].tolist() == want.tolist()

@@ -2,11 +2,14 @@
 
 Progress levels are a random walk and correlate with anything that trends, so the outcome is
 the change in progress, never the level. Daily series are autocorrelated, so each test uses an
-effective sample size (Bartlett's formula for two AR(1) series), and the p-values of every lag
-and goal in one call are adjusted together with Benjamini-Hochberg.
+effective sample size (Bartlett's formula: for two AR(1) series from the lag-1
+autocorrelations, and summed over many lags for series with a longer memory), and the p-values
+of every lag and goal in one call are adjusted together with Benjamini-Hochberg.
 
 Everything is computed at once for all participants, goals and lags from grouped moments
-(``numpy.bincount`` over whole columns), never with a Python function per group.
+(``numpy.bincount`` over whole columns) and, for the autocorrelations at many lags, FFTs of
+whole blocks of goals (one 2-D transform per padded length), never with a Python function
+per group.
 """
 
 from __future__ import annotations
@@ -58,7 +61,7 @@ def _check_lags(lags) -> np.ndarray:
 
 
 def required_days(autocorrelation_product, *, r=TARGET_R, power=TARGET_POWER, alpha=0.05,
-                  n_tests=1):
+                  n_tests=1, memory=1.0):
     """Paired days at which the tool's procedure finds correlation ``r`` with ``power``.
 
     The procedure is a two-sided test on the effective sample size, with Benjamini-Hochberg
@@ -68,9 +71,12 @@ def required_days(autocorrelation_product, *, r=TARGET_R, power=TARGET_POWER, al
     ``((z_(1 - alpha / (2 n_tests)) + z_power) / atanh(r))^2 + 3`` effective pairs, inflated
     by ``n / n_eff = (1 + a) / (1 - a)`` where ``a`` is the product of the two series'
     (bias-corrected) lag-1 autocorrelations, taken as 0 when negative or unknown, so the
-    answer is then a lower bound. With ``n_tests = 1`` this is the usual single-test size.
-    Returns a float array (NaN when ``a >= 1``). ``make calibrate`` checks by simulation that
-    at these days a true r = 0.3 is flagged at least 80% of the time (docs/statistics.md).
+    answer is then a lower bound. ``memory`` (default 1: none) is the inflation from
+    Bartlett's sum over more lags (:func:`memory_inflation`), as ``n_eff`` uses it: the
+    larger of the two inflations applies. With ``n_tests = 1`` this is the usual
+    single-test size. Returns a float array (NaN when ``a >= 1``). ``make calibrate`` checks
+    by simulation that at these days a true r = 0.3 is flagged at least 80% of the time
+    (docs/statistics.md).
     """
     a = np.asarray(autocorrelation_product, dtype=float)
     a = np.where(np.isfinite(a), np.clip(a, 0.0, None), 0.0)
@@ -79,7 +85,19 @@ def required_days(autocorrelation_product, *, r=TARGET_R, power=TARGET_POWER, al
     n_iid = (z / np.arctanh(r)) ** 2 + 3
     with np.errstate(divide="ignore", invalid="ignore"):
         inflation = np.where(a < 1, (1 + a) / (1 - a), np.nan)
+    inflation = np.maximum(inflation, np.asarray(memory, dtype=float))
     return np.ceil(n_iid * inflation)
+
+
+def memory_inflation(memory_sum):
+    """``n / n_eff`` by Bartlett's sum over many lags, ``1 + 2 sum_k (1 - k/n) rho_x(k)
+    rho_y(k)`` from ``ac_memory`` (k up to n / 5; Pyper and Peterman 1998), at least 1; 1
+    where the sum is missing. Used with the lag-1 inflation ``(1 + a) / (1 - a)``: the larger
+    applies, so AR(1) series keep their ``n_eff`` and series with a longer memory than their
+    lag-1 autocorrelation says (daily counts or on/off days driven by a persistent state)
+    get a smaller one."""
+    s = np.asarray(memory_sum, dtype=float)
+    return np.maximum(1.0 + 2.0 * np.where(np.isfinite(s), s, 0.0), 1.0)
 
 
 def effective_autocorrelation(ac, n):
@@ -309,6 +327,80 @@ def _moments(x, y, gid, remaining, x_ok, lag, G):
     return n, r, acx, acy, varies, possible
 
 
+#: The longest lag, as a share of the days, over which :func:`_memory_sums` adds up the
+#: products of the two series' autocorrelations (Pyper and Peterman 1998 use n / 5).
+MEMORY_LAG_SHARE = 5
+
+
+def _memory_sums(x, y, gid, offset, length, G):
+    """Each goal's autocorrelations of ``x`` and ``y`` at lags 1 to ``length // 5``, for
+    Bartlett's sum over many lags (:func:`_memory_sum`).
+
+    From the products of deviations from the goal's mean k days apart, over the days where
+    both are known: ``rho(k) = (S_k / n_k) / (S_0 / n_0) * (n_0 - k) / n_0`` (with every day
+    known, the usual ``S_k / S_0``; with gaps, the same estimate scaled for the pairs the gaps
+    removed). Every lag's ``S_k`` and ``n_k`` at once, for whole blocks of goals, by the FFT
+    (Wiener-Khinchin: the inverse transform of the power spectrum of a zero-padded series is
+    its autocovariance): goals are grouped by the power of two their days and longest lag fit
+    in, one 2-D transform per group. A goal's numbers depend on its own days and that length
+    only, so any split of the participants gives the same numbers bit for bit.
+    Returns ``(start, kmax, prod)``: per group where its values start in the ragged array
+    ``prod`` and its longest lag; ``prod[start + k - 1]`` is ``rho_x(k) rho_y(k)``.
+    """
+    kmax = (length // MEMORY_LAG_SHARE).astype(np.int64)
+    start = np.r_[0, np.cumsum(kmax)[:-1]].astype(np.int64)
+    prod = np.zeros(int(kmax.sum()))
+    live = np.flatnonzero(kmax > 0)
+    if not len(live):
+        return start, kmax, prod
+    nfft = 2 ** np.ceil(np.log2(length[live] + kmax[live])).astype(np.int64)
+    for size in np.unique(nfft):
+        gs = live[nfft == size]
+        L, K = length[gs], kmax[gs]
+        rows = np.repeat(np.arange(len(gs)), L)
+        cols = _ragged_arange(L)
+        src = np.repeat(offset[gs], L) + cols
+        top = int(K.max())
+        k = np.arange(1, top + 1)
+        rho = np.ones((len(gs), top))
+        for v in (x, y):
+            val = np.zeros((len(gs), int(size)))
+            okf = np.zeros((len(gs), int(size)))
+            known = np.isfinite(v[src])
+            val[rows[known], cols[known]] = v[src][known]
+            okf[rows[known], cols[known]] = 1.0
+            n0 = okf.sum(axis=1)
+            mean = val.sum(axis=1) / np.maximum(n0, 1.0)  # 0 for a series with no known day
+            dev = (val - mean[:, None]) * okf
+            s0 = (dev * dev).sum(axis=1)
+            spectrum = np.fft.rfft(dev, axis=1)
+            sk = np.fft.irfft(spectrum.real**2 + spectrum.imag**2, n=int(size), axis=1)[:, 1:top + 1]
+            spectrum = np.fft.rfft(okf, axis=1)
+            nk = np.rint(np.fft.irfft(spectrum.real**2 + spectrum.imag**2, n=int(size),
+                                      axis=1)[:, 1:top + 1])
+            with np.errstate(invalid="ignore", divide="ignore"):
+                r = ((sk / nk) / (s0 / n0)[:, None] * (n0[:, None] - k) / n0[:, None])
+            rho *= np.where(np.isfinite(r) & (nk > 0), r, 0.0)
+        at = np.repeat(np.arange(len(gs)), K)
+        kk = _ragged_arange(K)
+        prod[start[gs][at] + kk] = rho[at, kk]
+    return start, kmax, prod
+
+
+def _memory_sum(sums, group, n):
+    """Bartlett's sum ``sum_(k=1..K) (1 - k/n) rho_x(k) rho_y(k)`` for rows of ``n`` pairs of
+    goal ``group``, with ``K = n // 5`` (at most the goal's longest lag in
+    :func:`_memory_sums`); 0 when K is 0. Added up k by k, the same order for every row."""
+    start, kmax, prod = sums
+    n = np.asarray(n, dtype=float)
+    K = np.minimum(n.astype(np.int64) // MEMORY_LAG_SHARE, kmax[group])
+    total = np.zeros(len(n))
+    for k in range(1, int(K.max(initial=0)) + 1):
+        rows = np.flatnonzero(K >= k)
+        total[rows] += (1 - k / n[rows]) * prod[start[group[rows]] + k - 1]
+    return total
+
+
 def _empty() -> pd.DataFrame:
     dtypes = {"participant_id": "str", "goal_id": "str", "lag": np.int64, "n": np.int64,
               "significant": bool, "tested": bool, "sufficient": bool, "days_needed": "Int64", "more_days": "Int64"}
@@ -335,12 +427,22 @@ def action_progress_correlation(actions: pd.DataFrame, progress: pd.DataFrame, *
     Autocorrelation: each series' lag-1 autocorrelation is estimated from consecutive-day pairs
     (``ac_actions``, ``ac_progress``), corrected for its small-sample bias
     (:func:`effective_autocorrelation`), and the effective sample size is
-    ``n_eff = n (1 - a) / (1 + a)`` with ``a`` the product of the two corrected values
-    (Bartlett; ``a < 0`` is taken as 0, so ``n_eff <= n``). The t test uses ``n_eff - 2``
+    ``n_eff = n / f`` with ``f`` the larger of two inflations (``n_eff <= n``). The first is
+    ``(1 + a) / (1 - a)`` with ``a`` the product of the two corrected values (Bartlett for two
+    AR(1) series; ``a < 0`` is taken as 0), which takes each series' autocorrelation at lag k
+    to be its lag-1 value to the power k. A series whose lag-1 autocorrelation understates
+    its memory breaks that: daily counts or on/off days driven by a slowly changing state (an
+    AR(1) seen through noise). The second sees them: Bartlett's sum over many lags,
+    ``1 + 2 sum_k (1 - k/n) rho_x(k) rho_y(k)`` for k from 1 to n / 5 (Pyper and Peterman
+    1998; :func:`memory_inflation`), from each goal's autocorrelations of its action and
+    progress-change series estimated over all its days. The t test uses ``n_eff - 2``
     degrees of freedom and the Fisher-z interval ``1 / sqrt(n_eff - 3)``. On independent
     AR(1) series the share of p < 0.05 stays at or below about 5% for phi up to 0.95 from 30
     days (``make calibrate``, docs/statistics.md), where the naive Pearson test gives about 35%
-    at phi 0.8.
+    at phi 0.8; at phi 0.95 over a year a person analysed alone (BH over their own goals and
+    lags, as ``family="participant"`` does) is told of a relation between unrelated series in
+    about 1% of cases. For daily Poisson counts driven by such an AR(1) the lag-1
+    inflation alone told about 24% (phi 0.95, a year); with the larger of the two, about 4%.
 
     One decision rule: a relation is ``significant`` when its Benjamini-Hochberg q over the
     family (every tested lag and goal of the call, or of each participant) is below
@@ -394,10 +496,11 @@ def action_progress_correlation(actions: pd.DataFrame, progress: pd.DataFrame, *
           ``days_needed`` paired days
         - ``days_needed`` (Int64): paired days at which the procedure above (its test, its
           autocorrelation adjustment, BH over the family's rows) finds a true r = 0.3 at one
-          lag with at least 80% probability, given the observed autocorrelation (taken
-          cautiously: each bias-corrected estimate 1.5 standard errors up, see
-          :func:`cautious_autocorrelation`); with no autocorrelation estimate yet, none is
-          assumed and this is a lower bound
+          lag with at least 80% probability, given the observed autocorrelation (the lag-1
+          inflation taken cautiously: each bias-corrected estimate 1.5 standard errors up, see
+          :func:`cautious_autocorrelation`; or Bartlett's sum over many lags when that is
+          larger, as for ``n_eff``); with no autocorrelation estimate yet, none is assumed
+          and this is a lower bound
         - ``more_days`` (Int64): how many more calendar days that takes at the participant's
           current check-in rate (0 when sufficient)
         - ``ac_actions``, ``ac_progress`` (float): lag-1 autocorrelations as estimated (before
@@ -423,7 +526,7 @@ def _check_test_options(alpha, family) -> None:
 
 #: The columns of :func:`correlation_moments`.
 MOMENT_COLUMNS = ["participant_id", "goal_id", "lag", "n", "r", "ac_actions", "ac_progress",
-                  "varies", "possible"]
+                  "ac_memory", "varies", "possible"]
 
 
 def correlation_moments(actions: pd.DataFrame, progress: pd.DataFrame, *,
@@ -441,8 +544,11 @@ def correlation_moments(actions: pd.DataFrame, progress: pd.DataFrame, *,
     DataFrame
         ``MOMENT_COLUMNS``, one row per goal and lag, sorted by participant_id, goal_id and
         lag: ``n`` pairs, Pearson ``r`` (NaN when a side is constant or n < 3), the lag-1
-        autocorrelations ``ac_actions`` and ``ac_progress`` as estimated, ``varies`` (both
-        sides vary) and ``possible`` (days on which a pair could have formed).
+        autocorrelations ``ac_actions`` and ``ac_progress`` as estimated, ``ac_memory``
+        (Bartlett's sum ``sum_(k=1..n//5) (1 - k/n) rho_x(k) rho_y(k)`` of the goal's action
+        and progress-change autocorrelations, estimated over all its days; 0 when n < 5; see
+        :func:`memory_inflation`), ``varies`` (both sides vary) and ``possible`` (days on
+        which a pair could have formed).
     """
     require_frame(actions, ["participant_id", "date", "goal_id", measure],
                   name="actions", function="action_progress_correlation")
@@ -467,7 +573,7 @@ def correlation_moments(actions: pd.DataFrame, progress: pd.DataFrame, *,
     parts = [part for part in parts if part is not None]
     if not parts:
         return pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(MOMENT_COLUMNS, (
-            "str", "str", np.int64, np.int64, float, float, float, bool, np.int64))})
+            "str", "str", np.int64, np.int64, float, float, float, float, bool, np.int64))})
     return pd.concat(parts, ignore_index=True).sort_values(
         ["participant_id", "goal_id", "lag"], kind="stable", ignore_index=True)
 
@@ -489,8 +595,10 @@ def correlation_tests(moments: pd.DataFrame, *, alpha: float = 0.05,
     ac = (effective_autocorrelation(out["ac_actions"].to_numpy(), n)
           * effective_autocorrelation(out["ac_progress"].to_numpy(), n))
     a_pos = np.clip(np.where(np.isfinite(ac), ac, 0.0), 0.0, None)
+    memory = memory_inflation(out["ac_memory"].to_numpy())
     with np.errstate(divide="ignore", invalid="ignore"):
         n_eff = np.where(a_pos < 1, n * (1 - a_pos) / (1 + a_pos), 0.0)
+        n_eff = np.minimum(n_eff, n / memory)  # the larger of the two inflations
     tested = (out["varies"].to_numpy() & np.isfinite(ac) & np.isfinite(r)
               & (n_eff >= max(min_n_eff, 4)))
     p_value = np.full(len(out), np.nan)
@@ -514,7 +622,7 @@ def correlation_tests(moments: pd.DataFrame, *, alpha: float = 0.05,
     n_tests = np.bincount(fam)[fam]  # rows in the family: the tests BH will adjust over
     ac_plan = (cautious_autocorrelation(out["ac_actions"].to_numpy(), n)
                * cautious_autocorrelation(out["ac_progress"].to_numpy(), n))
-    needed = required_days(ac_plan, alpha=alpha, n_tests=n_tests)
+    needed = required_days(ac_plan, alpha=alpha, n_tests=n_tests, memory=memory)
     sufficient = tested & (significant | (n >= needed))
     possible = out["possible"].to_numpy().astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -557,13 +665,17 @@ def _pair_moments(actions, progress, checkins, lag_values, measure):
     x_ok = np.isfinite(x)
     pid = codes["pid_labels"][codes["g_pid"]]
     goal = codes["goal_labels"][codes["g_goal"]]
+    sums = _memory_sums(x, y, gid, offset, length, G)
     parts = []
     for lag in lag_values:
         n, r, acx, acy, varies, possible = _moments(x, y, gid, remaining, x_ok, int(lag), G)
         parts.append(pd.DataFrame({"participant_id": pid, "goal_id": goal, "lag": lag, "n": n,
                                    "r": r, "ac_actions": acx, "ac_progress": acy,
                                    "varies": varies, "possible": possible}))
-    return pd.concat(parts, ignore_index=True)
+    out = pd.concat(parts, ignore_index=True)
+    out.insert(MOMENT_COLUMNS.index("ac_memory"), "ac_memory",
+               _memory_sum(sums, np.tile(np.arange(G), len(lag_values)), out["n"].to_numpy()))
+    return out
 
 
 def _naive_dates(series: pd.Series) -> pd.Series:
