@@ -1614,7 +1614,6 @@ def plot_randomisation(distribution: pd.DataFrame, *, effect: pd.DataFrame | Non
     return _finish(fig, height=420)
 
 
-
 def plot_reliability(reliability: pd.DataFrame, *, min_n: int = 5, warn_below: float = 0.70,
                      framework=None) -> go.Figure:
     """Each scale's reliability in this cohort: Cronbach's alpha with its 95% interval.
