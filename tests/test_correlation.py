@@ -158,7 +158,7 @@ def _memory_by_hand(v, n):
     return np.array(out)
 
 
-def test_memory_sum_is_bartletts_sum_over_many_lags_and_shrinks_n_eff_for_counts():
+def test_memory_sum_is_bartletts_sum_over_many_lags():
     """``ac_memory`` is sum_(k <= n/5) (1 - k/n) rho_x(k) rho_y(k), the autocorrelations those
     of statsmodels (``adjusted=False``) on a gapless series and the gap-scaled ones on a gappy
     one; n_eff is n over the larger of the lag-1 and this inflation, and days_needed uses the
