@@ -6,7 +6,8 @@ deletes, and then it deletes everything of that person. Every write is one trans
 is validated first, so a bad write leaves the store exactly as it was.
 
 Workshop mode adds three tables of *state*, updated in place rather than appended to:
-``cohorts`` (name, framework, the questionnaire phase that is open), ``access_codes`` (a
+``cohorts`` (name, framework, the questionnaire phase that is open, the questionnaires
+chosen per phase), ``access_codes`` (a
 selector in clear, the scrypt hash of the secret, whose code it is, issued and revoked
 times, failed attempts and a lock-out time) and ``access_attempts`` (recent code tries per
 address, for the per-address budget). :mod:`mastery_analysis.access` issues and checks codes;
