@@ -417,7 +417,8 @@ def _add_cohort_command(sub):
     phase.add_argument("--store", help=STORE_HELP)
     phase.set_defaults(func=_run_cohort_phase)
     ls = csub.add_parser("list", help="list cohorts", description="List cohorts with their framework, "
-                                                                  "open phase and number of members.")
+                                                                  "open phase, number of members and the "
+                                                                  "questionnaires chosen per phase.")
     ls.add_argument("--store", help=STORE_HELP)
     _add_format(ls)
     ls.set_defaults(func=_run_cohort_list)

@@ -6,7 +6,8 @@ deletes, and then it deletes everything of that person. Every write is one trans
 is validated first, so a bad write leaves the store exactly as it was.
 
 Workshop mode adds three tables of *state*, updated in place rather than appended to:
-``cohorts`` (name, framework, the questionnaire phase that is open), ``access_codes`` (a
+``cohorts`` (name, framework, the questionnaire phase that is open, the questionnaires
+chosen per phase), ``access_codes`` (a
 selector in clear, the scrypt hash of the secret, whose code it is, issued and revoked
 times, failed attempts and a lock-out time) and ``access_attempts`` (recent code tries per
 address, for the per-address budget). :mod:`mastery_analysis.access` issues and checks codes;
@@ -1053,16 +1054,22 @@ class Store:
         DataFrame
             name, framework (a shipped framework's name or a YAML path), open_phase
             (``baseline``, ``mid``, ``post`` or missing), created_at (UTC), members (number of
-            participants), sorted by name.
+            participants), instruments (text: the questionnaires chosen per phase, like
+            ``baseline: pearlin_mastery, career_mastery_q``; empty when the framework's own
+            questionnaire is used throughout), sorted by name.
         """
         members = self._latest_select("participants", ["participant_id", "cohort"]).subquery()
         counts = sa.select(members.c.cohort, sa.func.count().label("members")).group_by(members.c.cohort).subquery()
         query = sa.select(COHORTS.c.name, COHORTS.c.framework, COHORTS.c.open_phase, COHORTS.c.created_at,
-                          sa.func.coalesce(counts.c.members, 0).label("members")).outerjoin(
+                          sa.func.coalesce(counts.c.members, 0).label("members"), COHORTS.c.instruments).outerjoin(
             counts, counts.c.cohort == COHORTS.c.name).order_by(COHORTS.c.name)
         with self._connection() as conn:
             rows = conn.execute(query).mappings().all()
-        frame = pd.DataFrame.from_records(rows, columns=["name", "framework", "open_phase", "created_at", "members"])
+        frame = pd.DataFrame.from_records(rows, columns=["name", "framework", "open_phase", "created_at", "members",
+                                                         "instruments"])
+        frame["instruments"] = [
+            "; ".join(f"{phase}: {', '.join(names)}" for phase, names in sorted(json.loads(raw).items()))
+            if raw else "" for raw in frame["instruments"]]
         frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True, format="ISO8601")
         frame["members"] = frame["members"].astype("int64")
         frame["open_phase"] = frame["open_phase"].astype(object)

@@ -132,6 +132,8 @@ def test_a_cohort_chooses_instruments_per_phase(workshop):
     with pytest.raises(MasteryError, match="closing"):
         s.set_open_phase("spring", None, instruments=["pearlin_mastery"])
     assert s.cohort("spring")["open_phase"] == "baseline"  # nothing changed by the refusals
+    listed = s.cohorts().set_index("name").at["spring", "instruments"]
+    assert listed == "baseline: pearlin_mastery, career_mastery_q; post: ipip_assertiveness"
     s.set_open_phase("spring", None)
     assert s.cohort_instruments("spring") == []
 
