@@ -607,7 +607,8 @@ class Store:
                        progress: Mapping[str, float] | None = None,
                        note: str | None = None, source: str = "checkin",
                        framework: Framework | None = None,
-                       adherence: Mapping[str, bool] | None = None) -> dict[str, int]:
+                       adherence: Mapping[str, bool] | None = None,
+                       note_values: Mapping[str, float] | None = None) -> dict[str, int]:
         """Write one participant-day in one transaction.
 
         Parameters
@@ -626,6 +627,10 @@ class Store:
         adherence : dict of experiment_id -> bool, optional
             Whether the day's condition of each of the participant's running experiments
             was followed (see :meth:`record_adherence`), written in the same transaction.
+        note_values : dict of name -> number, optional
+            Numeric notes of the day (the outcome ``note:NAME`` of a self-experiment): kept
+            as ``responses`` rows with instrument ``note``, item NAME and phase ``mid``, each
+            value a finite number.
 
         Returns
         -------
@@ -640,7 +645,7 @@ class Store:
                                            "expected": "today or an earlier day (not the future)"}],
                                   noun="")
         for what, given in (("ratings", ratings), ("vision", vision), ("actions", actions),
-                            ("progress", progress)):
+                            ("progress", progress), ("note_values", note_values)):
             if given is not None and not isinstance(given, Mapping):
                 raise ValidationError(what, [{"row": None, "column": None, "value": type(given).__name__,
                                               "expected": "a dict (element or goal_id -> value)"}],
@@ -664,6 +669,10 @@ class Store:
             records["progress"] = [
                 {"participant_id": participant_id, "date": when, "goal_id": g, "percent": p,
                  "note": note, "source": source} for g, p in progress.items()]
+        if note_values:
+            records["responses"] = [
+                {"participant_id": participant_id, "date": when, "phase": "mid", "instrument": "note",
+                 "item": name, "value": v} for name, v in note_values.items()]
         if adherence is not None and not isinstance(adherence, Mapping):
             raise ValidationError("adherence", [{"row": None, "column": None, "value": type(adherence).__name__,
                                                  "expected": "a dict (experiment_id -> true or false)"}],
