@@ -670,6 +670,12 @@ class Store:
                 {"participant_id": participant_id, "date": when, "goal_id": g, "percent": p,
                  "note": note, "source": source} for g, p in progress.items()]
         if note_values:
+            bad = [{"row": None, "column": f"note_values.{name}", "value": repr(v)[:80],
+                    "expected": "a finite number"} for name, v in note_values.items()
+                   if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating))
+                   or not np.isfinite(v)]
+            if bad:
+                raise ValidationError("note values", bad, noun="")
             records["responses"] = [
                 {"participant_id": participant_id, "date": when, "phase": "mid", "instrument": "note",
                  "item": name, "value": v} for name, v in note_values.items()]
