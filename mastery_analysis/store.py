@@ -1044,8 +1044,10 @@ class Store:
         the same checks as :meth:`write_adherence`; an experiment already here with the same
         plan and schedule adds nothing, and only adherence days that are new or changed are
         written. Everything is checked (:func:`~mastery_analysis.schema.check_experiment_plan`,
-        :func:`~mastery_analysis.schema.check_schedule`) before anything is written; each
-        experiment is then written in one transaction.
+        :func:`~mastery_analysis.schema.check_schedule`, an id taken by someone else or held
+        here with another plan) before anything is written; each experiment is then written
+        in one transaction. ``mastery import tidy`` runs these checks (a dry run) before it
+        writes the tidy rows, and keeps the experiments after them.
 
         Returns
         -------
@@ -1059,7 +1061,20 @@ class Store:
         """
         work = check_experiment_imports(frames, framework=self.framework, where=where)
         counts = dict.fromkeys(EXPERIMENT_TABLES, 0)
-        known = set(self.experiments()["experiment_id"])
+        here = {r["experiment_id"]: r for r in self.experiments().to_dict("records")}
+        known = set(here)
+        for plan, _, _ in work:  # what save_experiment would refuse, refused before any write
+            old = here.get(plan["experiment_id"])
+            if old is None:
+                continue
+            if old["participant_id"] != plan["participant_id"]:
+                raise ExperimentError(f"{where}: experiment id '{plan['experiment_id']}' is taken by "
+                                      "another participant in this store")
+            if not all(_same(old[c].date() if c == "start_date" else old[c], plan[c])
+                       or (c == "min_effect" and _is_missing(old[c]) and plan[c] is None)
+                       for c in EXPERIMENT_COLUMNS):
+                raise ExperimentError(f"{where}: experiment '{plan['experiment_id']}' is in this store "
+                                      "with another plan; a plan cannot change once it has started")
         for plan, schedule, answers in work:
             if dry_run:
                 if plan["experiment_id"] not in known:

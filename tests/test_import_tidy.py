@@ -283,3 +283,20 @@ def test_a_bad_exported_experiment_is_refused_before_anything_is_written(with_ex
             importers.run(b, "tidy", tmp_path / "out")
         assert "at least 4 periods" in str(err.value)
         assert b.participants().empty and b.experiments().empty
+
+
+def test_an_experiment_here_with_another_plan_is_refused_before_anything_is_written(with_experiments, tmp_path):
+    with open_store(with_experiments) as a:
+        export_tables(a, tmp_path / "out", format="parquet")
+    plans = pd.read_parquet(tmp_path / "out" / "experiments.parquet")
+    with open_store(tmp_path / "b.db") as b:
+        importers.run(b, "tidy", tmp_path / "out")
+        plans.loc[plans["experiment_id"] == "jo-x1", "title"] = "Another question"
+        plans.to_parquet(tmp_path / "out" / "experiments.parquet", index=False)
+        ratings = pd.read_parquet(tmp_path / "out" / "ratings.parquet")
+        ratings.loc[0, "rating"] = 10 if ratings.loc[0, "rating"] != 10 else 1
+        ratings.to_parquet(tmp_path / "out" / "ratings.parquet", index=False)
+        before = len(b.history("ratings"))
+        with pytest.raises(Exception, match="jo-x1' is in this store with another plan"):
+            importers.run(b, "tidy", tmp_path / "out")
+        assert len(b.history("ratings")) == before
