@@ -548,14 +548,16 @@ class ParticipantSession:
     def check_in(self, day, *, ratings: Mapping[str, int] | None, vision: Mapping[str, int] | None = None,
                  actions: Mapping[str, int | Mapping] | None = None,
                  progress: Mapping[str, float] | None = None, note: str | None = None,
-                 adherence: Mapping[str, bool] | None = None) -> dict:
+                 adherence: Mapping[str, bool] | None = None,
+                 note_values: Mapping[str, float] | None = None) -> dict:
         """Save one day of the participant's own check-in (one transaction).
 
         ``ratings`` and ``vision`` map elements of the cohort's framework to integers on its
         scale; ``actions`` maps own, active goal ids to a count (0 to 1000) or to
         ``{"count": int, "minutes": number}``; ``progress`` maps own goal ids to a percent
         (0 to 100); ``note`` is at most 2000 characters; ``adherence`` maps own experiment
-        ids to True or False ("did you follow today's condition?").
+        ids to True or False ("did you follow today's condition?"); ``note_values`` maps the
+        ``note:NAME`` outcomes of own experiments to a finite number (the day's value).
 
         Returns
         -------
@@ -642,8 +644,23 @@ class ParticipantSession:
                         failures.append(_problem(f"adherence.{xid}", repr(flag)[:80], "true or false"))
                     else:
                         clean_adherence[xid] = flag
+        clean_notes = {}
+        if note_values is not None:  # numeric notes: the note outcomes of own experiments only
+            if not isinstance(note_values, Mapping):
+                failures.append(_problem("note_values", type(note_values).__name__, "a dict of name -> number"))
+            else:
+                exps = self._store.experiments(participant=self.participant_id)
+                names = set(exps.loc[exps["outcome_kind"] == "note", "outcome_ref"])
+                for name, value in note_values.items():
+                    if name not in names:
+                        failures.append(_problem("note_values.name", str(name)[:80],
+                                                 "the note of one of your own experiments"))
+                    elif not _is_number(value):
+                        failures.append(_problem(f"note_values.{name}", repr(value)[:80], "a finite number"))
+                    else:
+                        clean_notes[name] = float(value)
         if not failures and not (clean_ratings.get("ratings") or clean_ratings.get("vision")
-                                 or clean_actions or clean_progress or clean_adherence):
+                                 or clean_actions or clean_progress or clean_adherence or clean_notes):
             failures.append(_problem(None, "(nothing)", "at least one rating, action or progress"))
         if failures:
             raise ValidationError("check-in", failures, noun="")
@@ -651,7 +668,7 @@ class ParticipantSession:
             self.participant_id, when, ratings=clean_ratings.get("ratings") or {},
             vision=clean_ratings.get("vision") or None, actions=clean_actions or None,
             progress=clean_progress or None, note=clean_note, source="app", framework=self.framework,
-            adherence=clean_adherence or None)
+            adherence=clean_adherence or None, note_values=clean_notes or None)
 
     def save_goal(self, *, title: str, goal_id: str | None = None, element: str | None = None,
                   freq_times: int = 1, freq_days: int = 1, due_date=None, target: str | None = None) -> str:

@@ -135,8 +135,9 @@ def _run_demo(args):
 # ----------------------------------------------------------------------------- export
 def _add_export_command(sub):
     p = sub.add_parser("export", help="export every table as CSV, one XLSX workbook, or Parquet",
-                       description="Write every table (latest version of each row, or --history "
-                                   "for every version) to a folder; all files or none.")
+                       description="Write every table, self-experiments included (latest "
+                                   "version of each row, or --history for every version) to a "
+                                   "folder; all files or none.")
     p.add_argument("--store", help=STORE_HELP)
     p.add_argument("--out", required=True,
                    help="folder to write <table>.csv, <table>.parquet or mastery.xlsx into")

@@ -283,7 +283,7 @@ EXPERIMENT_FILES = ("experiments", "experiment_schedule", "adherence")
 
 def _jo(seed):
     """Jo's tidy rows and experiments, from a random stream of their own (see the docstring)."""
-    from .analysis.experiments import plan_experiment  # the demo's schedules are drawn as a plan's are
+    from .experiment_design import plan_experiment  # the demo's schedules are drawn as a plan's are
 
     rng = np.random.default_rng([seed, 19])
     days = pd.date_range(JO_START, JO_END, freq="D")

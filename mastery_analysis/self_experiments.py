@@ -18,8 +18,8 @@ from .schema import as_day, parse_outcome
 
 OUTCOME_TABLES = {"element": "ratings", "goal_progress": "progress", "goal_actions": "actions",
                   "note": "responses"}
-TODAY_COLUMNS = ["experiment_id", "title", "date", "day", "days", "start", "end", "period", "condition",
-                 "washout", "condition_text", "status", "followed"]
+TODAY_COLUMNS = ["experiment_id", "title", "outcome", "date", "day", "days", "start", "end", "period",
+                 "condition", "washout", "condition_text", "status", "followed"]
 
 
 def next_experiment_id(store, participant_id: str) -> str:
@@ -121,7 +121,8 @@ def conditions_on(store, participant_id: str, day) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        ``experiment_id``, ``title``, ``date``, ``day`` (its number in the schedule), ``days``,
+        ``experiment_id``, ``title``, ``outcome`` (as typed: ``element:focused``,
+        ``note:energy``...), ``date``, ``day`` (its number in the schedule), ``days``,
         ``start``, ``end``, ``period``, ``condition`` (A/B), ``washout``, ``condition_text``, ``status`` (not
         started, running, finished) and ``followed`` (the answer saved for that day: True,
         False, or missing), one row per experiment, sorted by start day.
@@ -132,6 +133,7 @@ def conditions_on(store, participant_id: str, day) -> pd.DataFrame:
     schedules = {x: store.experiment_schedule(x) for x in exps["experiment_id"]}
     status = experiment_status(exps, schedules, as_day(day, what="day"))
     status.insert(1, "title", exps["title"].to_numpy())
+    status.insert(2, "outcome", exps["outcome"].to_numpy())
     done = store.adherence(participant=participant_id)
     done = done.loc[done["date"] == status["date"].iloc[0]].set_index("experiment_id")["followed"]
     status["followed"] = status["experiment_id"].map(done).astype("boolean")
@@ -182,8 +184,11 @@ def today_lines(status: pd.DataFrame) -> list[str]:
             answer = {True: " You said you followed it.", False: " You said you did not follow it."}.get(
                 None if pd.isna(r.followed) else bool(r.followed), "")
             wash = " (a washout day: follow it; it is left out of the analysis)" if r.washout else ""
+            kind, _, name = str(r.outcome).partition(":")
+            ask = (f" The check-in asks for {name} today (a number; or `mastery import tidy` a "
+                   "responses table with instrument note)." if kind == "note" else "")
             lines.append(f"{r.experiment_id} ({r.title}), day {r.day} of {r.days}, {day:%a %d %b %Y}: "
-                         f"{r.condition_text} [{r.condition}]{wash}.{answer}")
+                         f"{r.condition_text} [{r.condition}]{wash}.{answer}{ask}")
         else:
             when = (f"starts on {pd.Timestamp(r.start):%Y-%m-%d}" if r.status == "not started"
                     else f"finished on {pd.Timestamp(r.end):%Y-%m-%d}")

@@ -649,7 +649,8 @@ class Store:
                        progress: Mapping[str, float] | None = None,
                        note: str | None = None, source: str = "checkin",
                        framework: Framework | None = None,
-                       adherence: Mapping[str, bool] | None = None) -> dict[str, int]:
+                       adherence: Mapping[str, bool] | None = None,
+                       note_values: Mapping[str, float] | None = None) -> dict[str, int]:
         """Write one participant-day in one transaction.
 
         Parameters
@@ -668,6 +669,10 @@ class Store:
         adherence : dict of experiment_id -> bool, optional
             Whether the day's condition of each of the participant's running experiments
             was followed (see :meth:`record_adherence`), written in the same transaction.
+        note_values : dict of name -> number, optional
+            Numeric notes of the day (the outcome ``note:NAME`` of a self-experiment): kept
+            as ``responses`` rows with instrument ``note``, item NAME and phase ``mid``, each
+            value a finite number.
 
         Returns
         -------
@@ -682,7 +687,7 @@ class Store:
                                            "expected": "today or an earlier day (not the future)"}],
                                   noun="")
         for what, given in (("ratings", ratings), ("vision", vision), ("actions", actions),
-                            ("progress", progress)):
+                            ("progress", progress), ("note_values", note_values)):
             if given is not None and not isinstance(given, Mapping):
                 raise ValidationError(what, [{"row": None, "column": None, "value": type(given).__name__,
                                               "expected": "a dict (element or goal_id -> value)"}],
@@ -706,6 +711,16 @@ class Store:
             records["progress"] = [
                 {"participant_id": participant_id, "date": when, "goal_id": g, "percent": p,
                  "note": note, "source": source} for g, p in progress.items()]
+        if note_values:
+            bad = [{"row": None, "column": f"note_values.{name}", "value": repr(v)[:80],
+                    "expected": "a finite number"} for name, v in note_values.items()
+                   if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating))
+                   or not np.isfinite(v)]
+            if bad:
+                raise ValidationError("note values", bad, noun="")
+            records["responses"] = [
+                {"participant_id": participant_id, "date": when, "phase": "mid", "instrument": "note",
+                 "item": name, "value": v} for name, v in note_values.items()]
         if adherence is not None and not isinstance(adherence, Mapping):
             raise ValidationError("adherence", [{"row": None, "column": None, "value": type(adherence).__name__,
                                                  "expected": "a dict (experiment_id -> true or false)"}],
@@ -1034,6 +1049,92 @@ class Store:
             query = query.where(t.c.participant_id == participant)
         with self._connection() as conn:
             return pd.DataFrame.from_records(conn.execute(query).all(), columns=list(t.c.keys()))
+
+    def experiment_tables(self, *, history: bool = False) -> dict[str, pd.DataFrame]:
+        """The three experiment tables as ``mastery export`` writes them.
+
+        Returns
+        -------
+        dict of table -> DataFrame
+            ``experiments``: the columns of :data:`~mastery_analysis.schema.EXPERIMENT_COLUMNS`
+            and recorded_at, the latest plan of each experiment; ``experiment_schedule``:
+            experiment_id, participant_id, date, period, condition, washout, recorded_at, the
+            latest plan's days; ``adherence``: participant_id, experiment_id, date, followed,
+            source, recorded_at, the latest answer per day. With ``history`` every stored row,
+            with ``version_id`` (and the schedule's ``plan_version``) first.
+        """
+        if history:
+            out = {t: self.experiment_rows(t) for t in EXPERIMENT_TABLES}
+        else:
+            plans = self.experiments()
+            sched = self.experiment_rows("experiment_schedule")
+            sched = sched.loc[sched["plan_version"].isin(plans["plan_version"])].drop(
+                columns=["version_id", "plan_version"])
+            out = {"experiments": plans[list(EXPERIMENT_COLUMNS) + ["recorded_at"]],
+                   "experiment_schedule": sched.sort_values(["experiment_id", "date"], kind="stable"),
+                   "adherence": self.adherence()}
+        for frame in out.values():
+            for col in ("date", "start_date"):
+                if col in frame:
+                    frame[col] = pd.to_datetime(frame[col]).astype("datetime64[ns]")
+        return {t: f.reset_index(drop=True) for t, f in out.items()}
+
+    def import_experiments(self, frames: Mapping[str, pd.DataFrame], *, dry_run: bool = False,
+                           where: str = "the import") -> dict[str, int]:
+        """Keep exported experiments (what :meth:`experiment_tables` gives) in this store.
+
+        Each plan (the latest version per experiment id) and its schedule go through
+        :meth:`save_experiment`, as planned on its start day, and its adherence through
+        the same checks as :meth:`write_adherence`; an experiment already here with the same
+        plan and schedule adds nothing, and only adherence days that are new or changed are
+        written. Everything is checked (:func:`~mastery_analysis.schema.check_experiment_plan`,
+        :func:`~mastery_analysis.schema.check_schedule`, an id taken by someone else or held
+        here with another plan) before anything is written; each experiment is then written
+        in one transaction. ``mastery import tidy`` runs these checks (a dry run) before it
+        writes the tidy rows, and keeps the experiments after them.
+
+        Returns
+        -------
+        dict of table -> rows written (in a dry run: plans, schedule days and adherence
+        answers of experiments not in the store yet, and nothing is written).
+
+        Raises
+        ------
+        ValidationError, ExperimentError
+            Naming ``where`` and the experiment; see :meth:`save_experiment`.
+        """
+        work = check_experiment_imports(frames, framework=self.framework, where=where)
+        counts = dict.fromkeys(EXPERIMENT_TABLES, 0)
+        here = {r["experiment_id"]: r for r in self.experiments().to_dict("records")}
+        known = set(here)
+        for plan, _, _ in work:  # what save_experiment would refuse, refused before any write
+            old = here.get(plan["experiment_id"])
+            if old is None:
+                continue
+            if old["participant_id"] != plan["participant_id"]:
+                raise ExperimentError(f"{where}: experiment id '{plan['experiment_id']}' is taken by "
+                                      "another participant in this store")
+            if not all(_same(old[c].date() if c == "start_date" else old[c], plan[c])
+                       or (c == "min_effect" and _is_missing(old[c]) and plan[c] is None)
+                       for c in EXPERIMENT_COLUMNS):
+                raise ExperimentError(f"{where}: experiment '{plan['experiment_id']}' is in this store "
+                                      "with another plan; a plan cannot change once it has started")
+        for plan, schedule, answers in work:
+            if dry_run:
+                if plan["experiment_id"] not in known:
+                    counts["experiments"] += 1
+                    counts["experiment_schedule"] += len(schedule)
+                    counts["adherence"] += len(answers)
+                continue
+            for table, n in self.save_experiment(plan, schedule, today=plan["start_date"]).items():
+                counts[table] += n
+            have = self.adherence(experiment=plan["experiment_id"])
+            old = {as_day(d): bool(f) for d, f in zip(have["date"], have["followed"])}
+            new = answers.loc[[old.get(as_day(d, what="adherence date")) is not bool(f)
+                               for d, f in zip(answers["date"], answers["followed"])]]
+            counts["adherence"] += self.write_adherence(plan["participant_id"], plan["experiment_id"],
+                                                        new, source="import")
+        return counts
 
     # ----------------------------------------------------------------- workshop: cohorts and people
     def add_cohort(self, name: str, *, framework: Framework | str | None = None) -> None:
@@ -1653,6 +1754,72 @@ def _check_id(value, what: str) -> None:
                                       "expected": ID_EXPECTED}], noun="")
 
 
+def check_experiment_imports(frames: Mapping[str, pd.DataFrame], *, framework=None,
+                             where: str = "the import") -> list[tuple[dict, pd.DataFrame, pd.DataFrame]]:
+    """Check exported experiment tables without writing: (plan, schedule, adherence) per
+    experiment, the plan checked by :func:`~mastery_analysis.schema.check_experiment_plan`,
+    the schedule by :func:`~mastery_analysis.schema.check_schedule`, the adherence's
+    ``followed`` true or false and its days in the schedule. With ``version_id`` columns (an
+    export with history) the latest plan, its schedule (``plan_version``) and the latest
+    answer per day are taken.
+
+    Raises
+    ------
+    ValidationError, ExperimentError
+        Naming ``where``, the experiment and what is wrong.
+    """
+    plans = frames.get("experiments")
+    sched = frames.get("experiment_schedule")
+    answers = frames.get("adherence")
+    if plans is None or not len(plans):
+        if (sched is not None and len(sched)) or (answers is not None and len(answers)):
+            raise ExperimentError(f"{where}: experiment_schedule or adherence rows without the "
+                                  "experiments table they belong to")
+        return []
+    plans = _latest_version(plans, ["experiment_id"])
+    sched = sched if sched is not None else pd.DataFrame(columns=["experiment_id", "date"])
+    answers = _latest_version(answers, ["experiment_id", "date"]) if answers is not None else \
+        pd.DataFrame(columns=["experiment_id", "date", "followed"])
+    unknown = (set(sched["experiment_id"]) | set(answers["experiment_id"])) - set(plans["experiment_id"])
+    if unknown:
+        raise ExperimentError(f"{where}: rows of experiment{'s' if len(unknown) > 1 else ''} "
+                              f"{', '.join(sorted(map(str, unknown)))} that the experiments table "
+                              "does not have")
+    out = []
+    for raw in plans.to_dict("records"):
+        plan = {c: (None if c == "min_effect" and _is_missing(raw.get(c)) else raw.get(c))
+                for c in EXPERIMENT_COLUMNS}
+        xid = plan["experiment_id"]
+        plan = check_experiment_plan(plan, framework=framework)
+        days = sched.loc[sched["experiment_id"] == xid]
+        if "plan_version" in days and len(days):
+            days = days.loc[days["plan_version"] == days["plan_version"].max()]
+        schedule = check_schedule(days.reset_index(drop=True), plan)
+        done = answers.loc[answers["experiment_id"] == xid, ["date", "followed"]].reset_index(drop=True)
+        failures = []
+        for i, (day, flag) in enumerate(zip(done["date"], done["followed"])):
+            if not isinstance(flag, (bool, np.bool_)):
+                failures.append({"row": i + 1, "column": "followed", "value": flag,
+                                 "expected": "true or false"})
+            elif pd.Timestamp(as_day(day, what="adherence date")) not in set(schedule["date"]):
+                failures.append({"row": i + 1, "column": "date", "value": str(day),
+                                 "expected": f"a day of experiment '{xid}'s schedule"})
+        if failures:
+            raise ValidationError("adherence", failures, where=f"{where}, experiment '{xid}'")
+        out.append((plan, schedule, done))
+    return out
+
+
+def _latest_version(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
+    if "version_id" not in frame or not len(frame):
+        return frame.reset_index(drop=True)
+    return frame.sort_values("version_id", kind="stable").drop_duplicates(key, keep="last").reset_index(drop=True)
+
+
+def _is_missing(value) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value))
+
+
 def _check_table(table):
     if table not in DATA_TABLES:
         raise StoreError(f"unknown table '{table}'; tables are {', '.join(DATA_TABLES)}")
@@ -1679,8 +1846,11 @@ def _to_frame(table: str, rows, *, with_version: bool) -> pd.DataFrame:
 
 
 def export_tables(store: Store, directory: str | os.PathLike, *, format: str = "csv",
-                  tables: Iterable[str] = DATA_TABLES, history: bool = False) -> list[Path]:
+                  tables: Iterable[str] | None = None, history: bool = False) -> list[Path]:
     """Write every table to ``directory`` as CSV, Parquet or one XLSX workbook; all or none.
+
+    ``tables`` defaults to the tidy tables and the three experiment tables
+    (:meth:`Store.experiment_tables`: a person's experiments, schedules and adherence).
 
     Returns the paths written (``<table>.csv``/``.parquet``, or ``mastery.xlsx`` with a sheet
     per table). CSV and XLSX text cells that a spreadsheet would run as a formula are
@@ -1692,8 +1862,14 @@ def export_tables(store: Store, directory: str | os.PathLike, *, format: str = "
 
     if format not in ("csv", "parquet", "xlsx"):
         raise StoreError(f"unknown export format '{format}'; use csv, xlsx or parquet")
-    tables = list(tables)
+    tables = list(DATA_TABLES + EXPERIMENT_TABLES if tables is None else tables)
     for name in tables:
-        _check_table(name)
-    frames = {name: store.history(name) if history else store._read(name) for name in tables}
+        if name not in EXPERIMENT_TABLES:
+            _check_table(name)
+    frames = {name: store.history(name) if history else store._read(name)
+              for name in tables if name not in EXPERIMENT_TABLES}
+    chosen = [t for t in EXPERIMENT_TABLES if t in tables]
+    if chosen:
+        experiments = store.experiment_tables(history=history)
+        frames.update({t: experiments[t] for t in chosen})
     return write_tables(frames, directory, format=format)

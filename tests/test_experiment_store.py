@@ -210,3 +210,20 @@ def test_integrity_check_sees_experiment_rows_of_unknown_people(alex):
         conn.execute(sa.text("INSERT INTO adherence (participant_id, experiment_id, date, followed, source, "
                              "recorded_at) VALUES ('ghost', 'alex-x1', '2025-02-25', true, 'x', 'now')"))
     assert alex.check_integrity() == ["adherence: 1 rows of participants not in the store"]
+
+
+def test_a_checkin_keeps_numeric_notes_as_note_responses_all_or_nothing(alex):
+    written = alex.record_checkin("alex", "2025-02-21", ratings={"focused": 6}, note_values={"energy": 6.5})
+    assert written == {"ratings": 1, "responses": 1}
+    r = alex.responses(participant="alex")
+    assert r[["instrument", "item", "value", "phase"]].values.tolist() == [["note", "energy", 6.5, "mid"]]
+    # now an experiment can measure it
+    assert alex.save_experiment(plan(outcome_kind="note", outcome_ref="energy"), schedule("2025-03-03", "ABBA"),
+                                today=TODAY)["experiments"] == 1
+    before = len(alex.history("ratings")), len(alex.history("responses"))
+    for bad in (float("inf"), float("nan"), "lots"):
+        with pytest.raises(ValidationError, match="finite number"):
+            alex.record_checkin("alex", "2025-02-22", ratings={"focused": 6}, note_values={"energy": bad})
+    with pytest.raises(ValidationError):
+        alex.record_checkin("alex", "2025-02-22", ratings={"focused": 6}, note_values={"bad name!": 1})
+    assert (len(alex.history("ratings")), len(alex.history("responses"))) == before

@@ -5,6 +5,7 @@ the store.
 """
 
 import datetime as dt
+import html
 
 import ipywidgets as W
 import pandas as pd
@@ -104,3 +105,88 @@ def test_the_plan_form_plans_and_says_what_is_wrong(people):
     assert form.planned is not None and "Order of periods:" in form.status.value
     assert "--min-effect" in form.status.value  # no smallest effect: no power, and it says how
     assert len(people.experiment_schedule(form.planned["plan"]["experiment_id"])) == 56
+
+
+# ----------------------------------------------------------------------------- numeric notes
+NOTE_START = TODAY - dt.timedelta(days=8)
+
+
+@pytest.fixture
+def noted(people):
+    """ann also runs an experiment on a numeric note of her own, ``note:energy`` (8 days to
+    yesterday), with two values recorded before it started."""
+    for back, value in ((12, 5), (11, 6)):
+        people.record_checkin("ann", NOTE_START - dt.timedelta(days=back), ratings={},
+                              note_values={"energy": value})
+    sched = plan_experiment(NOTE_START, design="pairs", period_days=2, periods=4, seed=11)
+    people.save_experiment(plan("ann", "ann-x2", title="Walks", condition_a="No walk", condition_b="A walk",
+                                outcome_kind="note", outcome_ref="energy", start_date=NOTE_START, seed=11),
+                           sched, today=TODAY)
+    return people
+
+
+def energy_rows(store):
+    r = store.responses(participant="ann")
+    return r.loc[(r["instrument"] == "note") & (r["item"] == "energy")]
+
+
+def test_the_check_in_asks_for_a_note_outcome_and_refuses_what_is_not_a_number(noted):
+    day = NOTE_START + dt.timedelta(days=2)
+    form = CheckInForm(noted, "ann", day=day, today=TODAY)
+    check = form.experiments
+    assert list(check.notes) == ["energy"] and check.notes["energy"].description == "energy today"
+    assert check.notes["energy"] in check.box.children
+    before = len(energy_rows(noted))
+    for typed, said in (("lots", "'lots' is not a number"), ("inf", "not a finite number"),
+                        ("nan", "not a finite number"), (XSS, "is not a number")):
+        check.notes["energy"].value = typed
+        form.save_button.click()
+        assert "Not saved: 1 field to fix" in form.status.value
+        assert said in html.unescape(check.note_messages["energy"].value)
+        assert XSS not in check.note_messages["energy"].value  # what was typed is escaped
+        assert len(energy_rows(noted)) == before  # nothing written
+    check.notes["energy"].value = "6,5"
+    check.questions["ann-x2"].value = True
+    form.save_button.click()
+    assert "1 note value" in form.status.value and "1 experiment answer" in form.status.value
+    assert check.note_messages["energy"].value == ""
+    saved = energy_rows(noted)
+    row = saved.loc[saved["date"] == pd.Timestamp(day)].iloc[0]
+    assert row["value"] == 6.5 and row["phase"] == "mid"
+    assert noted.adherence(experiment="ann-x2")["date"].tolist() == [pd.Timestamp(day)]  # same save
+    again = CheckInForm(noted, "ann", day=day, today=TODAY)
+    assert again.experiments.notes["energy"].value == "6.5"  # the saved value is shown
+
+
+def test_notes_recorded_at_check_ins_are_analysed(noted):
+    from mastery_analysis.self_experiments import conditions_on, experiment_results, today_lines
+
+    sched = noted.experiment_schedule("ann-x2")
+    form = CheckInForm(noted, "ann", day=NOTE_START, today=TODAY)
+    for i, (day, cond) in enumerate(zip(sched["date"], sched["condition"])):
+        form.date_picker.value = day.date()
+        form.rate_toggle.value = False
+        form.experiments.notes["energy"].value = str((8 if cond == "B" else 5) + (i % 2) * 0.5)
+        assert form.save(), form.status.value
+    result = experiment_results(noted, "ann", "ann-x2", today=TODAY).iloc[0]
+    assert result["estimate"] == pytest.approx(3.0)
+    assert result["n_a"] == 4 and result["n_b"] == 4
+    lines = today_lines(conditions_on(noted, "ann", TODAY - dt.timedelta(days=1)))
+    assert any("ann-x2" in line and "asks for energy today" in line for line in lines)
+    assert not any("ann-x1" in line and "asks for" in line for line in lines)
+
+
+def test_a_served_check_in_takes_only_own_note_outcomes_as_finite_numbers(noted):
+    code = access.issue_code(noted, "ann")
+    page = ParticipantPage(noted, address="10.0.0.1", today=TODAY)
+    page.signin.code.value = code
+    page.signin.button.click()
+    day = TODAY - dt.timedelta(days=1)
+    assert page.session.check_in(day, ratings=None, note_values={"energy": 7})["responses"] == 1
+    with pytest.raises(Exception, match="the note of one of your own experiments"):
+        page.session.check_in(day, ratings=None, note_values={"mood": 7})
+    with pytest.raises(Exception, match="a finite number"):
+        page.session.check_in(day, ratings=None, note_values={"energy": float("inf")})
+    with pytest.raises(Exception, match="a finite number"):
+        page.session.check_in(day, ratings=None, note_values={"energy": "7"})
+    assert energy_rows(noted)["value"].tolist()[-1] == 7.0

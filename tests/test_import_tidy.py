@@ -43,7 +43,8 @@ def test_export_imported_into_an_empty_store_gives_the_same_frames(source, tmp_p
     target = paths[0] if fmt == "xlsx" else tmp_path / "out"
     if fmt == "xlsx":
         assert [p.name for p in paths] == ["mastery.xlsx"]
-        assert openpyxl.load_workbook(target, read_only=True).sheetnames == list(DATA_TABLES)
+        assert openpyxl.load_workbook(target, read_only=True).sheetnames == \
+            list(DATA_TABLES) + ["experiments", "experiment_schedule", "adherence"]  # empty here
     with open_store(tmp_path / "b.db") as b:
         out = importers.run(b, "tidy", target)
         assert len(out.result.rejected) == 0
@@ -198,3 +199,104 @@ def test_rejected_rows_file_keeps_formulas_inert_and_progress_says_each_stage(tm
         rejected = list(csv.DictReader(f))
     assert [r["line"] for r in rejected] == ["ratings.csv line 3"]
     assert rejected[0]["value"] == "'" + FORMULA  # a spreadsheet shows it as text
+
+
+# ----------------------------------------------------------------------------- experiments
+@pytest.fixture(scope="module")
+def with_experiments(tmp_path_factory):
+    """The demo (jo's two experiments, with adherence) and one more whose title a
+    spreadsheet would run."""
+    from mastery_analysis.analysis.experiments import plan_experiment
+    from mastery_analysis.demo import load_demo
+
+    path = tmp_path_factory.mktemp("exp") / "a.db"
+    with open_store(path) as s:
+        load_demo(s)
+        sched = plan_experiment("2026-10-05", design="pairs", period_days=3, periods=4, seed=5)
+        s.save_experiment({"experiment_id": "jo-x3", "participant_id": "jo", "title": FORMULA,
+                           "condition_a": "-usual", "condition_b": "walk", "outcome_kind": "element",
+                           "outcome_ref": "focused", "design": "pairs", "period_days": 3, "periods": 4,
+                           "washout_days": 0, "start_date": "2026-10-05", "seed": 5, "min_effect": None},
+                          sched, today="2026-10-05")
+        s.record_adherence("jo", "jo-x3", "2026-10-06", True)
+        s.record_adherence("jo", "jo-x3", "2026-10-06", False)  # a second answer: the latest counts
+    return path
+
+
+def experiment_state(store):
+    plans = store.experiments().drop(columns=["plan_version", "recorded_at"])
+    scheds = {x: store.experiment_schedule(x) for x in plans["experiment_id"]}
+    answers = store.adherence().drop(columns=["recorded_at", "source"])
+    return plans, scheds, answers
+
+
+@pytest.mark.parametrize("fmt,history", [("xlsx", False), ("parquet", False), ("csv", True)])
+def test_experiments_come_back_from_an_export_into_an_empty_store(with_experiments, tmp_path, fmt, history):
+    from mastery_analysis.self_experiments import experiment_results
+
+    with open_store(with_experiments) as a:
+        paths = export_tables(a, tmp_path / "out", format=fmt, history=history)
+        want = experiment_state(a)
+        want_result = experiment_results(a, "jo", "jo-x1")
+    target = paths[0] if fmt == "xlsx" else tmp_path / "out"
+    if fmt == "xlsx":
+        assert openpyxl.load_workbook(target, read_only=True).sheetnames == \
+            list(DATA_TABLES) + ["experiments", "experiment_schedule", "adherence"]
+    else:
+        assert {"experiments", "experiment_schedule", "adherence"} <= {p.stem for p in paths}
+    with open_store(tmp_path / "b.db") as b:
+        dry = importers.run(b, "tidy", target, dry_run=True)
+        assert dry.written["experiments"] == 3 and b.experiments().empty
+        out = importers.run(b, "tidy", target)
+        assert out.written["experiments"] == 3
+        assert out.written["adherence"] == len(want[2])
+        assert "experiments: 3 rows read, 3 added" in importers.describe(out)
+        got = experiment_state(b)
+        pd.testing.assert_frame_equal(got[0], want[0])
+        assert got[0].set_index("experiment_id").at["jo-x3", "title"] == FORMULA
+        for x, frame in want[1].items():
+            pd.testing.assert_frame_equal(got[1][x], frame, obj=x)
+        pd.testing.assert_frame_equal(got[2], want[2])
+        assert not got[2].set_index(["experiment_id", "date"]).loc[("jo-x3", pd.Timestamp("2026-10-06")),
+                                                                       "followed"]
+        pd.testing.assert_frame_equal(experiment_results(b, "jo", "jo-x1"), want_result)
+        again = importers.run(b, "tidy", target)
+        assert sum(again.written.values()) == 0  # again: nothing
+
+
+def test_exported_experiment_text_is_neutralised(with_experiments, tmp_path):
+    with open_store(with_experiments) as a:
+        export_tables(a, tmp_path, format="csv")
+    with open(tmp_path / "experiments.csv", newline="") as fh:
+        rows = {r["experiment_id"]: r for r in csv.DictReader(fh)}
+    assert rows["jo-x3"]["title"] == "'" + FORMULA and rows["jo-x3"]["condition_a"] == "'-usual"
+
+
+def test_a_bad_exported_experiment_is_refused_before_anything_is_written(with_experiments, tmp_path):
+    with open_store(with_experiments) as a:
+        export_tables(a, tmp_path / "out", format="csv")
+    plans = pd.read_csv(tmp_path / "out" / "experiments.csv", dtype=str)
+    plans.loc[plans["experiment_id"] == "jo-x2", "periods"] = "3"
+    plans.to_csv(tmp_path / "out" / "experiments.csv", index=False)
+    with open_store(tmp_path / "b.db") as b:
+        with pytest.raises(Exception, match="periods") as err:
+            importers.run(b, "tidy", tmp_path / "out")
+        assert "at least 4 periods" in str(err.value)
+        assert b.participants().empty and b.experiments().empty
+
+
+def test_an_experiment_here_with_another_plan_is_refused_before_anything_is_written(with_experiments, tmp_path):
+    with open_store(with_experiments) as a:
+        export_tables(a, tmp_path / "out", format="parquet")
+    plans = pd.read_parquet(tmp_path / "out" / "experiments.parquet")
+    with open_store(tmp_path / "b.db") as b:
+        importers.run(b, "tidy", tmp_path / "out")
+        plans.loc[plans["experiment_id"] == "jo-x1", "title"] = "Another question"
+        plans.to_parquet(tmp_path / "out" / "experiments.parquet", index=False)
+        ratings = pd.read_parquet(tmp_path / "out" / "ratings.parquet")
+        ratings.loc[0, "rating"] = 10 if ratings.loc[0, "rating"] != 10 else 1
+        ratings.to_parquet(tmp_path / "out" / "ratings.parquet", index=False)
+        before = len(b.history("ratings"))
+        with pytest.raises(Exception, match="jo-x1' is in this store with another plan"):
+            importers.run(b, "tidy", tmp_path / "out")
+        assert len(b.history("ratings")) == before

@@ -170,10 +170,15 @@ def run(store, format: str, path, *, dry_run: bool = False, skip_invalid: bool =
             hint=f"Nothing was written. Fix these rows, or run again with --skip-invalid to "
                  f"import the {kept} valid row{'s' if kept != 1 else ''} and write the "
                  f"rejected ones to {rejected_path(result.source)}.")
+    if result.experiments:  # checked before anything is written
+        planned = store.import_experiments(result.experiments, dry_run=True, where=str(result.source))
     if result.frames:
         outcome.written = store.write_many(result.frames, where=str(result.source),
                                            skip_unchanged=True, row_label="line",
                                            progress=progress, dry_run=dry_run)
+    if result.experiments:  # after the rows they measure; each experiment in one transaction
+        outcome.written.update(planned if dry_run else store.import_experiments(
+            result.experiments, where=str(result.source)))
     if len(bad) and skip_invalid and not dry_run:
         target = rejected_path(result.source)
         from .tidy import neutralise_formulas
@@ -201,7 +206,7 @@ def describe(outcome: ImportOutcome) -> str:
     r = outcome.result
     lines = [f"{'dry run: would import' if outcome.dry_run else 'imported'} {r.source} "
              f"({r.format})"]
-    for table, n in r.rows.items():
+    for table, n in {**r.rows, **{t: len(f) for t, f in r.experiments.items()}}.items():
         new = outcome.written.get(table, 0)
         same = n - new
         lines.append(f"  {table}: {n} row{'s' if n != 1 else ''} read, {new} "

@@ -38,6 +38,10 @@ class ImportResult:
         What was read but not placed, e.g. ``{"columns": [...], "answers": ["<column>: <label>"]}``.
     notes : list of str
         Plain sentences for the dry run.
+    experiments : dict of str to DataFrame
+        Exported self-experiment tables (``experiments``, ``experiment_schedule``,
+        ``adherence``) as read, for ``Store.import_experiments`` to check and keep; only the
+        tidy importer fills it.
     """
 
     format: str
@@ -46,6 +50,7 @@ class ImportResult:
     rejected: pd.DataFrame = field(default_factory=empty_rejected)
     unmapped: dict[str, list[str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    experiments: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     @property
     def rows(self) -> dict[str, int]:

@@ -32,6 +32,11 @@ from ._parse import parse_numbers, parse_timestamps, read_table
 from ._result import ImportResult, sort_rejected, validate_frames
 
 TABLE_ORDER = ("participants", "goals", "ratings", "actions", "progress", "responses")
+# a person's self-experiments: read here, kept by ``Store.import_experiments`` (the checks
+# of a plan made with ``mastery experiment plan``), not by the tidy tables' validation
+EXPERIMENT_TABLES = ("experiments", "experiment_schedule", "adherence")
+_EXP_INTS = ("period_days", "periods", "washout_days", "seed", "period", "version_id", "plan_version")
+_EXP_BOOLS = ("washout", "followed")
 STORE_COLUMNS = ("recorded_at", "version_id")  # set by the store, never imported
 # a cell a spreadsheet would run: starting with = + - @ tab or CR, after any quotes we added
 _FORMULA = re.compile(r"^'*[=+\-@\t\r]")
@@ -271,6 +276,9 @@ def read(path, *, participant_id=None, mapping=None, dayfirst=None, framework=No
     notes: list[str] = []
     sources = _find_tables(path, notes)
     raw, unmapped, rejected_cells = {}, [], []
+    experiments = {t: _read_experiment_table(*sources.pop(t)) for t in EXPERIMENT_TABLES if t in sources}
+    for table, frame in experiments.items():
+        notes.append(f"{table}: {len(frame)} rows (kept through the store's experiment checks)")
     for table, (kind, where, sheet) in sources.items():
         frame, extra, refused = _read_one(table, kind, where, sheet, dayfirst, participant_id, notes)
         raw[table] = frame
@@ -304,15 +312,64 @@ def read(path, *, participant_id=None, mapping=None, dayfirst=None, framework=No
             bad = {r["line"] for r in rejected_cells if r["column"].startswith(table + ".")}
             clean[table] = frame.loc[~frame.index.isin(bad)]
         clean = {t: f for t, f in clean.items() if len(f)}
-    if not clean and not len(rejected):
+    if not clean and not len(rejected) and not any(len(f) for f in experiments.values()):
         raise ImportFormatError(f"{path}: the tables are empty (nothing to import)")
     return ImportResult(format="tidy", source=path, frames=clean, rejected=rejected,
-                        unmapped={"columns": unmapped} if unmapped else {}, notes=notes)
+                        unmapped={"columns": unmapped} if unmapped else {}, notes=notes,
+                        experiments={t: f for t, f in experiments.items() if len(f)})
+
+
+def _read_experiment_table(kind, path: Path, sheet) -> pd.DataFrame:
+    """An exported experiment table, its cells typed as far as the file tells (whole numbers,
+    true/false, numbers); dates and the rest are checked by the store's experiment checks."""
+    if kind == "parquet":
+        try:
+            frame = pd.read_parquet(path)
+        except Exception as exc:  # pyarrow raises its own kinds on a broken file
+            raise ImportFormatError(f"{path}: not a readable Parquet file ({type(exc).__name__}: "
+                                    f"{exc})") from None
+        return frame.drop(columns=[c for c in ("recorded_at",) if c in frame])
+    raw = read_table(path, sheet=sheet) if kind != "csv" else read_table(path)
+    frame = raw.rows.copy()
+    frame.columns = [str(c).strip() for c in frame.columns]
+    frame = frame.drop(columns=[c for c in ("recorded_at",) if c in frame])
+    for col in frame.columns:
+        values = frame[col].astype(object).map(lambda v: None if isinstance(v, str) and not v.strip() else v)
+        if col in _EXP_INTS:
+            frame[col] = values.map(_whole)
+        elif col in _EXP_BOOLS:
+            frame[col] = values.map(lambda v: {"true": True, "false": False}.get(str(v).strip().lower(), v)
+                                    if isinstance(v, str) else v)
+        elif col == "min_effect":
+            frame[col] = values.map(_number)
+        elif col in ("date", "start_date"):
+            frame[col] = values
+        else:
+            frame[col] = restore_formulas(values.map(_as_text))
+    return frame
+
+
+def _whole(v):
+    """A whole number as written ("7", 7, 7.0); anything else as it is, for the checks to name."""
+    if isinstance(v, str) and re.fullmatch(r"\s*\d+\s*", v):
+        return int(v)
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    return v
+
+
+def _number(v):
+    if v is None or isinstance(v, (int, float)):
+        return v
+    try:
+        return float(v)
+    except ValueError:
+        return v
 
 
 def _table_name(stem: str) -> str | None:
     s = stem.strip().lower()
-    return s if s in TABLES else None
+    return s if s in TABLES or s in EXPERIMENT_TABLES else None
 
 
 def _find_tables(path: Path, notes) -> dict:

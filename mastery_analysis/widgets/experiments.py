@@ -2,7 +2,8 @@
 
 - :class:`ExperimentCheck`: the part of the daily check-in that shows each running
   experiment's condition for the day, in the person's words, and asks "did you follow it
-  today?". The check-in form (:class:`~mastery_analysis.widgets.forms.CheckInForm`) holds
+  today?" and, for an experiment whose outcome is a numeric note (``note:NAME``), "NAME
+  today" (a finite number). The check-in form (:class:`~mastery_analysis.widgets.forms.CheckInForm`) holds
   one and saves its answers with the rest of the day, in the same transaction.
 - :class:`ExperimentPlanForm`: plan a new experiment (notebook ``05_self_experiment``).
 
@@ -46,6 +47,11 @@ class ExperimentCheck:
     questions : dict of experiment_id -> ipywidgets.ToggleButtons
         One "did you follow it today?" per running experiment (options
         :data:`FOLLOW_OPTIONS`), set to the day's saved answer when there is one.
+    notes : dict of name -> ipywidgets.Text
+        One "NAME today" per note outcome (``note:NAME``) of the running experiments, set to
+        the day's saved value when there is one; :meth:`note_values` reads them.
+    note_messages : dict of name -> ipywidgets.HTML
+        What is wrong with a typed note value (empty when nothing is).
     running : DataFrame
         The rows of :func:`mastery_analysis.self_experiments.running_on` for the day.
     """
@@ -54,6 +60,8 @@ class ExperimentCheck:
         self.store = store
         self.participant_id = participant_id
         self.questions: dict[str, W.ToggleButtons] = {}
+        self.notes: dict[str, W.Text] = {}
+        self.note_messages: dict[str, W.HTML] = {}
         self.running = pd.DataFrame()
         self.box = W.VBox(layout=W.Layout(display="none", margin="4px 0"))
         self.box.add_class("mastery-experiments")
@@ -62,8 +70,14 @@ class ExperimentCheck:
         """Show the experiments running on ``day`` (none: the group is hidden)."""
         from ..self_experiments import running_on
 
-        self.running = running_on(self.store, self.participant_id, as_day(day))
-        self.questions = {}
+        day = as_day(day)
+        self.running = running_on(self.store, self.participant_id, day)
+        self.questions, self.notes, self.note_messages = {}, {}, {}
+        saved = {}
+        if self.running["outcome"].astype(str).str.startswith("note:").any():
+            done = self.store.responses(participant=self.participant_id, start=day, end=day)
+            done = done.loc[done["instrument"] == "note"]
+            saved = dict(zip(done["item"], done["value"]))
         rows = []
         for r in self.running.itertuples(index=False):
             title = W.HTML(f"<b>Experiment: {html.escape(str(r.title))}</b> "
@@ -79,8 +93,46 @@ class ExperimentCheck:
                 question.value = bool(r.followed)
             self.questions[r.experiment_id] = question
             rows += [title, condition, question]
+            kind, _, name = str(r.outcome).partition(":")
+            if kind == "note" and name not in self.notes:
+                rows += self._note_input(name, saved.get(name))
         self.box.children = rows
         self.box.layout.display = None if rows else "none"
+
+    def _note_input(self, name: str, value) -> list:
+        box = W.Text(value="" if value is None or pd.isna(value) else f"{float(value):g}",
+                     description=f"{name} today", placeholder="a number, like 6 or 6.5",
+                     style={"description_width": "initial"}, layout=W.Layout(width="320px"))
+        box.add_class(f"mastery-note-{name}")
+        message = W.HTML(value="")
+        self.notes[name], self.note_messages[name] = box, message
+        return [box, message]
+
+    def note_values(self) -> tuple[dict[str, float], int]:
+        """The typed note values (name -> number) and how many are wrong.
+
+        An empty field records nothing; anything else must be a finite number (a decimal
+        comma is read as a point). What is wrong is shown beside the field.
+        """
+        out, problems = {}, 0
+        for name, box in self.notes.items():
+            raw = (box.value or "").strip()
+            value, error = None, None
+            if raw:
+                try:
+                    value = float(raw.replace(",", "."))
+                except ValueError:
+                    error = f"'{raw}' is not a number; type {name} today as a number, like 6 or 6.5"
+                else:
+                    if value != value or value in (float("inf"), float("-inf")):
+                        error = f"'{raw}' is not a finite number; type {name} today as a number, like 6 or 6.5"
+            self.note_messages[name].value = (
+                f'<span style="color:#b00020">{html.escape(error)}</span>' if error else "")
+            if error:
+                problems += 1
+            elif value is not None:
+                out[name] = value
+        return out, problems
 
     def answers(self) -> dict[str, bool]:
         """The answered questions: experiment_id -> followed (True or False)."""

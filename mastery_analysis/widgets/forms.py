@@ -644,6 +644,8 @@ class CheckInForm(_Form):
                         if len(note) > NOTE_MAX else None)
         _say(self.note_message, note_problem)
         problems += note_problem is not None
+        note_values, bad = self.experiments.note_values() if self.experiments is not None else ({}, 0)
+        problems += bad
         if problems:
             _say(self.status, f"Not saved: {problems} field{'s' if problems > 1 else ''} "
                               "to fix (see the messages next to them). Nothing was written.")
@@ -652,13 +654,13 @@ class CheckInForm(_Form):
         vision = ({k: int(s.value) for k, s in self.vision_sliders.items()}
                   if self.vision_toggle.value else {})
         adherence = self.experiments.answers() if self.experiments is not None else {}
-        if not (ratings or vision or actions or progress or adherence):
+        if not (ratings or vision or actions or progress or adherence or note_values):
             _say(self.status, "Nothing to save: check 'Rate the elements', or enter an action "
                               "or a progress percent.")
             return None
         return {"day": day, "ratings": ratings, "vision": vision or None,
                 "actions": actions or None, "progress": progress or None, "note": note or None,
-                "adherence": adherence or None}
+                "adherence": adherence or None, "note_values": note_values or None}
 
     def save(self) -> bool:
         """Validate and write the check-in in one transaction.
@@ -700,7 +702,8 @@ class CheckInForm(_Form):
         parts = [f"{n} {t if n != 1 else t.rstrip('s')}" for t, n in
                  (("ratings", written.get("ratings", 0)), ("actions", written.get("actions", 0)),
                   ("progress values", written.get("progress", 0)),
-                  ("experiment answers", written.get("adherence", 0))) if n]
+                  ("experiment answers", written.get("adherence", 0)),
+                  ("note values", written.get("responses", 0))) if n]
         streak = (f"Streak: {self.streak} day{'s' if self.streak != 1 else ''} in a row with an action."
                   if self.streak else "No action recorded on this day, so no streak running.")
         self.status.value = (_ok_html(f"Saved {day:%a %d %b %Y}: {', '.join(parts)}.")
