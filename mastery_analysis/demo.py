@@ -9,7 +9,12 @@ Two data sets, generated from one seed and committed as CSV under ``data/demo/``
   two improving, two flat, one declining.
 - ``spring-cohort``: a coach's workshop of 24 participants over 12 weeks (from 2026-03-02) with
   baseline and post questionnaire responses, weekly check-ins, one goal each with daily
-  actions and weekly progress; five participants do not consent to sharing.
+  actions and weekly progress; five participants do not consent to sharing. At baseline and
+  post they also answer a validated instrument, the Pearlin Mastery Scale (7 items, five
+  reversed, a few answers skipped), from a one-factor model whose alpha is near the published
+  0.72 and with a small true rise; generated from its own random stream, so the other rows
+  are those they were before it was added. :func:`load_demo` records it as the cohort's
+  choice for both phases (``mastery cohort phase ... --instrument``).
 - ``jo``: one person rating the five elements daily for six months (from 2026-05-04) who ran
   two self-experiments, both finished: ``jo-x1`` (two hours of deep work before ten, days at
   random in pairs of days, outcome the *focused* rating) with a planted effect of +1.5 points
@@ -50,6 +55,20 @@ ALEX_TRENDS = {  # element: (level at start, level at end)
     "potential": (6.5, 6.5),
 }
 COHORT_GAIN = {"proactive": 1.6, "connect": 0.0, "informed": 0.0, "focused": 0.9, "potential": 0.0}
+# The cohort's answers to a validated instrument (the Pearlin Mastery Scale, 1-4, five items
+# reversed), so the cohort report's reliability and validated-scale sections have data.
+PEARLIN = "pearlin_mastery"
+PEARLIN_LOADINGS = {"pm1": 0.59, "pm2": 0.54, "pm3": 0.64, "pm4": 0.49, "pm5": 0.64, "pm6": 0.47,
+                    "pm7": 0.59}  # standardised loadings of the one-factor answer model
+PEARLIN_THRESHOLDS = (-1.6, -0.6, 0.7)  # keyed answers about 5%, 22%, 49%, 24% (mean 2.9)
+PEARLIN_PROACTIVE_R = 0.5  # latent mastery vs the person's baseline proactive level
+PEARLIN_CHANGE = 0.35  # mean rise of latent mastery from baseline to post, in SDs
+PEARLIN_MISSING = 0.012  # share of answers skipped
+# The answers' own random stream ([SEED, 28]). 24 people give a noisy sample (over streams
+# 20-39 the measured baseline alpha ran from 0.40 to 0.78); 28 was chosen as a typical one:
+# alpha within 0.05 of the generating value at both phases and no item flagged, so the demo
+# shows what a sound scale looks like rather than sampling accidents.
+PEARLIN_STREAM = 28
 
 GROUND_TRUTH = {
     "alex": {
@@ -77,6 +96,11 @@ GROUND_TRUTH = {
         # within each person, weeks with more actions have higher proactive ratings, while
         # people who act more often start lower: the pooled correlation misleads, rmcorr does not
         "rm_corr": {"x": "weekly action count", "y": "proactive rating", "direction": "positive"},
+        # the Pearlin Mastery Scale answers: alpha of the answer model in a large population
+        # (pearlin_population_alpha(), near the published 0.72), the mean rise of latent
+        # mastery (SDs) and what it makes of the 7-28 sum score in a large population
+        PEARLIN: {"alpha": 0.724, "latent_change_sd": PEARLIN_CHANGE, "sum_change": 1.0,
+                  "reverse_items": ["pm1", "pm2", "pm3", "pm5", "pm7"]},
     },
 }
 
@@ -206,10 +230,12 @@ def _cohort(rng, framework_items):
     days = pd.date_range(COHORT_START, periods=COHORT_WEEKS * 7, freq="D")
     post_day = COHORT_START + pd.Timedelta(weeks=COHORT_WEEKS)
     goal_rows, rating_rows, action_rows, progress_rows, response_rows = [], [], [], [], []
+    levels = {}
     for k, pid in enumerate(ids):
         baseline = {e: rng.normal(5.5, 1.2) for e in elements}
         propensity = float(np.clip(rng.normal(0.5, 0.18), 0.1, 0.9))
         baseline["proactive"] -= 2.5 * (propensity - 0.5)  # busier people start lower
+        levels[pid] = dict(baseline)
         gain = {e: COHORT_GAIN[e] + rng.normal(0, 0.5) for e in elements}
         goal_id = f"{pid}-goal"
         goal_rows.append({"goal_id": goal_id, "participant_id": pid,
@@ -259,7 +285,67 @@ def _cohort(rng, framework_items):
     responses = pd.DataFrame(response_rows, columns=["participant_id", "date", "phase", "item", "value"])
     responses.insert(3, "instrument", "career_mastery_q")
     return {"participants": participants, "goals": pd.DataFrame(goal_rows), "ratings": ratings,
-            "actions": actions, "progress": progress, "responses": responses}
+            "actions": actions, "progress": progress, "responses": responses,
+            "baseline_levels": pd.DataFrame.from_dict(levels, orient="index").rename_axis("participant_id")}
+
+
+def _pearlin_keyed(rng, mastery):
+    """Keyed answers (1-4, higher = more mastery) to the Pearlin items for latent ``mastery``.
+
+    One factor: item j's propensity is ``loading_j * mastery + sqrt(1 - loading_j**2) * noise``
+    (standard normal when mastery is), cut at :data:`PEARLIN_THRESHOLDS` into the four answers.
+    """
+    load = np.array(list(PEARLIN_LOADINGS.values()))
+    mastery = np.asarray(mastery, dtype=float)
+    noise = rng.normal(size=(len(mastery), len(load)))
+    propensity = load[None, :] * mastery[:, None] + np.sqrt(1 - load**2)[None, :] * noise
+    return 1 + (propensity[:, :, None] > np.array(PEARLIN_THRESHOLDS)).sum(axis=2)
+
+
+def pearlin_population_alpha(n: int = 400_000, *, seed: int = 0) -> float:
+    """Cronbach's alpha of the demo's Pearlin answers in a large population (the generating value).
+
+    Simulates ``n`` people with standard normal latent mastery through the demo's answer model
+    and computes alpha from their keyed answers' covariance matrix; ``GROUND_TRUTH`` quotes it.
+    """
+    keyed = _pearlin_keyed(np.random.default_rng(seed), np.random.default_rng(seed + 1).normal(size=n))
+    cov = np.cov(keyed, rowvar=False)
+    k = cov.shape[0]
+    return float(k / (k - 1) * (1 - np.trace(cov) / cov.sum()))
+
+
+def _pearlin(seed, levels):
+    """The cohort's answers to the Pearlin Mastery Scale at baseline and post.
+
+    From a random stream of their own (so every other demo row is unchanged). A person's
+    latent mastery (standard normal in the cohort) goes with their baseline *proactive*
+    level (correlation :data:`PEARLIN_PROACTIVE_R`) and rises by :data:`PEARLIN_CHANGE` SDs on
+    average by the post assessment (give or take 0.3 SD per person). Reverse-keyed items are
+    stored as answered (``5 - keyed``); about :data:`PEARLIN_MISSING` of the answers are
+    skipped (no row).
+    """
+    from .framework import load_instrument
+
+    q = load_instrument(PEARLIN)
+    reverse = np.array([item.reverse for item in q.items])
+    column = [list(PEARLIN_LOADINGS).index(item.id) for item in q.items]  # the model's item order
+    rng = np.random.default_rng([seed, PEARLIN_STREAM])
+    proactive = levels["proactive"].to_numpy()
+    z = (proactive - proactive.mean()) / proactive.std()
+    r = PEARLIN_PROACTIVE_R
+    mastery = r * z + np.sqrt(1 - r**2) * rng.normal(size=len(z))
+    post_day = COHORT_START + pd.Timedelta(weeks=COHORT_WEEKS)
+    rows = []
+    for phase, day, latent in (
+            ("baseline", COHORT_START, mastery),
+            ("post", post_day, mastery + PEARLIN_CHANGE + rng.normal(0, 0.3, len(z)))):
+        keyed = _pearlin_keyed(rng, latent)[:, column]
+        answered = np.where(reverse[None, :], 5 - keyed, keyed)
+        skipped = rng.random(answered.shape) < PEARLIN_MISSING
+        for i, pid in enumerate(levels.index):
+            rows += [(pid, day, phase, PEARLIN, item.id, int(answered[i, j]))
+                     for j, item in enumerate(q.items) if not skipped[i, j]]
+    return pd.DataFrame(rows, columns=["participant_id", "date", "phase", "instrument", "item", "value"])
 
 
 JO_START = pd.Timestamp("2026-05-04")
@@ -369,6 +455,8 @@ def demo_frames(seed: int = SEED) -> dict[str, pd.DataFrame]:
     rng = np.random.default_rng(seed)
     alex = _alex(rng)
     cohort = _cohort(rng, load_framework().questionnaire.items)
+    cohort["responses"] = pd.concat([cohort["responses"], _pearlin(seed, cohort["baseline_levels"])],
+                                    ignore_index=True)
     jo = _jo(seed)[0]
     out = {}
     for table in ("participants", "goals", "ratings", "actions", "progress", "responses"):
@@ -429,8 +517,11 @@ def read_demo_csv(directory: str | Path | None = None) -> dict[str, pd.DataFrame
 def load_demo(store, *, if_empty: bool = False) -> dict[str, int]:
     """Load the demo data into ``store``; returns rows written per table.
 
-    The tidy tables are written in one transaction, then each demo experiment's plan and
-    schedule (as planned on its start day) and its adherence in one transaction each.
+    The tidy tables are written in one transaction, then the cohort's questionnaires are
+    recorded for its baseline and post phases (the framework's own and the Pearlin Mastery
+    Scale, as ``mastery cohort phase --instrument`` records them; the questionnaire is left
+    closed), then each demo experiment's plan and schedule (as planned on its start day) and
+    its adherence in one transaction each.
 
     With ``if_empty=True`` a store that already holds the demo participants is left as it is
     (and an empty dict returned); otherwise that is an error, since loading twice would add a
@@ -447,6 +538,10 @@ def load_demo(store, *, if_empty: bool = False) -> dict[str, int]:
             f"{' ...' if len(present) > 3 else ''}); use a new store, or `mastery participant "
             f"forget` them first")
     written = store.write_many(frames, where="the demo data")
+    asked = [store.cohort_framework(COHORT).questionnaire.instrument, PEARLIN]
+    for phase in ("baseline", "post"):
+        store.set_open_phase(COHORT, phase, instruments=asked)
+    store.set_open_phase(COHORT, None)
     exps = read_demo_experiments()
     for plan in exps["experiments"].to_dict("records"):
         xid = plan["experiment_id"]

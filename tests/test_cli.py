@@ -39,7 +39,7 @@ def test_init_demo_list_export_forget(tmp_path, capsys):
     assert len(ratings) == 5220
     code, out, _ = run(capsys, "export", "--store", db, "--out", str(tmp_path / "pq"), "--format", "parquet")
     assert code == 0
-    assert pd.read_parquet(tmp_path / "pq" / "responses.parquet").shape[0] == 720
+    assert pd.read_parquet(tmp_path / "pq" / "responses.parquet").shape[0] == 1052
 
     code, out, _ = run(capsys, "participant", "forget", "sc01", "--yes", "--store", db)
     assert code == 0 and "rows deleted" in out

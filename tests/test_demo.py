@@ -1,4 +1,5 @@
 import pandas as pd
+import pytest
 
 from mastery_analysis import demo
 from mastery_analysis.schema import validate
@@ -43,8 +44,13 @@ def test_cohort_shape():
     assert sorted(p.loc[~p["consent_share"], "participant_id"]) == sorted(demo.NON_CONSENTING)
     resp = f["responses"]
     assert set(resp["phase"]) == {"baseline", "post"}
-    per_person = resp.groupby(["participant_id", "phase"]).size()
+    assert set(resp["instrument"]) == {"career_mastery_q", demo.PEARLIN}
+    own = resp.loc[resp["instrument"] == "career_mastery_q"]
+    per_person = own.groupby(["participant_id", "phase"]).size()
     assert (per_person == 15).all() and len(per_person) == 48
+    pearlin = resp.loc[resp["instrument"] == demo.PEARLIN].groupby(["participant_id", "phase"]).size()
+    assert len(pearlin) == 48 and pearlin.between(5, 7).all()  # everyone, a few answers skipped
+    assert 0 < (7 - pearlin).sum() <= 10
     weekly = f["ratings"][f["ratings"]["participant_id"].isin(p["participant_id"])]
     weeks = weekly.groupby("participant_id")["date"].nunique()
     assert weeks.between(9, 12).all()
@@ -55,6 +61,58 @@ def test_load_demo_into_a_store(store):
     assert written["ratings"] == len(demo.read_demo_csv()["ratings"])
     assert demo.load_demo(store, if_empty=True) == {}
     assert len(store.participants(cohort=demo.COHORT)) == 24
+    # the cohort's questionnaires are recorded per phase, the questionnaire left closed
+    for phase in ("baseline", "post"):
+        assert store.cohort_instruments(demo.COHORT, phase) == ["career_mastery_q", demo.PEARLIN]
+    assert store.cohort_instruments(demo.COHORT, "mid") == ["career_mastery_q"]
+    assert pd.isna(store.cohort(demo.COHORT)["open_phase"])
+
+
+def test_pearlin_ground_truth_is_the_answer_model_and_near_the_published_alpha():
+    from mastery_analysis.framework import load_instrument
+
+    truth = demo.GROUND_TRUTH[demo.COHORT][demo.PEARLIN]
+    assert abs(demo.pearlin_population_alpha(200_000, seed=7) - truth["alpha"]) < 0.005
+    q = load_instrument(demo.PEARLIN)
+    assert abs(truth["alpha"] - q.scales[0].reliability) < 0.02
+    assert truth["reverse_items"] == [item.id for item in q.items if item.reverse]
+
+
+def test_pearlin_answers_give_a_plausible_alpha_keyed_right_and_a_small_rise():
+    from mastery_analysis import analysis
+    from mastery_analysis.analysis.reliability import item_statistics, scale_reliability
+
+    truth = demo.GROUND_TRUTH[demo.COHORT][demo.PEARLIN]
+    resp = demo.read_demo_csv()["responses"]
+    pearlin = resp.loc[resp["instrument"] == demo.PEARLIN]
+    rel = scale_reliability(pearlin).set_index("phase")
+    assert list(rel.index) == ["baseline", "post"]
+    for phase, row in rel.iterrows():
+        # 24 people: Feldt's 95% interval is about +-0.15 wide; the measured alpha is within
+        # 0.1 of the generating one and its interval holds it
+        assert abs(row["alpha"] - truth["alpha"]) < 0.1, phase
+        assert row["alpha_ci_low"] < truth["alpha"] < row["alpha_ci_high"], phase
+        assert 18 <= row["n"] < row["n_answered"] == 24  # a few answers skipped
+        assert row["source"] == "published" and row["reliability"] == 0.72  # under 30 people
+    # the demo's answers, skipped ones included, give pingouin's pairwise alpha
+    import pingouin as pg
+
+    wide = pearlin.loc[pearlin["phase"] == "baseline"].pivot(index="participant_id", columns="item",
+                                                              values="value")
+    for item in truth["reverse_items"]:
+        wide[item] = 5 - wide[item]
+    assert wide.isna().any().any()
+    assert rel.at["baseline", "alpha"] == pytest.approx(pg.cronbach_alpha(data=wide)[0], abs=1e-12)
+    items = item_statistics(pearlin)
+    assert set(items.loc[items["reverse"], "item"]) == set(truth["reverse_items"])
+    # reverse items scored the right way round: every item goes with its scale
+    assert (items["item_total_r"] > 0).all() and not (items["flag"] == "negative").any()
+    # answered raw, the reverse items run against the others
+    raw = pearlin.pivot_table(index=["participant_id", "phase"], columns="item", values="value")
+    assert raw[["pm1", "pm3", "pm5"]].mean(axis=1).corr(raw[["pm4", "pm6"]].mean(axis=1)) < 0
+    change = analysis.scale_change(pearlin, min_n=5).iloc[0]
+    assert change["ci_low"] < truth["sum_change"] < change["ci_high"]
+    assert 0 < change["mean_diff"] < 3 and 0 < change["d_z"] < 1  # a small true rise
 
 
 def test_demo_experiments_are_kept_with_their_schedules_and_adherence(store):

@@ -166,6 +166,7 @@ def test_the_framework_questionnaire_per_element_and_phase():
 
     fw = load_framework()
     resp = demo_frames()["responses"]
+    resp = resp.loc[resp["instrument"] == fw.questionnaire.instrument]  # the demo also has pearlin_mastery
     res = scale_reliability(resp, framework=fw)
     assert set(res["phase"]) == set(resp["phase"])
     base = res[res["phase"] == "baseline"].set_index("scale")

@@ -185,11 +185,20 @@ def test_cohort_report_shows_nothing_of_non_consenting_people(cohort):
 
 
 @pytest.mark.slow
+def test_cohort_report_shows_the_demo_cohorts_validated_instrument(cohort):
+    text = without_plotlyjs(cohort.read_text(encoding="utf-8"))
+    assert "Change on the validated instruments" in text  # not the empty state
+    rows = [r for _, rows in _tables(text) for r in rows if "pearlin_mastery" in r]
+    assert len(rows) >= 3  # reliability at baseline and post, and the change
+
+
+@pytest.mark.slow
 def test_cohort_of_four_shows_no_aggregate(tiny):
     text = without_plotlyjs(tiny.read_text(encoding="utf-8"))
     assert "fewer than 5 people" in text
     assert "Not shown: participation would summarise 4 people" in text
-    assert text.count("rows withheld") == 3  # the change, scale reliability and rmcorr tables
+    # the change, scale reliability, validated-instrument change and rmcorr tables
+    assert text.count("rows withheld") == 4
     # the change table: element and n shown, every statistic blanked; the last column says
     # where the reliability would have come from (no number about anyone)
     table = re.search(r"<table class=\"dataframe mastery-table\">.*?</table>", text, re.S).group(0)
