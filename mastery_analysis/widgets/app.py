@@ -25,7 +25,6 @@ import base64
 import datetime as dt
 import html
 import io
-import json
 import logging
 import sys
 import tempfile
@@ -74,7 +73,8 @@ def harden_kernel() -> None:
     ip = get_ipython()
     if ip is None:
         return
-    ip.InteractiveTB.set_mode(mode="Minimal")
+    if hasattr(ip, "InteractiveTB"):  # a served session's shell (Solara) has none
+        ip.InteractiveTB.set_mode(mode="Minimal")
     if getattr(ip, "_mastery_hardened", False):
         return
 
@@ -111,16 +111,12 @@ def download_link(data: bytes, filename: str, label: str) -> str:
             f"{html.escape(label)}</a> <span style='color:#555'>({size})</span>")
 
 
-def _figure(fig, text: str, *, css: str | None = None) -> W.Output:
-    """An Output holding one plotly figure, shown by the front end's plotly renderer."""
-    out = W.Output(layout=W.Layout(width="100%"))
-    if css:
-        out.add_class(css)
-    out.outputs = ({"output_type": "display_data", "metadata": {},
-                    "data": {"application/vnd.plotly.v1+json": {**json.loads(fig.to_json()),
-                                                                "config": {"displayModeBar": False}},
-                             "text/plain": text}},)
-    return out
+def _figure(fig, text: str, *, css: str | None = None) -> W.DOMWidget:
+    """One plotly figure: drawn by the front end's plotly renderer in JupyterLab, by plotly.js
+    from the serving machine on a served page (:func:`.plot.figure_widget`)."""
+    from .plot import figure_widget
+
+    return figure_widget(fig, text, css=css)
 
 
 def _heading(text: str) -> W.HTML:
