@@ -59,6 +59,13 @@ def worker_pool() -> concurrent.futures.ProcessPoolExecutor:
         return _pool
 
 
+def run_in_worker(fn, *args):
+    """Run ``fn(*args)`` in a worker process and wait for it (the waiting session's thread
+    holds no lock the others need). What :data:`mastery_analysis.widgets.app.run_slow` is
+    in the server."""
+    return worker_pool().submit(fn, *args).result()
+
+
 def shutdown_workers() -> None:
     """Stop the worker processes (at server shutdown)."""
     global _pool
@@ -105,13 +112,17 @@ class _NoTraceback:
 
 def harden_sessions() -> None:
     """Keep errors of every session off its page (Solara sends them to the page by default),
-    and give every page the plain layout (no navigation, no Solara app bar)."""
+    give every page the plain layout (no navigation, no Solara app bar), and send the pages'
+    slow work to the worker processes."""
     import reacton.core
     import solara.autorouting
     from solara.server import app as solara_app
     from solara.server import patch
 
+    from .widgets import app as pages
+
     patch.FakeIPython.showtraceback = _log_only
+    pages.run_slow = run_in_worker
     reacton.core.traceback = _NoTraceback
     solara_app.traceback = _NoTraceback
     solara.autorouting.DefaultLayout = Layout

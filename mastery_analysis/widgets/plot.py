@@ -98,13 +98,14 @@ def figure_widget(fig, text: str, *, css: str | None = None) -> W.DOMWidget:
 
     Parameters
     ----------
-    fig : plotly.graph_objects.Figure
+    fig : plotly.graph_objects.Figure or dict
+        The figure, or its plotly JSON.
     text : str
         What the chart shows, in words.
     css : str, optional
         A CSS class for the widget.
     """
-    data = json.loads(fig.to_json())
+    data = fig if isinstance(fig, dict) else json.loads(fig.to_json())
     src = os.environ.get("MASTERY_PLOTLY_URL")
     if src:
         widget = PlotlyChart(figure=data, src=src, text=text, layout=W.Layout(width="100%"))
