@@ -142,6 +142,9 @@ def test_two_participants_check_in_at_once_and_see_only_their_own(workshop, chro
         bob.locator(".mastery-checkin").get_by_role("button", name="Save").click(no_wait_after=True)
         ann.locator(".mastery-checkin").get_by_text("Saved", exact=False).first.wait_for()
         bob.locator(".mastery-checkin").get_by_text("Saved", exact=False).first.wait_for()
+        # the two weeks after a save are a drawn chart, not text
+        ann.locator(".mastery-checkin .mastery-chart .main-svg").first.wait_for()
+        assert "application/vnd.plotly" not in ann.locator(".mastery-checkin").inner_text()
 
         with open_store(db) as s:
             ratings = s.ratings(cohort="spring")
