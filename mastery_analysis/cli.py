@@ -1167,7 +1167,8 @@ def _run_lab(args):
 def _add_serve_command(sub):
     p = sub.add_parser(
         "serve", help="serve the participants' and the coach's pages for a workshop",
-        description="Serve the workshop pages with Voila: participants open the participant page "
+        description="Serve the workshop pages from one server process (Solara; each open page is a "
+                    "light session of it): participants open the participant page "
                     "and type their personal code (from `mastery code issue`), the coach opens the "
                     "coach page with a coach's code. Listens on 127.0.0.1 unless --host says "
                     "otherwise; any other host needs --token or --behind-proxy. See "
@@ -1183,14 +1184,16 @@ def _add_serve_command(sub):
     p.add_argument("--behind-proxy", action="store_true",
                    help="a TLS reverse proxy is in front: take the client's address from its "
                         "X-Real-IP / X-Forwarded-For headers and mark cookies Secure")
-    p.add_argument("--page-loads-per-minute", type=int, default=30,
-                   help="page loads allowed per client address per minute; 0 for no limit "
-                        "(default: 30)")
-    p.add_argument("--max-pages", type=int, default=100,
-                   help="pages open at once (each is a Python process of about 100 MB); more get "
-                        "'server full' (default: 100)")
+    p.add_argument("--page-loads-per-minute", type=int, default=1200,
+                   help="page loads allowed per client address per minute, enough for a room "
+                        "behind one address; 0 for no limit (default: 1200)")
+    p.add_argument("--max-pages", type=int, default=1000,
+                   help="pages open at once (each a session of a few MB in the server); more get "
+                        "'server full' (default: 1000)")
     p.add_argument("--idle-minutes", type=int, default=15,
-                   help="close a page's kernel after this many idle minutes (default: 15)")
+                   help="close a page's session after this many idle minutes (default: 15)")
+    p.add_argument("--workers", type=int, default=2,
+                   help="worker processes for slow work such as report renders (default: 2)")
     p.add_argument("--base-url", default="/",
                    help="the path the pages live under, e.g. /services/mastery/ as a JupyterHub "
                         "service (default: /)")
@@ -1208,7 +1211,7 @@ def _run_serve(args):
                         behind_proxy=args.behind_proxy,
                         page_loads_per_minute=args.page_loads_per_minute,
                         max_pages=args.max_pages, cull_idle_timeout=args.idle_minutes * 60,
-                        base_url=args.base_url))
+                        base_url=args.base_url, workers=args.workers))
 
 
 

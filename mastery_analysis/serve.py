@@ -1,64 +1,73 @@
-"""``mastery serve``: Voila over the app notebooks, with the security settings.
+"""``mastery serve``: the workshop pages from one Solara server process, with the security settings.
 
-The two pages are the notebooks ``app/participant.ipynb`` and ``app/coach.ipynb`` that ship
-with the package (:func:`mastery_analysis.resources.notebook_path`). Voila starts one kernel
-per page load and forwards only widget (comm) messages from the browser, so a browser cannot
-run code; it can still set any widget trait, which is why the pages bind the person in Python
-at sign-in (:mod:`mastery_analysis.widgets.app`). Around that, this module sets:
+The pages are :mod:`mastery_analysis.sessions` (``/participant`` and ``/coach``): each browser
+tab is a light session (a Solara *virtual kernel*) inside this one process, not a process of
+its own. A browser talks to its session only in widget (comm) messages, so it cannot run
+code; it can still set any widget trait, which is why the pages bind the person in Python at
+sign-in (:mod:`mastery_analysis.widgets.app`). Around the Solara application, this module's
+ASGI middleware (:class:`MasteryMiddleware`) sets:
 
-- **a page-load limit per client address** (HTTP 429) and a cap on open pages (HTTP 503), in
-  Voila's ``prelaunch_hook``, which sees each request before a kernel starts;
-- **the client's address passed to the kernel** (injected after the notebook's
-  ``parameters`` cell, as a validated IP address), for the per-address budget of wrong codes;
-- **the ``_xsrf`` cookie**, set on each page load, without which the browser's unload beacon
-  is refused and the kernels of closed tabs never stop;
-- **idle-kernel culling** (a page idle for ``cull_idle_timeout`` seconds is shut down, even
-  with its tab open: the person reloads);
+- **a page-load limit per client address** (HTTP 429), sized for a room behind one address,
+  and a cap on open sessions (HTTP 503 for a page, a refused websocket for a new session);
+- **the client's address passed to the session** (the ``x-mastery-client`` header on its
+  websocket, after removing any the browser sent), for the per-address budget of wrong codes;
+- **idle sessions closed** (a session idle for ``cull_idle_timeout`` seconds is closed, even
+  with its tab open: the person reloads), and a session whose tab went away closed as soon;
 - **security headers** (Content-Security-Policy, X-Frame-Options, Referrer-Policy,
-  X-Content-Type-Options) and no tracebacks on pages; templates and themes cannot be
-  switched from a link; no file is served from the notebooks' folder;
-- **kernel ids kept out of the log** (anyone who knows one can attach to that page's kernel):
-  every log line has them replaced by ``<kernel>``;
+  X-Content-Type-Options, Permissions-Policy) and no tracebacks on pages; only the two pages
+  and the assets they need are served (no Solara diagnostics routes);
+- **session ids kept out of the log** (with the session cookie they reattach a session):
+  every log line has them replaced by ``<kernel>``; Solara's telemetry is switched off, and
+  every asset comes from this server (``solara-assets``), so no request leaves the machine;
 - **exposure**: serving on anything but loopback needs ``--token`` (one shared secret that
   gates the whole server, typed on its login page) or ``--behind-proxy`` (a TLS reverse proxy
   in front, whose ``X-Real-IP`` / ``X-Forwarded-For`` then give the client's address), and
   refuses to start otherwise.
 
-The store is the one ``--store`` names (every kernel gets it as ``$MASTERY_STORE``). SQLite
-stores run with ``synchronous=FULL``: a check-in the page called "Saved" is on disk.
+The store is the one ``--store`` names (the process opens it once, as ``$MASTERY_STORE``).
+SQLite stores run with ``synchronous=FULL``: a check-in the page called "Saved" is on disk.
 """
 
 from __future__ import annotations
 
 import collections
-import functools
+import hashlib
+import hmac
+import html
 import ipaddress
 import logging
 import os
 import re
 import threading
 import time
+import urllib.parse
 from dataclasses import dataclass
+from pathlib import Path
 
 from .errors import MasteryError
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8866
-PAGES = {"participant": "app/participant.ipynb", "coach": "app/coach.ipynb"}
-PARTICIPANT_PATH = "/voila/render/participant.ipynb"
-COACH_PATH = "/voila/render/coach.ipynb"
+PARTICIPANT_PATH = "/participant"
+COACH_PATH = "/coach"
+LOGIN_PATH = "/login"
+PLOTLY_PATH = "/_mastery/plotly.min.js"
+ADDRESS_HEADER = b"x-mastery-client"
+TOKEN_COOKIE = "mastery-token"
 
-#: The Content-Security-Policy of every response. Voila's page needs inline scripts and
-#: styles (its own bootstrap and the widget manager) and eval (the widget libraries); all
-#: of it comes from this server: no other origin, no framing, no plugins, downloads of the
-#: reports as data: links.
+#: The Content-Security-Policy of every response. Solara's page needs inline scripts and
+#: styles (its own bootstrap), eval (Vue templates) and blob: modules (widgets' own code);
+#: all of it comes from this server: no other origin, no framing, no plugins, downloads of
+#: the reports as data: links.
 CSP = "; ".join([
     "default-src 'self'",
-    "script-src 'self' 'unsafe-inline' 'unsafe-eval'",
+    "script-src 'self' 'unsafe-inline' 'unsafe-eval' blob:",
     "style-src 'self' 'unsafe-inline'",
     "img-src 'self' data: blob:",
     "font-src 'self' data:",
-    "connect-src 'self' ws: wss:",
+    "connect-src 'self' ws: wss: blob:",
+    "worker-src 'self' blob:",
+    "frame-src 'none'",
     "object-src 'none'",
     "base-uri 'self'",
     "form-action 'self'",
@@ -71,7 +80,11 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
-_KERNEL_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
+_KERNEL_ID = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}", re.I)
+#: What a browser may ask for besides the pages: Solara's assets and its websocket.
+_ASSET_PREFIXES = ("/_solara/cdn/", "/static/", "/jupyter/api/kernels/", "/jupyter/nbextensions/",
+                   "/_solara/api/close/", "/_mastery/")
+_PAGES = ("/", PARTICIPANT_PATH, COACH_PATH)
 
 
 class ServeError(MasteryError):
@@ -85,7 +98,7 @@ class ServeSettings:
     Attributes
     ----------
     store : str
-        The store URL (resolved; every kernel gets it as ``$MASTERY_STORE``).
+        The store URL (resolved; the server opens it as ``$MASTERY_STORE``).
     host : str
         The address to listen on (default loopback only).
     port : int
@@ -95,15 +108,18 @@ class ServeSettings:
         A reverse proxy (terminating TLS) is in front: trust its ``X-Real-IP`` and
         ``X-Forwarded-For`` headers for the client's address, and mark cookies Secure.
     page_loads_per_minute : int
-        Page loads (kernels started) allowed per client address per minute; 0: no limit.
+        Page loads allowed per client address per minute; 0: no limit. The default lets a
+        room of 500 behind one address (a venue's Wi-Fi) load and reload its pages.
     max_pages : int
-        Pages (kernels) open at once; more get HTTP 503.
+        Sessions (open pages) at once; more get HTTP 503. Each costs a few MB.
     cull_idle_timeout : int
-        Seconds after which an idle page's kernel is shut down (even with its tab open).
+        Seconds after which an idle session is closed (even with its tab open).
     cull_interval : int
-        Seconds between checks for idle kernels.
+        Seconds between checks for idle sessions.
     base_url : str
-        The path the pages live under (``/services/mastery/`` as a JupyterHub service).
+        The path the pages live under (``/services/mastery/`` behind a proxy, say).
+    workers : int
+        Worker processes for slow work (report renders).
     """
 
     store: str
@@ -111,14 +127,16 @@ class ServeSettings:
     port: int = DEFAULT_PORT
     token: str | None = None
     behind_proxy: bool = False
-    page_loads_per_minute: int = 30
-    max_pages: int = 100
+    page_loads_per_minute: int = 1200
+    max_pages: int = 1000
     cull_idle_timeout: int = 900
     cull_interval: int = 60
     base_url: str = "/"
+    workers: int = 2
 
     def __post_init__(self):
-        for name in ("port", "page_loads_per_minute", "max_pages", "cull_idle_timeout", "cull_interval"):
+        for name in ("port", "page_loads_per_minute", "max_pages", "cull_idle_timeout", "cull_interval",
+                     "workers"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ServeError(f"--{name.replace('_', '-')} must be a whole number of 0 or more, "
@@ -127,6 +145,8 @@ class ServeSettings:
             raise ServeError(f"--port must be from 1 to 65535, not {self.port}")
         if self.max_pages < 1:
             raise ServeError("--max-pages must be at least 1")
+        if self.workers < 1:
+            raise ServeError("--workers must be at least 1")
         if not re.fullmatch(r"/([A-Za-z0-9._~-]+/)*", self.base_url):
             raise ServeError(f"--base-url must be a path like /services/mastery/, not {self.base_url!r}")
         if self.token is not None and len(self.token) < 16:
@@ -147,6 +167,8 @@ def is_loopback(host: str) -> bool:
 def protection(settings: ServeSettings) -> list[str]:
     """What protects the server, one line each; raises :class:`ServeError` when it is exposed
     beyond this machine with nothing in front of it."""
+    from .access import ADDRESS_FREE_FAILURES, LOCKOUT, MAX_FAILURES
+
     lines = []
     if is_loopback(settings.host):
         lines.append(f"listening on {settings.host} only: nobody on another machine can reach it")
@@ -169,11 +191,13 @@ def protection(settings: ServeSettings) -> list[str]:
     limit = (f"{settings.page_loads_per_minute} page loads per minute per address"
              if settings.page_loads_per_minute else "no page-load limit")
     lines.append(f"{limit}, at most {settings.max_pages} pages open, idle pages closed after "
-                 f"{settings.cull_idle_timeout // 60} min; 5 wrong tries lock a code for 15 min")
+                 f"{settings.cull_idle_timeout // 60} min; {MAX_FAILURES} wrong tries lock a code for "
+                 f"{int(LOCKOUT.total_seconds()) // 60} min; past {ADDRESS_FREE_FAILURES} wrong "
+                 "tries an hour from one address, each wrong answer there comes slower")
     return lines
 
 
-# ----------------------------------------------------------------------------- the hook
+# ----------------------------------------------------------------------------- limits
 class PageLoadLimiter:
     """Page loads per client address in a sliding window of one minute.
 
@@ -208,71 +232,281 @@ class PageLoadLimiter:
             return True
 
 
-def client_address(request) -> str:
-    """The client's IP address of a tornado request, normalised; ``"unknown"`` if it is not one.
-
-    With ``xheaders`` (``--behind-proxy``) tornado has already taken it from the proxy's
-    ``X-Real-IP`` / ``X-Forwarded-For``.
-    """
+def _normal_ip(text: str) -> str:
     try:
-        ip = ipaddress.ip_address(str(request.remote_ip).split("%")[0])
+        ip = ipaddress.ip_address(str(text).strip().strip("[]").split("%")[0])
     except ValueError:
         return "unknown"
     # an IPv4 client of a dual-stack socket is the same client as its IPv4 address
     return str(ip.ipv4_mapped if ip.version == 6 and ip.ipv4_mapped else ip)
 
 
-def inject_address(notebook, address: str):
-    """Insert ``client_address = '<address>'`` after the notebook's ``parameters`` cell.
+def client_address(scope: dict, *, behind_proxy: bool = False) -> str:
+    """The client's IP address of an ASGI request, normalised; ``"unknown"`` if it is not one.
 
-    The address is an IP address in its normal form (or ``unknown``), so the cell holds
-    nothing a client chose beyond digits, dots, colons and hex letters.
+    Behind a proxy (``--behind-proxy``) it is the proxy's ``X-Real-IP``, else the last entry of
+    its ``X-Forwarded-For`` (the one the proxy added; earlier ones the client may have forged).
     """
-    import nbformat
+    if behind_proxy:
+        headers = {}
+        for key, value in scope.get("headers", []):
+            headers.setdefault(key.decode("latin-1").lower(), value.decode("latin-1"))
+        if headers.get("x-real-ip"):
+            return _normal_ip(headers["x-real-ip"])
+        if headers.get("x-forwarded-for"):
+            return _normal_ip(headers["x-forwarded-for"].split(",")[-1])
+    client = scope.get("client") or ("",)
+    return _normal_ip(client[0] or "")
 
-    if address != "unknown":
-        address = str(ipaddress.ip_address(address))
-    tagged = [i for i, c in enumerate(notebook.cells)
-              if c.cell_type == "code" and "parameters" in c.get("metadata", {}).get("tags", [])]
-    if len(tagged) != 1:
-        raise ServeError("an app notebook needs exactly one cell tagged `parameters`")
-    cell = nbformat.v4.new_code_cell(f"client_address = {address!r}  # injected by mastery serve")
-    notebook.cells.insert(tagged[0] + 1, cell)
-    return notebook
 
+class IdleSessions:
+    """When each session (virtual kernel) last heard from its browser; closes idle ones.
 
-def make_prelaunch_hook(settings: ServeSettings, limiter: PageLoadLimiter | None = None):
-    """The ``VoilaConfiguration.prelaunch_hook`` of ``mastery serve``.
-
-    For each page load, before a kernel starts: refuse (429) an address over its page-load
-    limit and (503) any load while ``max_pages`` kernels run; set the ``_xsrf`` cookie; pass
-    the client's address to the kernel.
+    Parameters
+    ----------
+    timeout : float
+        Seconds without a message after which a session is closed.
+    clock : callable
     """
-    import tornado.web
 
-    limiter = limiter or PageLoadLimiter(settings.page_loads_per_minute)
-    log = logging.getLogger("mastery_analysis.serve")
+    def __init__(self, timeout: float, *, clock=time.monotonic):
+        self.timeout = timeout
+        self._clock = clock
+        self._last: dict[str, float] = {}
+        self._lock = threading.Lock()
 
-    def hook(req, notebook, cwd):
-        address = client_address(req.request)
-        if not limiter.allow(address):
-            log.warning("page load refused (429): over %d per minute from %s",
-                        settings.page_loads_per_minute, address)
-            raise tornado.web.HTTPError(429, reason="Too many page loads from your address; "
-                                                    "wait a minute, then reload")
-        running = len(req.kernel_manager.list_kernel_ids())
-        if running >= settings.max_pages:
-            log.warning("page load refused (503): %d pages open", running)
-            raise tornado.web.HTTPError(503, reason="The server is full; try again in a few minutes")
-        req.xsrf_token  # noqa: B018 - reading it sets the _xsrf cookie (voila#1458)
-        return inject_address(notebook, address)
+    def touch(self, kernel_id: str) -> None:
+        with self._lock:
+            self._last[kernel_id] = self._clock()
 
-    return hook
+    def idle(self, kernel_ids) -> list[str]:
+        """The ids among ``kernel_ids`` idle for longer than the timeout (unknown ones start now)."""
+        now = self._clock()
+        out = []
+        with self._lock:
+            known = set(kernel_ids)
+            for kid in list(self._last):
+                if kid not in known:
+                    del self._last[kid]
+            for kid in known:
+                last = self._last.setdefault(kid, now)
+                if now - last > self.timeout:
+                    out.append(kid)
+        return out
+
+    def cull(self) -> int:
+        """Close the idle sessions of this process; returns how many were closed."""
+        from solara.server import kernel_context
+
+        contexts = dict(kernel_context.contexts)
+        closed = 0
+        for kid in self.idle(contexts):
+            try:
+                contexts[kid].close()
+                closed += 1
+            except Exception:  # noqa: BLE001 - one bad close must not stop the others
+                logging.getLogger("mastery_analysis.serve").exception("closing an idle session failed")
+        return closed
+
+
+def token_cookie_value(token: str) -> str:
+    """What the login cookie holds: a keyed hash of the token (never the token itself)."""
+    return hmac.new(token.encode(), b"mastery serve login", hashlib.sha256).hexdigest()
+
+
+def _login_page(base: str, message: str = "") -> bytes:
+    note = f"<p style='color:#b00020'>{html.escape(message)}</p>" if message else ""
+    return (f"<!doctype html><html><head><meta charset='utf-8'><meta name='viewport' "
+            f"content='width=device-width, initial-scale=1'><title>Workshop login</title></head>"
+            f"<body style='font-family:sans-serif;max-width:420px;margin:2em auto;padding:0 1em'>"
+            f"<h1 style='font-size:1.3em'>Workshop pages</h1>{note}"
+            f"<form method='post' action='{html.escape(base + LOGIN_PATH.lstrip('/'))}'>"
+            f"<label>Password of this server <input type='password' name='password' "
+            f"autocomplete='current-password' style='width:100%;font-size:16px'></label>"
+            f"<p><button type='submit'>Log in</button></p></form></body></html>").encode()
+
+
+# ----------------------------------------------------------------------------- middleware
+class MasteryMiddleware:
+    """The ASGI layer in front of Solara: what the module docstring lists.
+
+    Parameters
+    ----------
+    app : ASGI application
+        Solara's Starlette application.
+    settings : ServeSettings
+    limiter : PageLoadLimiter, optional
+    idle : IdleSessions, optional
+    sessions : callable, optional
+        Returns the mapping of open sessions (kernel id -> context); default Solara's.
+    """
+
+    def __init__(self, app, settings: ServeSettings, *, limiter=None, idle=None, sessions=None):
+        self.app = app
+        self.settings = settings
+        self.limiter = limiter or PageLoadLimiter(settings.page_loads_per_minute)
+        self.idle = idle or IdleSessions(settings.cull_idle_timeout)
+        self.prefix = settings.base_url.rstrip("/")
+        self._cookie = token_cookie_value(settings.token) if settings.token else None
+        self._sessions = sessions
+        self.log = logging.getLogger("mastery_analysis.serve")
+
+    def sessions(self):
+        if self._sessions is not None:
+            return self._sessions()
+        from solara.server import kernel_context
+
+        return kernel_context.contexts
+
+    # ------------------------------------------------------------------ helpers
+    def _signed_in(self, scope) -> bool:
+        if self._cookie is None:
+            return True
+        for key, value in scope.get("headers", []):
+            if key == b"cookie":
+                for part in value.decode("latin-1").split(";"):
+                    name, _, val = part.strip().partition("=")
+                    if name == TOKEN_COOKIE and hmac.compare_digest(val, self._cookie):
+                        return True
+        return False
+
+    async def _answer(self, send, status: int, body: bytes = b"", *, content_type="text/plain; charset=utf-8",
+                      headers=()):
+        raw = [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode()),
+               (b"cache-control", b"no-store")]
+        raw += [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+        raw += [(k.encode(), v.encode()) for k, v in headers]
+        await send({"type": "http.response.start", "status": status, "headers": raw})
+        await send({"type": "http.response.body", "body": body})
+
+    async def __call__(self, scope, receive, send):
+        kind = scope["type"]
+        if kind not in ("http", "websocket"):
+            return await self.app(scope, receive, send)
+        path = scope.get("path", "/")
+        if self.prefix:
+            if path != self.prefix and not path.startswith(self.prefix + "/"):
+                if kind == "http":
+                    return await self._answer(send, 404, b"Not found")
+                return await send({"type": "websocket.close", "code": 1008})
+            path = path[len(self.prefix):] or "/"
+            scope = {**scope, "path": path, "root_path": scope.get("root_path", "") + self.prefix}
+        address = client_address(scope, behind_proxy=self.settings.behind_proxy)
+        if kind == "websocket":
+            return await self._websocket(scope, receive, send, path, address)
+        return await self._http(scope, receive, send, path, address)
+
+    async def _http(self, scope, receive, send, path, address):
+        base = self.prefix + "/"
+        if path == LOGIN_PATH and self._cookie is not None:
+            return await self._login(scope, receive, send, base, address)
+        if not self._signed_in(scope):
+            if path in _PAGES:
+                return await self._answer(send, 302, b"", headers=[("location", base + LOGIN_PATH.lstrip("/"))])
+            return await self._answer(send, 403, b"Log in first")
+        if path == "/":
+            return await self._answer(send, 302, b"", headers=[("location", base + PARTICIPANT_PATH.lstrip("/"))])
+        if path == PLOTLY_PATH:
+            return await self._plotly(send)
+        if path in _PAGES:
+            if not self.limiter.allow(address):
+                self.log.warning("page load refused (429): over %d per minute from %s",
+                                 self.settings.page_loads_per_minute, address)
+                return await self._answer(send, 429, b"Too many page loads from your address; wait a "
+                                                     b"minute, then reload.", headers=[("retry-after", "60")])
+            if len(self.sessions()) >= self.settings.max_pages:
+                self.log.warning("page load refused (503): %d pages open", len(self.sessions()))
+                return await self._answer(send, 503, b"The server is full; try again in a few minutes.",
+                                          headers=[("retry-after", "120")])
+        elif not path.startswith(_ASSET_PREFIXES):
+            return await self._answer(send, 404, b"Not found")
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", [])
+                           if k.lower() not in {h.lower().encode() for h in SECURITY_HEADERS}]
+                headers += [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+                if message.get("status", 200) >= 500:  # Solara's own error pages say too much
+                    await self._answer(send, message["status"], b"Something went wrong on the server.")
+                    send_with_headers.replaced = True
+                    return
+                message = {**message, "headers": _secure_cookies(headers, self.settings.behind_proxy)}
+            elif getattr(send_with_headers, "replaced", False):
+                return
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+    async def _plotly(self, send):
+        import plotly
+
+        body = (Path(plotly.__file__).parent / "package_data" / "plotly.min.js").read_bytes()
+        await self._answer(send, 200, body, content_type="text/javascript; charset=utf-8",
+                           headers=[("cache-control", "public, max-age=86400")])
+
+    async def _login(self, scope, receive, send, base, address):
+        if scope["method"] == "POST":
+            body = b""
+            while True:
+                message = await receive()
+                body += message.get("body", b"")
+                if len(body) > 4096:
+                    return await self._answer(send, 413, b"Too large")
+                if not message.get("more_body"):
+                    break
+            if not self.limiter.allow(address):
+                return await self._answer(send, 429, b"Too many tries; wait a minute.")
+            typed = urllib.parse.parse_qs(body.decode("utf-8", "replace")).get("password", [""])[0]
+            if hmac.compare_digest(token_cookie_value(typed), self._cookie):
+                cookie = (f"{TOKEN_COOKIE}={self._cookie}; Path={base}; HttpOnly; SameSite=Strict"
+                          + ("; Secure" if self.settings.behind_proxy else ""))
+                return await self._answer(send, 302, b"", headers=[
+                    ("location", base + PARTICIPANT_PATH.lstrip("/")), ("set-cookie", cookie)])
+            self.log.warning("login refused from %s", address)
+            return await self._answer(send, 403, _login_page(base, "That password is not right."),
+                                      content_type="text/html; charset=utf-8")
+        return await self._answer(send, 200, _login_page(base), content_type="text/html; charset=utf-8")
+
+    async def _websocket(self, scope, receive, send, path, address):
+        if not self._signed_in(scope) or not path.startswith("/jupyter/api/kernels/"):
+            return await send({"type": "websocket.close", "code": 1008})
+        kernel_id = path[len("/jupyter/api/kernels/"):].split("/")[0]
+        sessions = self.sessions()
+        if kernel_id not in sessions and len(sessions) >= self.settings.max_pages:
+            self.log.warning("new session refused: %d pages open", len(sessions))
+            return await send({"type": "websocket.close", "code": 1013})
+        headers = [(k, v) for k, v in scope.get("headers", []) if k.lower() != ADDRESS_HEADER]
+        headers.append((ADDRESS_HEADER, address.encode()))
+        scope = {**scope, "headers": headers}
+        idle = self.idle
+
+        async def receive_and_touch():
+            message = await receive()
+            if message.get("type") == "websocket.receive":
+                idle.touch(kernel_id)
+            return message
+
+        idle.touch(kernel_id)
+        await self.app(scope, receive_and_touch, send)
+
+
+def _secure_cookies(headers, secure: bool):
+    """Solara's session cookie: HttpOnly, SameSite=Strict, Secure behind a TLS proxy."""
+    out = []
+    for key, value in headers:
+        if key.lower() == b"set-cookie":
+            parts = [p.strip() for p in value.decode("latin-1").split(";")]
+            keep = [p for p in parts if p.split("=")[0].lower() not in ("samesite", "secure", "httponly")]
+            keep += ["HttpOnly", "SameSite=Strict"] + (["Secure"] if secure else [])
+            value = "; ".join(keep).encode("latin-1")
+        out.append((key, value))
+    return out
 
 
 # ----------------------------------------------------------------------------- logging
 class RedactKernelIds(logging.Filter):
-    """Replace kernel ids in log records by ``<kernel>``: whoever knows one can attach to it."""
+    """Replace session (kernel) ids in log records by ``<kernel>``: with the session cookie,
+    one reattaches that session."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
@@ -284,98 +518,68 @@ class RedactKernelIds(logging.Filter):
         return True
 
 
-def _redact_logs(*loggers: logging.Logger) -> None:
-    redact = RedactKernelIds()
-    for logger in loggers:
-        if not any(isinstance(f, RedactKernelIds) for f in logger.filters):
-            logger.addFilter(redact)
-        for handler in logger.handlers:
-            if not any(isinstance(f, RedactKernelIds) for f in handler.filters):
-                handler.addFilter(redact)
+def _logging_config() -> dict:
+    return {
+        "version": 1, "disable_existing_loggers": False,
+        "filters": {"redact": {"()": RedactKernelIds}},
+        "formatters": {"plain": {"format": "[%(asctime)s %(name)s %(levelname)s] %(message)s"}},
+        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain",
+                                "filters": ["redact"], "stream": "ext://sys.stderr"}},
+        "root": {"handlers": ["stderr"], "level": "WARNING"},
+        "loggers": {
+            "mastery_analysis": {"level": "INFO"},
+            "solara": {"level": "WARNING"},
+            "solara.server.app": {"level": "INFO"},  # sessions opened and closed (ids redacted)
+            "uvicorn": {"level": "WARNING"},
+            "uvicorn.error": {"level": "WARNING"},
+            "uvicorn.access": {"level": "ERROR"},
+        },
+    }
 
 
-# ----------------------------------------------------------------------------- Voila
-def voila_config(settings: ServeSettings):
-    """The traitlets configuration of ``mastery serve`` (what a ``voila.py`` would hold).
-
-    To run the pages under another Voila set-up (JupyterHub, say), a ``voila.py`` can start
-    from it: ``c.merge(voila_config(ServeSettings(store=...)))``.
+# ----------------------------------------------------------------------------- Solara
+def solara_environment(settings: ServeSettings) -> dict[str, str]:
+    """The Solara settings of ``mastery serve`` (environment variables read at its import).
 
     Returns
     -------
-    traitlets.config.Config
+    dict
+        Variable name -> value.
     """
-    from traitlets.config import Config
-
-    c = Config()
-    c.Voila.ip = settings.host
-    c.Voila.port = settings.port
-    c.Voila.port_retries = 0
-    c.Voila.base_url = settings.base_url
-    c.Voila.open_browser = False
-    c.Voila.token = settings.token or ""
-    c.Voila.tornado_settings = {
-        "headers": dict(SECURITY_HEADERS),
-        "xsrf_cookie_kwargs": {"samesite": "Strict", "secure": settings.behind_proxy},
+    return {
+        "SOLARA_APP": "mastery_analysis.sessions",
+        "SOLARA_MODE": "production",
+        "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False",  # no request to anyone's server
+        "SOLARA_THEME_SHOW_BANNER": "False",
+        "SOLARA_THEME_LOADER": "plain",
+        "SOLARA_THEME_TITLE": "Workshop",
+        "SOLARA_ASSETS_FONTAWESOME_ENABLED": "False",
+        "SOLARA_KERNEL_CULL_TIMEOUT": f"{max(1, min(settings.cull_idle_timeout, 120))}s",
+        "SOLARA_SESSION_HTTP_ONLY": "True",
+        "SOLARA_SESSION_HTTPS_ONLY": "True" if settings.behind_proxy else "False",
+        "SOLARA_ROOT_PATH": settings.base_url.rstrip("/"),
+        "MASTERY_STORE": settings.store,
+        "MASTERY_SERVE_WORKERS": str(settings.workers),
+        "MASTERY_PLOTLY_URL": settings.base_url.rstrip("/") + PLOTLY_PATH,
     }
-    c.IdentityProvider.cookie_options = {"samesite": "Strict", "secure": settings.behind_proxy}
-    v = c.VoilaConfiguration
-    v.prelaunch_hook = make_prelaunch_hook(settings)
-    v.show_tracebacks = False
-    v.strip_sources = True
-    v.preheat_kernel = False  # incompatible with prelaunch_hook
-    v.allow_template_override = "NO"
-    v.allow_theme_override = "NO"
-    v.file_allowlist = []  # serve no file of the notebooks' folder
-    v.http_header_envs = []
-    k = c.MappingKernelManager
-    k.cull_idle_timeout = settings.cull_idle_timeout
-    k.cull_interval = settings.cull_interval
-    k.cull_connected = True  # an idle tab left open still frees its kernel
-    k.cull_busy = False
-    return c
-
-
-def _voila_class():
-    from jupyter_server.utils import url_path_join
-    from tornado.web import RedirectHandler
-    from voila.app import Voila
-
-    class MasteryVoila(Voila):
-        """Voila with the front page sent to the participant's page, and ``xheaders`` when
-        behind a proxy (Voila's own ``listen`` passes no server options)."""
-
-        trust_xheaders = False
-
-        def init_handlers(self):
-            handlers = super().init_handlers()
-            if self.trust_xheaders:
-                self.app.listen = functools.partial(self.app.listen, xheaders=True)
-            home = url_path_join(self.server_url, PARTICIPANT_PATH)
-            return [(self.server_url, RedirectHandler, {"url": home})] + handlers
-
-    return MasteryVoila
 
 
 def make_app(settings: ServeSettings):
-    """An initialised (not started) Voila application serving the app notebooks.
+    """The ASGI application of ``mastery serve``: Solara's, wrapped in :class:`MasteryMiddleware`.
 
-    Our settings are applied after Voila has read any ``voila.py`` of the machine, so a
-    local configuration cannot switch them off.
+    Sets the Solara environment (:func:`solara_environment`) first: Solara reads it when it
+    is imported, so call this in the process that serves, before anything imports Solara's
+    server.
     """
-    from .resources import notebook_path
+    import warnings
 
-    root = notebook_path(PAGES["participant"]).parent
-    notebook_path(PAGES["coach"])
-    config = voila_config(settings)
-    app = _voila_class()(config=config)
-    app.initialize([str(root)])
-    app.update_config(config)
-    app.voila_configuration.update_config(config)
-    app.trust_xheaders = settings.behind_proxy
-    _redact_logs(app.log, logging.getLogger(), logging.getLogger("tornado.access"),
-                 logging.getLogger("tornado.application"), logging.getLogger("tornado.general"))
-    return app
+    os.environ.pop("SOLARA_ASSETS_PROXY", None)  # "False" would send browsers to the internet
+    # the middleware sets the session cookie's SameSite=Strict itself
+    warnings.filterwarnings("ignore", message="Cookies with samesite=none require https")
+    os.environ.update(solara_environment(settings))
+    import solara.server.starlette as solara_starlette
+
+    return MasteryMiddleware(solara_starlette.app, settings)
 
 
 def check_store(url: str) -> str:
@@ -389,6 +593,17 @@ def check_store(url: str) -> str:
     return sa.engine.make_url(url).render_as_string(hide_password=True)
 
 
+def _cull_loop(app: MasteryMiddleware, interval: float, stop: threading.Event) -> None:
+    while not stop.wait(interval):
+        try:
+            closed = app.idle.cull()
+        except Exception:  # noqa: BLE001 - keep culling
+            app.log.exception("culling idle sessions failed")
+            continue
+        if closed:
+            app.log.info("closed %d idle session(s)", closed)
+
+
 def serve(settings: ServeSettings, *, out=None) -> None:
     """Check the settings and the store, say what protects the server, and serve until stopped.
 
@@ -398,12 +613,15 @@ def serve(settings: ServeSettings, *, out=None) -> None:
     out : file, optional
         Where the start-up lines go (default: standard output).
     """
+    import logging.config
     import sys
+
+    import uvicorn
 
     out = out or sys.stdout
     lines = protection(settings)
     shown = check_store(settings.store)
-    os.environ["MASTERY_STORE"] = settings.store  # every kernel inherits it
+    logging.config.dictConfig(_logging_config())
     app = make_app(settings)
     host = "localhost" if is_loopback(settings.host) else settings.host
     base = f"http://{host}:{settings.port}{settings.base_url.rstrip('/')}"
@@ -413,10 +631,24 @@ def serve(settings: ServeSettings, *, out=None) -> None:
     for line in lines:
         print(f"  protected by: {line}", file=out)
     print("  stop with Ctrl+C", file=out, flush=True)
-    app.start()
+    stop = threading.Event()
+    culler = threading.Thread(target=_cull_loop, args=(app, max(1, settings.cull_interval), stop),
+                              name="mastery-cull", daemon=True)
+    culler.start()
+    config = uvicorn.Config(app, host=settings.host.strip("[]"), port=settings.port,
+                            log_config=_logging_config(), access_log=False, proxy_headers=False,
+                            server_header=False, ws_max_size=16 * 1024 * 1024,
+                            timeout_graceful_shutdown=5)
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        stop.set()
+        from . import sessions
+
+        sessions.shutdown_workers()
 
 
-__all__ = ["ServeSettings", "ServeError", "PageLoadLimiter", "SECURITY_HEADERS", "CSP",
-           "is_loopback", "protection", "client_address", "inject_address", "make_prelaunch_hook",
-           "RedactKernelIds", "voila_config", "make_app", "check_store", "serve",
-           "PARTICIPANT_PATH", "COACH_PATH", "DEFAULT_PORT"]
+__all__ = ["ServeSettings", "ServeError", "PageLoadLimiter", "IdleSessions", "MasteryMiddleware",
+           "SECURITY_HEADERS", "CSP", "is_loopback", "protection", "client_address",
+           "token_cookie_value", "RedactKernelIds", "solara_environment", "make_app", "check_store",
+           "serve", "PARTICIPANT_PATH", "COACH_PATH", "DEFAULT_PORT"]

@@ -3,9 +3,11 @@
 - :class:`MasteryServer` runs ``mastery serve`` in a subprocess on a free loopback port
   with a throwaway Jupyter configuration, and stops it (and its kernels) afterwards.
 - :class:`CraftedClient` is what an attacker without a browser has: it loads a page over
-  HTTP, takes the kernel id from it and talks to the kernel's websocket in the Jupyter
-  message protocol. It can send any message (execute requests, comm messages setting any
-  trait of any widget, clicks on any button) and records every message it gets back.
+  HTTP (for the session cookie), opens a session's websocket the way Solara's front end does
+  (a kernel id of its choosing, the ``solara.control`` comm, ``run`` with the page's path) and
+  then talks the Jupyter message protocol. It can send any message (execute requests, comm
+  messages setting any trait of any widget, clicks on any button) and records every message
+  it gets back.
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ from pathlib import Path
 from browser_support import ServerProcess
 
 MASTERY = Path(sys.executable).parent / "mastery"
-PARTICIPANT = "/voila/render/participant.ipynb"
-COACH = "/voila/render/coach.ipynb"
+PARTICIPANT = "/participant"
+COACH = "/coach"
 
 
 class MasteryServer(ServerProcess):
@@ -62,23 +64,24 @@ class MasteryServer(ServerProcess):
         return [str(MASTERY), "serve", "--store", str(self.store), "--port", str(self.port), *self.args]
 
     def _answers(self) -> bool:
-        """Any HTTP answer (this path answers 404 or 405 once the server listens)."""
+        """Any HTTP answer (this path answers 404 once the server listens)."""
         try:
-            with urllib.request.urlopen(self.base_url + "/voila/api/shutdown/none", timeout=5):
+            with urllib.request.urlopen(self.base_url + "/_mastery/none", timeout=5):
                 return True
         except urllib.error.HTTPError:
             return True
 
 
 def load_page(server: MasteryServer, path: str = PARTICIPANT, *, timeout: float = 180):
-    """GET a page like a browser would (cookies kept). Returns (status, headers, body, opener)."""
+    """GET a page like a browser would (cookies kept). Returns (status, headers, body, cookie jar);
+    the headers are an ``email.message.Message`` (names in any case)."""
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
     try:
         with opener.open(server.base_url + path, timeout=timeout) as r:
-            return r.status, dict(r.headers), r.read().decode("utf-8", "replace"), jar
+            return r.status, r.headers, r.read().decode("utf-8", "replace"), jar
     except urllib.error.HTTPError as exc:
-        return exc.code, dict(exc.headers), exc.read().decode("utf-8", "replace"), jar
+        return exc.code, exc.headers, exc.read().decode("utf-8", "replace"), jar
 
 
 class CraftedClient:
@@ -100,24 +103,38 @@ class CraftedClient:
         and those the kernel opens later (their ``comm_open`` carries the state).
     """
 
-    def __init__(self, server: MasteryServer, path: str = PARTICIPANT):
+    def __init__(self, server: MasteryServer, path: str = PARTICIPANT, *, cookie: str | None = None,
+                 kernel_id: str | None = None, start: bool = True):
         import websocket
 
-        status, _headers, body, jar = load_page(server, path)
-        if status != 200:
-            raise RuntimeError(f"page load answered {status}: {body[:300]}")
-        match = re.search(r'"kernelId"\s*:\s*"([0-9a-f-]{36})"', body)
-        if not match:
-            raise RuntimeError("no kernel id in the page")
-        self.kernel_id = match.group(1)
+        if cookie is None:
+            status, _headers, body, jar = load_page(server, path)
+            if status != 200:
+                raise RuntimeError(f"page load answered {status}: {body[:300]}")
+            cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
+        self.cookie = cookie
+        self.kernel_id = kernel_id or str(uuid.uuid4())
         self.session = uuid.uuid4().hex
-        cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
-        url = (f"ws://127.0.0.1:{server.port}/api/kernels/{self.kernel_id}/channels"
+        url = (f"ws://127.0.0.1:{server.port}/jupyter/api/kernels/{self.kernel_id}/channels"
                f"?session_id={self.session}")
         self.ws = websocket.create_connection(url, header=[f"Cookie: {cookie}"],
                                               origin=server.base_url, timeout=60)
         self.received: list[dict] = []
         self.states: dict[str, dict] = {}
+        self.closed = False
+        if start:
+            self.start(path)
+
+    def start(self, path: str = PARTICIPANT) -> bool:
+        """Ask the session to run the page at ``path``, as Solara's front end does; True once
+        the page's widgets have arrived."""
+        self.control = uuid.uuid4().hex
+        self.send("comm_open", {"comm_id": self.control, "target_name": "solara.control", "data": {}})
+        self.comm_msg(self.control, {"method": "run", "args": {"path": path, "appName": None}})
+        return self.read_until(lambda m: m.get("msg_type") == "comm_msg"
+                               and m["content"].get("comm_id") == self.control
+                               and m["content"]["data"].get("method") == "finished",
+                               timeout=120) is not None
 
     # ------------------------------------------------------------------ protocol
     def send(self, msg_type: str, content: dict, *, channel: str = "shell") -> str:
@@ -141,8 +158,14 @@ class CraftedClient:
                 raw = self.ws.recv()
             except websocket.WebSocketTimeoutException:
                 return None
+            except (websocket.WebSocketConnectionClosedException, ConnectionError, OSError):
+                self.closed = True
+                return None
             if isinstance(raw, bytes):
                 raw = raw.decode("utf-8", "replace")
+            if not raw:  # the server closed the session
+                self.closed = True
+                return None
             msg = json.loads(raw)
             self.received.append(msg)
             if msg.get("msg_type") == "comm_open":  # a new widget comes with its whole state
@@ -176,7 +199,9 @@ class CraftedClient:
         reply = self.read_until(lambda m: m.get("msg_type") == "comm_info_reply"
                                 and m["parent_header"].get("msg_id") == mid)
         assert reply is not None, "no comm_info_reply"
-        for comm_id in reply["content"]["comms"]:
+        for comm_id, info in reply["content"]["comms"].items():
+            if info.get("target_name") != "jupyter.widget":
+                continue
             rid = self.comm_msg(comm_id, {"method": "request_state"})
             self.read_until(lambda m, c=comm_id: m.get("msg_type") == "comm_msg"
                             and m["content"].get("comm_id") == c

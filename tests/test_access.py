@@ -106,24 +106,51 @@ def test_other_codes_are_not_locked_with_one(cohort):
     assert verify(cohort, sam).participant_id == "sam"
 
 
-def test_the_per_address_budget(cohort):
+def test_an_address_is_never_refused_and_a_guesser_is_slowed(cohort, monkeypatch):
+    """A room behind one address: wrong codes from it slow the wrong answers, never a right code."""
+    slept = []
+    monkeypatch.setattr(access, "_sleep", slept.append)
     code = issue_code(cohort, "alex")
-    for _ in range(access.ADDRESS_FAILURES):
+    for _ in range(50):  # 50 wrong guesses from the room's address ...
         with pytest.raises(AccessDenied, match="not right"):
             verify(cohort, "ZZZZ-ZZZZZZZZ", address="10.1.1.1")
-    with pytest.raises(AccessDenied, match="^Too many tries from this address: try again after") as info:
-        verify(cohort, code, address="10.1.1.1")
-    assert info.value.retry_at is not None
+    assert verify(cohort, code, address="10.1.1.1").participant_id == "alex"  # ... stop no right code
+    assert slept == []  # and nobody waited yet
+    for _ in range(access.ADDRESS_FREE_FAILURES):
+        with pytest.raises(AccessDenied, match="not right"):
+            verify(cohort, "ZZZZ-ZZZZZZZZ", address="10.1.1.1")
+    # past the free failures each wrong answer waits a little longer, up to the maximum
+    assert slept == [pytest.approx(access.address_delay(n))
+                     for n in range(50, 50 + access.ADDRESS_FREE_FAILURES) if access.address_delay(n)]
+    assert slept and slept[0] == pytest.approx(access.ADDRESS_DELAY_STEP) and slept == sorted(slept)
+    slept.clear()
+    assert verify(cohort, code, address="10.1.1.1").participant_id == "alex"  # right: at once
+    assert slept == []
     assert verify(cohort, code, address="10.2.2.2").participant_id == "alex"
-    # an hour later the address may try again
+    # an hour later the address starts afresh
     later = dt.datetime.now(dt.timezone.utc) + access.ADDRESS_WINDOW + dt.timedelta(minutes=1)
-    assert verify(cohort, code, address="10.1.1.1", now=later).participant_id == "alex"
+    with pytest.raises(AccessDenied, match="not right"):
+        verify(cohort, "ZZZZ-ZZZZZZZZ", address="10.1.1.1", now=later)
+    assert slept == []
 
 
-def test_successful_logins_do_not_use_the_address_budget(cohort):
+def test_the_address_delay_grows_then_stops():
+    free, step = access.ADDRESS_FREE_FAILURES, access.ADDRESS_DELAY_STEP
+    assert access.address_delay(0) == access.address_delay(free) == 0
+    assert access.address_delay(free + 1) == pytest.approx(step)
+    assert access.address_delay(free + 30) == pytest.approx(30 * step)
+    assert access.address_delay(10**6) == access.ADDRESS_DELAY_MAX
+
+
+def test_successful_logins_do_not_slow_an_address(cohort, monkeypatch):
+    slept = []
+    monkeypatch.setattr(access, "_sleep", slept.append)
     code = issue_code(cohort, "alex")
-    for _ in range(access.ADDRESS_FAILURES + 3):
+    for _ in range(access.ADDRESS_FREE_FAILURES + 3):
         assert verify(cohort, code, address="10.3.3.3").participant_id == "alex"
+    with pytest.raises(AccessDenied):
+        verify(cohort, "ZZZZ-ZZZZZZZZ", address="10.3.3.3")
+    assert slept == []
 
 
 def test_issuing_again_revokes_the_old_code(cohort):

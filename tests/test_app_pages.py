@@ -108,7 +108,9 @@ def test_goals_added_and_archived_reach_the_check_in(workshop):
     assert "Saved" in page.checkin.status.value
     assert store.actions(participant="ann")[["goal_id", "count"]].to_dict("records") == [
         {"goal_id": gid, "count": 2}]
-    # the note shows as text in "My progress" (a Label), with the streak
+    # the note shows as text in "My progress" (a Label), with the streak, once it is opened
+    assert labels(page._progress) == []  # not drawn at sign-in
+    page.tabs.selected_index = ParticipantPage.TITLES.index("My progress")
     assert f"{TODAY:%d %b %Y}: {XSS}" in labels(page._progress)
     assert any(t.startswith("Streak: 1 day") for t in labels(page._progress))
     # archived: gone from the check-in, and a served page cannot restore it
@@ -247,3 +249,31 @@ def test_the_coach_downloads_the_reports_of_those_who_share(workshop):
     assert match, reports_tab.children[-2].value
     with zipfile.ZipFile(io.BytesIO(base64.b64decode(match.group(1)))) as zf:
         assert zf.namelist() == ["personal-bob.html"]
+
+
+def test_slow_work_runs_where_the_server_sends_it(workshop, monkeypatch):
+    """Served, the cohort views are computed in a worker process (``run_slow``), and the page
+    shows the same views as when computed in place."""
+    import concurrent.futures
+    import multiprocessing
+
+    from mastery_analysis.widgets import app
+
+    store, codes = workshop
+    store.record_checkin("ann", TODAY, ratings={"proactive": 7})
+    page = CoachPage(store, today=TODAY)
+    page.signin.code.value = codes["coach"]
+    page.signin.button.click()
+    in_place = labels(page._views)
+    sent = []
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        def in_a_worker(fn, *args):
+            sent.append(fn.__name__)
+            return pool.submit(fn, *args).result()
+
+        monkeypatch.setattr(app, "run_slow", in_a_worker)
+        page.refresh_views()
+    assert sent == ["cohort_view_parts"]
+    assert labels(page._views) == in_place
+    charts = [w for w in page._views.children if "mastery-view-participation" in w._dom_classes]
+    assert len(charts) == 1

@@ -1,16 +1,16 @@
 """``mastery serve`` without a server: exposure rules, the page-load limit, the address
-passed to the kernel, log redaction and the Voila configuration."""
+passed to the session, the cap on sessions, idle sessions, the token, log redaction and the
+Solara settings (the middleware is driven with ASGI messages in front of a stand-in app)."""
 
+import asyncio
 import logging
 
-import nbformat
 import pytest
 
 from mastery_analysis import cli
-from mastery_analysis.resources import notebook_path
-from mastery_analysis.serve import (CSP, PageLoadLimiter, RedactKernelIds, ServeError, ServeSettings,
-                                    client_address, inject_address, is_loopback, make_prelaunch_hook,
-                                    protection, voila_config)
+from mastery_analysis.serve import (CSP, IdleSessions, MasteryMiddleware, PageLoadLimiter,
+                                    RedactKernelIds, ServeError, ServeSettings, client_address,
+                                    is_loopback, protection, solara_environment, token_cookie_value)
 
 STORE = "sqlite:////nonexistent/store.db"
 
@@ -19,7 +19,7 @@ STORE = "sqlite:////nonexistent/store.db"
 def test_loopback_hosts_need_no_protection(host):
     assert is_loopback(host)
     lines = protection(ServeSettings(store=STORE, host=host))
-    assert "only" in lines[0] and "30 page loads per minute" in lines[-1]
+    assert "only" in lines[0] and "1200 page loads per minute" in lines[-1]
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.20", "::", "example.org"])
@@ -45,7 +45,7 @@ def test_the_cli_refuses_an_exposed_host_before_touching_the_store(capsys):
 
 
 @pytest.mark.parametrize("bad", [{"port": 0}, {"port": 70000}, {"page_loads_per_minute": -1},
-                                 {"max_pages": 0}, {"token": "short"}, {"base_url": "services/x"},
+                                 {"max_pages": 0}, {"workers": 0}, {"token": "short"}, {"base_url": "services/x"},
                                  {"base_url": "/a b/"}])
 def test_bad_settings_are_refused(bad):
     with pytest.raises(ServeError):
@@ -69,91 +69,178 @@ def test_page_load_limit_is_a_sliding_minute_per_address():
     assert all(PageLoadLimiter(0).allow("x") for _ in range(1000))  # 0: no limit
 
 
-class _Request:
-    def __init__(self, ip):
-        self.remote_ip = ip
+def _scope(ip="127.0.0.1", path="/participant", kind="http", headers=(), method="GET"):
+    return {"type": kind, "path": path, "client": (ip, 5000), "method": method, "root_path": "",
+            "headers": [(k.lower().encode(), v.encode()) for k, v in headers]}
 
 
 @pytest.mark.parametrize("ip, shown", [("127.0.0.1", "127.0.0.1"), ("::ffff:10.0.0.1", "10.0.0.1"),
                                        ("fe80::1%eth0", "fe80::1"), ("1.2.3.4'); import os; ('", "unknown"),
                                        ("", "unknown")])
 def test_the_client_address_is_an_ip_address_or_unknown(ip, shown):
-    assert client_address(_Request(ip)) == shown
+    assert client_address(_scope(ip)) == shown
 
 
-def test_the_address_reaches_the_kernel_after_the_parameters_cell():
-    nb = nbformat.read(notebook_path("app/participant.ipynb"), as_version=4)
-    n = len(nb.cells)
-    inject_address(nb, "10.1.2.3")
-    assert len(nb.cells) == n + 1
-    index = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
-    assert nb.cells[index + 1].source.startswith("client_address = '10.1.2.3'")
-    with pytest.raises(ValueError):
-        inject_address(nb, "10.1.2.3'; import os")
-    with pytest.raises(ServeError, match="parameters"):
-        inject_address(nbformat.v4.new_notebook(), "10.1.2.3")
+def test_behind_a_proxy_the_address_is_the_proxys_header():
+    forged = _scope("10.0.0.1", headers=[("X-Forwarded-For", "6.6.6.6, 203.0.113.9")])
+    assert client_address(forged, behind_proxy=True) == "203.0.113.9"  # the entry the proxy added
+    assert client_address(forged) == "10.0.0.1"  # without --behind-proxy the header is ignored
+    real = _scope("10.0.0.1", headers=[("X-Real-IP", "198.51.100.7"), ("X-Forwarded-For", "1.1.1.1")])
+    assert client_address(real, behind_proxy=True) == "198.51.100.7"
 
 
-class _KernelManager:
-    def __init__(self, n):
-        self.n = n
+class _App:
+    """A stand-in for Solara's application: records what reached it and answers 200."""
 
-    def list_kernel_ids(self):
-        return [str(i) for i in range(self.n)]
+    def __init__(self):
+        self.scopes = []
 
-
-class _Handler:
-    def __init__(self, ip, kernels=0):
-        self.request = _Request(ip)
-        self.kernel_manager = _KernelManager(kernels)
-        self.xsrf_read = 0
-
-    @property
-    def xsrf_token(self):
-        self.xsrf_read += 1
-        return b"token"
+    async def __call__(self, scope, receive, send):
+        self.scopes.append(scope)
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.accept"})
+            await receive()
+            return
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"set-cookie", b"solara-session-id=x; Path=/; SameSite=lax")]})
+        await send({"type": "http.response.body", "body": b"page"})
 
 
-def test_the_prelaunch_hook_limits_loads_sets_the_xsrf_cookie_and_passes_the_address():
-    import tornado.web
+def _call(middleware, scope, incoming=()):
+    sent = []
+    queue = list(incoming) or [{"type": "websocket.receive", "text": "{}"}]
 
-    settings = ServeSettings(store=STORE, page_loads_per_minute=2, max_pages=5)
-    hook = make_prelaunch_hook(settings)
-    nb = lambda: nbformat.read(notebook_path("app/coach.ipynb"), as_version=4)  # noqa: E731
-    handler = _Handler("10.0.0.7")
-    out = hook(handler, nb(), "")
-    assert handler.xsrf_read == 1
-    assert any(c.source.startswith("client_address = '10.0.0.7'") for c in out.cells)
-    hook(handler, nb(), "")
-    with pytest.raises(tornado.web.HTTPError) as too_many:
-        hook(handler, nb(), "")
-    assert too_many.value.status_code == 429 and "wait a minute" in too_many.value.reason
-    with pytest.raises(tornado.web.HTTPError) as full:
-        hook(_Handler("10.0.0.8", kernels=5), nb(), "")
-    assert full.value.status_code == 503
+    async def receive():
+        return queue.pop(0) if queue else {"type": "websocket.disconnect"}
+
+    async def send(message):
+        sent.append(message)
+
+    asyncio.run(middleware(scope, receive, send))
+    return sent
+
+
+def _status(sent):
+    start = next((m for m in sent if m["type"] == "http.response.start"), None)
+    return start["status"] if start else sent[0]["type"]
+
+
+def _headers(sent):
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    return {k.decode(): v.decode() for k, v in start["headers"]}
+
+
+def test_the_middleware_limits_page_loads_per_address_and_sets_the_headers():
+    app, sessions = _App(), {}
+    mw = MasteryMiddleware(app, ServeSettings(store=STORE, page_loads_per_minute=3), sessions=lambda: sessions)
+    answers = [_call(mw, _scope("10.0.0.7")) for _ in range(4)]
+    assert [_status(a) for a in answers] == [200, 200, 200, 429]
+    assert b"wait a minute" in answers[-1][-1]["body"]
+    headers = _headers(answers[0])
+    assert headers["content-security-policy"] == CSP and headers["x-frame-options"] == "DENY"
+    assert headers["referrer-policy"] == "no-referrer" and headers["x-content-type-options"] == "nosniff"
+    assert "SameSite=Strict" in headers["set-cookie"] and "HttpOnly" in headers["set-cookie"]
+    assert _status(_call(mw, _scope("10.0.0.8"))) == 200  # another address has its own limit
+    # assets do not count as page loads; unknown paths and Solara's diagnostics are not served
+    assert _status(_call(mw, _scope("10.0.0.7", "/_solara/cdn/x.js"))) == 200
+    for path in ("/resourcez", "/readyz", "/notebooks/x", "/api/kernels"):
+        assert _status(_call(mw, _scope("10.0.0.9", path))) == 404
+    assert _status(_call(mw, _scope("10.0.0.9", "/"))) == 302
+
+
+def test_a_room_behind_one_address_is_not_refused_by_the_default_limit():
+    app = _App()
+    mw = MasteryMiddleware(app, ServeSettings(store=STORE), sessions=dict)
+    assert all(_status(_call(mw, _scope("192.0.2.1"))) == 200 for _ in range(600))
+
+
+def test_the_cap_on_sessions_refuses_pages_and_new_sessions_but_not_reconnects():
+    app, sessions = _App(), {"k-open": object(), "k-two": object()}
+    mw = MasteryMiddleware(app, ServeSettings(store=STORE, max_pages=2), sessions=lambda: sessions)
+    assert _status(_call(mw, _scope())) == 503
+    new = _call(mw, _scope(kind="websocket", path="/jupyter/api/kernels/k-new/channels"))
+    assert new == [{"type": "websocket.close", "code": 1013}]
+    again = _call(mw, _scope(kind="websocket", path="/jupyter/api/kernels/k-open/channels"))
+    assert again[0] == {"type": "websocket.accept"}
+
+
+def test_the_session_gets_the_address_and_a_forged_header_is_dropped():
+    app = _App()
+    mw = MasteryMiddleware(app, ServeSettings(store=STORE), sessions=dict)
+    _call(mw, _scope("10.9.8.7", kind="websocket", path="/jupyter/api/kernels/k1/channels",
+                     headers=[("X-Mastery-Client", "1.2.3.4")]))
+    headers = [(k, v) for k, v in app.scopes[-1]["headers"] if k == b"x-mastery-client"]
+    assert headers == [(b"x-mastery-client", b"10.9.8.7")]
+    assert mw.idle.idle(["k1"]) == []  # the message it sent counts as activity
+
+
+def test_idle_sessions_are_found_after_the_timeout():
+    now = [0.0]
+    idle = IdleSessions(60, clock=lambda: now[0])
+    idle.touch("a")
+    now[0] = 30
+    assert idle.idle(["a", "b"]) == []  # b is seen from now on
+    now[0] = 61
+    assert idle.idle(["a", "b"]) == ["a"]
+    idle.touch("a")
+    now[0] = 95
+    assert idle.idle(["a", "b"]) == ["b"]
+    assert idle.idle([]) == [] and idle._last == {}  # closed sessions are forgotten
+
+
+def test_the_token_gates_pages_and_websockets():
+    token = "t" * 24
+    app = _App()
+    mw = MasteryMiddleware(app, ServeSettings(store=STORE, token=token), sessions=dict)
+    refused = _call(mw, _scope())
+    assert _status(refused) == 302 and _headers(refused)["location"] == "/login"
+    ws = _call(mw, _scope(kind="websocket", path="/jupyter/api/kernels/k1/channels"))
+    assert ws == [{"type": "websocket.close", "code": 1008}] and app.scopes == []
+    wrong = _call(mw, _scope(path="/login", method="POST"),
+                  [{"type": "http.request", "body": b"password=nope", "more_body": False}])
+    assert _status(wrong) == 403 and b"not right" in wrong[-1]["body"]
+    right = _call(mw, _scope(path="/login", method="POST"),
+                  [{"type": "http.request", "body": f"password={token}".encode(), "more_body": False}])
+    cookie = _headers(right)["set-cookie"]
+    assert _status(right) == 302 and token not in cookie and "HttpOnly" in cookie
+    value = cookie.split(";")[0]
+    assert value == f"mastery-token={token_cookie_value(token)}"
+    assert _status(_call(mw, _scope(headers=[("Cookie", value)]))) == 200
+
+
+def test_a_base_url_prefixes_every_path():
+    app = _App()
+    mw = MasteryMiddleware(app, ServeSettings(store=STORE, base_url="/services/mastery/"), sessions=dict)
+    assert _status(_call(mw, _scope(path="/participant"))) == 404
+    assert _status(_call(mw, _scope(path="/services/mastery/participant"))) == 200
+    assert app.scopes[-1]["path"] == "/participant" and app.scopes[-1]["root_path"] == "/services/mastery"
 
 
 def test_kernel_ids_are_redacted_from_log_lines():
-    record = logging.LogRecord("Voila", logging.INFO, __file__, 1, "Kernel started: %s",
+    record = logging.LogRecord("solara", logging.INFO, __file__, 1, "new virtual kernel: %s",
                                ("0f8fad5b-d9cb-469f-a165-70867728950e",), None)
     assert RedactKernelIds().filter(record)
-    assert record.getMessage() == "Kernel started: <kernel>"
-    plain = logging.LogRecord("Voila", logging.INFO, __file__, 1, "nothing %d", (3,), None)
+    assert record.getMessage() == "new virtual kernel: <kernel>"
+    plain = logging.LogRecord("solara", logging.INFO, __file__, 1, "nothing %d", (3,), None)
     RedactKernelIds().filter(plain)
     assert plain.getMessage() == "nothing 3"
 
 
-def test_the_voila_configuration_carries_the_security_settings():
-    c = voila_config(ServeSettings(store=STORE, token="x" * 20, behind_proxy=True, cull_idle_timeout=600))
-    headers = c.Voila.tornado_settings["headers"]
-    assert headers["Content-Security-Policy"] == CSP and "frame-ancestors 'none'" in CSP
-    assert headers["X-Frame-Options"] == "DENY" and headers["Referrer-Policy"] == "no-referrer"
-    assert headers["X-Content-Type-Options"] == "nosniff"
-    assert c.Voila.token == "x" * 20
-    v = c.VoilaConfiguration
-    assert callable(v.prelaunch_hook) and v.show_tracebacks is False and v.preheat_kernel is False
-    assert v.allow_template_override == "NO" and v.file_allowlist == []
-    assert c.MappingKernelManager.cull_idle_timeout == 600 and c.MappingKernelManager.cull_connected
-    assert c.Voila.tornado_settings["xsrf_cookie_kwargs"]["secure"] is True
-    assert voila_config(ServeSettings(store=STORE, base_url="/services/mastery/")).Voila.base_url == \
-        "/services/mastery/"
+def test_the_solara_settings_keep_everything_on_this_server():
+    env = solara_environment(ServeSettings(store=STORE, behind_proxy=True, cull_idle_timeout=600,
+                                           base_url="/services/mastery/"))
+    assert env["SOLARA_TELEMETRY_MIXPANEL_ENABLE"] == "False"
+    assert env["SOLARA_MODE"] == "production" and env["SOLARA_THEME_SHOW_BANNER"] == "False"
+    assert env["SOLARA_APP"] == "mastery_analysis.sessions"
+    assert "SOLARA_ASSETS_PROXY" not in env  # "False" would send browsers to a CDN
+    assert env["SOLARA_SESSION_HTTPS_ONLY"] == "True" and env["SOLARA_ROOT_PATH"] == "/services/mastery"
+    assert env["MASTERY_STORE"] == STORE
+
+
+def test_the_solara_packages_are_pinned_to_one_version():
+    """solara, solara-server, solara-ui and solara-assets of one version: the page's assets
+    are the ones the server asks for (a mismatch is a blank page offline)."""
+    from importlib.metadata import version
+
+    versions = {name: version(name) for name in ("solara", "solara-server", "solara-ui", "solara-assets")}
+    assert len(set(versions.values())) == 1, versions

@@ -48,6 +48,79 @@ __all__ = ["ParticipantPage", "CoachPage", "participant_page", "coach_page", "ha
 MAX_DOWNLOAD_BYTES = 60 * 1024 * 1024
 RECENT_NOTES = 5
 
+#: How a page runs work that takes seconds (report renders, the coach's cohort views):
+#: ``run_slow(fn, *args)`` with ``fn`` a module-level function of plain arguments. None runs
+#: it here; ``mastery serve`` runs it in a worker process, so that one page's slow work
+#: never stalls the other sessions of the server.
+run_slow = None
+
+
+def _slow(fn, *args):
+    return fn(*args) if run_slow is None else run_slow(fn, *args)
+
+
+def personal_report_bytes(store_url: str, participant: str) -> bytes:
+    """One participant's personal report as HTML bytes (run by :func:`_slow`)."""
+    from .. import reports
+
+    with tempfile.TemporaryDirectory(prefix="mastery-report-") as folder:
+        path = reports.render_report("personal", out=Path(folder) / "report.html", store=store_url,
+                                     participant=participant)
+        return path.read_bytes()
+
+
+def cohort_reports_zip(store_url: str, cohort: str) -> tuple[bytes, int, list[str]]:
+    """The personal reports of a cohort's sharing participants as one zip: (bytes, how many,
+    what was skipped) (run by :func:`_slow`)."""
+    from .. import reports
+
+    skipped: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="mastery-reports-") as folder:
+        # one at a time: a served page must not start kernels past the server's cap
+        written = reports.render_personal_reports(cohort, out_dir=folder, store=store_url,
+                                                  progress=False, log=skipped.append, jobs=1)
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+            for path in written:
+                zf.write(path, arcname=Path(path).name)
+        return buffer.getvalue(), len(written), skipped
+
+
+def cohort_view_parts(store_url: str, identity, min_n: int) -> list[tuple]:
+    """The coach's cohort views, computed under :meth:`CoachSession.cohort_frames`'s privacy
+    rules for the coach ``identity`` (run by :func:`_slow`).
+
+    Returns
+    -------
+    list of tuple
+        ``("label", text)`` or ``("figure", plotly JSON dict, text, css class)``, in order.
+    """
+    from .. import analysis, charts
+    from ..store import open_store
+
+    with open_store(store_url, create=False) as store:
+        s = CoachSession(store, identity)
+        frames = s.cohort_frames()
+        people, fw = frames["participants"], s.framework
+        sharing = int(people["consent_share"].sum())
+        parts = [("label", f"{sharing} of {len(people)} participants share their check-ins; the charts "
+                           f"show theirs only, and no aggregate over fewer than {min_n} people.")]
+        fig = charts.plot_participation(frames["ratings"], people, framework=fw)
+        parts.append(("figure", json.loads(fig.to_json()), "Participation", "mastery-view-participation"))
+        scores = analysis.score_responses(frames["responses"], fw)
+        if len(scores):
+            fig = charts.plot_distribution(scores, min_n=min_n, framework=fw)
+            parts.append(("figure", json.loads(fig.to_json()), "Element scores by phase",
+                          "mastery-view-distribution"))
+        change = s.cohort_change(min_n=min_n)
+        if len(change) and not change["suppressed"].all():
+            fig = charts.plot_cohort_change(scores, change, participants=people, min_n=min_n, framework=fw)
+            parts.append(("figure", json.loads(fig.to_json()), "Before and after", "mastery-view-change"))
+        else:
+            parts.append(("label", f"Before and after: withheld until at least {min_n} people have "
+                                   "both a baseline and a post questionnaire."))
+    return parts
+
 
 # ----------------------------------------------------------------------------- kernel
 def harden_kernel() -> None:
@@ -75,7 +148,8 @@ def harden_kernel() -> None:
     ip = get_ipython()
     if ip is None:
         return
-    ip.InteractiveTB.set_mode(mode="Minimal")
+    if hasattr(ip, "InteractiveTB"):  # a served session's shell (Solara) has none
+        ip.InteractiveTB.set_mode(mode="Minimal")
     if getattr(ip, "_mastery_hardened", False):
         return
 
@@ -112,16 +186,12 @@ def download_link(data: bytes, filename: str, label: str) -> str:
             f"{html.escape(label)}</a> <span style='color:#555'>({size})</span>")
 
 
-def _figure(fig, text: str, *, css: str | None = None) -> W.Output:
-    """An Output holding one plotly figure, shown by the front end's plotly renderer."""
-    out = W.Output(layout=W.Layout(width="100%"))
-    if css:
-        out.add_class(css)
-    out.outputs = ({"output_type": "display_data", "metadata": {},
-                    "data": {"application/vnd.plotly.v1+json": {**json.loads(fig.to_json()),
-                                                                "config": {"displayModeBar": False}},
-                             "text/plain": text}},)
-    return out
+def _figure(fig, text: str, *, css: str | None = None) -> W.DOMWidget:
+    """One plotly figure: drawn by the front end's plotly renderer in JupyterLab, by plotly.js
+    from the serving machine on a served page (:func:`.plot.figure_widget`)."""
+    from .plot import figure_widget
+
+    return figure_widget(fig, text, css=css)
 
 
 def _heading(text: str) -> W.HTML:
@@ -293,7 +363,9 @@ class ParticipantPage:
             self.tabs.set_title(i, title)
         self.tabs.add_class("mastery-tabs")
         self.tabs.observe(guarded(self._on_tab, self.status), names="selected_index")
-        self.refresh_progress()
+        # "My progress" is drawn when it is opened (and redrawn while open): a whole room
+        # signing in at once does not wait for charts nobody is looking at
+        self._progress.children = [_heading("My progress")]
         self.widget.children = [who, self.tabs, self.status]
 
     def _active_goals(self) -> tuple:
@@ -302,9 +374,14 @@ class ParticipantPage:
     def _hook_checkin(self) -> None:
         for text in [self.checkin.note] + [t for gi in self.checkin.goal_inputs.values()
                                            for t in (gi.count, gi.minutes, gi.progress)]:
-            _on_enter(text, guarded(self.refresh_progress, self.checkin.status))
-        self.checkin.save_button.on_click(guarded(lambda _b: self.refresh_progress(),
+            _on_enter(text, guarded(self._progress_changed, self.checkin.status))
+        self.checkin.save_button.on_click(guarded(lambda _b: self._progress_changed(),
                                                   self.checkin.status))
+
+    def _progress_changed(self) -> None:
+        """A save: redraw "My progress" if it is open (else it is drawn when opened)."""
+        if self.tabs is not None and self.tabs.selected_index == self.TITLES.index("My progress"):
+            self.refresh_progress()
 
     def _goals_changed(self) -> None:
         """A goal was added or archived: the check-in lists the active goals afresh."""
@@ -380,17 +457,12 @@ class ParticipantPage:
         link.add_class("mastery-report-link")
 
         def make(_b):
-            from .. import reports
-
             button.disabled = True
             link.value = ""
             _say(status, "Making your report; this takes about half a minute.", "info")
             pid = self.session.participant_id
             try:
-                with tempfile.TemporaryDirectory(prefix="mastery-report-") as folder:
-                    path = reports.render_report("personal", out=Path(folder) / "report.html",
-                                                 store=self.store, participant=pid)
-                    data = path.read_bytes()
+                data = _slow(personal_report_bytes, self.store.url, pid)
             finally:
                 button.disabled = False
             link.value = download_link(data, f"mastery-report-{pid}.html", "Download my report")
@@ -483,30 +555,16 @@ class CoachPage:
             self.participation]
 
     def refresh_views(self) -> None:
-        """The cohort views, under the privacy rules of :meth:`CoachSession.cohort_frames`."""
-        from .. import analysis, charts
-
-        s, min_n = self.session, self.min_n
-        frames = s.cohort_frames()
-        people, fw = frames["participants"], s.framework
-        sharing = int(people["consent_share"].sum())
-        parts = [_heading("Cohort views"), W.Label(
-            f"{sharing} of {len(people)} participants share their check-ins; the charts show theirs "
-            f"only, and no aggregate over fewer than {min_n} people.")]
-        parts.append(_figure(charts.plot_participation(frames["ratings"], people, framework=fw),
-                             "Participation", css="mastery-view-participation"))
-        scores = analysis.score_responses(frames["responses"], fw)
-        if len(scores):
-            parts.append(_figure(charts.plot_distribution(scores, min_n=min_n, framework=fw),
-                                 "Element scores by phase", css="mastery-view-distribution"))
-        change = s.cohort_change(min_n=min_n)
-        if len(change) and not change["suppressed"].all():
-            parts.append(_figure(charts.plot_cohort_change(scores, change, participants=people,
-                                                           min_n=min_n, framework=fw),
-                                 "Before and after", css="mastery-view-change"))
-        else:
-            parts.append(W.Label(f"Before and after: withheld until at least {min_n} people have "
-                                 "both a baseline and a post questionnaire."))
+        """The cohort views, under the privacy rules of :meth:`CoachSession.cohort_frames`
+        (computed by :func:`cohort_view_parts`, in a worker process when served)."""
+        computed = _slow(cohort_view_parts, self.store.url, self.session.identity, self.min_n)
+        parts = [_heading("Cohort views")]
+        for kind, *rest in computed:
+            if kind == "label":
+                parts.append(W.Label(rest[0]))
+            else:
+                figure, text, css = rest
+                parts.append(_figure(figure, text, css=css))
         self._views.children = parts
 
     def _reports(self) -> W.VBox:
@@ -518,24 +576,12 @@ class CoachPage:
         cohort = self.session.cohort
 
         def make(_b):
-            from .. import reports
-
             button.disabled = True
             link.value = ""
-            skipped = []
             _say(status, "Making one report per participant who shares (about half a minute "
                          "each); keep this page open.", "info")
             try:
-                with tempfile.TemporaryDirectory(prefix="mastery-reports-") as folder:
-                    # one at a time: a served page must not start kernels past the server's cap
-                    written = reports.render_personal_reports(cohort, out_dir=folder, store=self.store,
-                                                              progress=False, log=skipped.append,
-                                                              jobs=1)
-                    buffer = io.BytesIO()
-                    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
-                        for path in written:
-                            zf.write(path, arcname=Path(path).name)
-                    data = buffer.getvalue()
+                data, written, skipped = _slow(cohort_reports_zip, self.store.url, cohort)
             finally:
                 button.disabled = False
             note = f" Skipped: {'; '.join(skipped)}." if skipped else ""
@@ -543,13 +589,13 @@ class CoachPage:
                 _say(status, "No reports: nobody who shares has data yet." + note, "info")
                 return
             if len(data) > MAX_DOWNLOAD_BYTES:
-                _say(status, f"{len(written)} reports are too large to download from this page "
+                _say(status, f"{written} reports are too large to download from this page "
                              f"({len(data) / 1e6:.0f} MB); on the server run `mastery report personal "
                              f"--cohort {cohort} --out-dir DIR`.", "error")
                 return
             link.value = download_link(data, f"reports-{cohort}.zip",
-                                       f"Download {len(written)} reports (zip)")
-            _say(status, f"{len(written)} reports ready.{note}", "ok")
+                                       f"Download {written} reports (zip)")
+            _say(status, f"{written} reports ready.{note}", "ok")
 
         button.on_click(guarded(make, status))
         return W.VBox([_heading("Personal reports"), W.HTML(

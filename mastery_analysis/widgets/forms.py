@@ -64,6 +64,7 @@ import functools
 import html
 import json
 import logging
+import os
 import re
 import sys
 import unicodedata
@@ -711,13 +712,26 @@ class CheckInForm(_Form):
         self.chart = plot_recent_days(self.store.ratings(participant=pid, start=start, end=day),
                                       actions.loc[actions["date"].dt.date >= start], day=day,
                                       framework=self.framework)
+        text = f"Last two weeks to {day.isoformat()}: actions and mean rating"
+        if os.environ.get("MASTERY_PLOTLY_URL"):
+            # a served page has no plotly renderer: one light chart widget, redrawn on each save
+            from .plot import figure_widget
+
+            if getattr(self, "_chart_widget", None) is None:
+                self._chart_widget = figure_widget(self.chart, text)
+            else:
+                self._chart_widget.figure = json.loads(self.chart.to_json())
+            view = {"model_id": self._chart_widget.model_id, "version_major": 2, "version_minor": 0}
+            self.chart_output.outputs = ({"output_type": "display_data", "metadata": {}, "data": {
+                "application/vnd.jupyter.widget-view+json": view, "text/plain": text}},)
+            return
         # Shown through JupyterLab's plotly renderer: a FigureWidget would first send its
         # 5 MB bundle of plotly.js to the page (about 10 s on a laptop).
         self.chart_output.outputs = ({
             "output_type": "display_data", "metadata": {},
             "data": {"application/vnd.plotly.v1+json": {**json.loads(self.chart.to_json()),
                                                         "config": {"displayModeBar": False}},
-                     "text/plain": f"Last two weeks to {day.isoformat()}: actions and mean rating"},
+                     "text/plain": text},
         },)
 
 
