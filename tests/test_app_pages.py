@@ -241,7 +241,8 @@ def test_the_coach_downloads_the_reports_of_those_who_share(workshop):
     page = CoachPage(store, today=TODAY)
     page.signin.code.value = codes["coach"]
     page.signin.button.click()
-    reports_tab = page.widget.children[1].children[2]
+    tabs = page.widget.children[1]
+    reports_tab = tabs.children[tabs.titles.index("Reports")]
     button = next(w for w in reports_tab.children if isinstance(w, W.Button))
     button.click()
     link = reports_tab.children[-1].value

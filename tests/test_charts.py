@@ -715,7 +715,8 @@ def test_reliability_chart_draws_alpha_intervals_and_hides_small_groups(cohort):
     np.testing.assert_allclose(np.asarray(base.x) - np.asarray(base.error_x.arrayminus), expected["alpha_ci_low"])
     assert list(base.y)[0].startswith("Being proactive")  # labels, not keys
     diamonds = next(t for t in fig.data if t.name == "Published or assumed")
-    assert set(diamonds.x) == {0.8}  # the framework file's assumed value
+    # the framework file's assumed value for our questionnaire, the published alpha for Pearlin's
+    assert set(diamonds.x) == {0.8, 0.72}
     assert any(s.x0 == 0.70 for s in fig.layout.shapes)
     few = rel.assign(n=np.where(rel["scale"] == "focused", 3, rel["n"]))
     fig = ch.plot_reliability(few)
