@@ -319,15 +319,20 @@ def read(path, *, participant_id=None, mapping=None, dayfirst=None, framework=No
                         experiments={t: f for t, f in experiments.items() if len(f)})
 
 
+def _read_parquet(path: Path) -> pd.DataFrame:
+    """A Parquet file as a frame; a broken file is named in one message."""
+    try:
+        return pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises its own kinds on a broken file
+        raise ImportFormatError(f"{path}: not a readable Parquet file ({type(exc).__name__}: "
+                                f"{exc})") from None
+
+
 def _read_experiment_table(kind, path: Path, sheet) -> pd.DataFrame:
     """An exported experiment table, its cells typed as far as the file tells (whole numbers,
     true/false, numbers); dates and the rest are checked by the store's experiment checks."""
     if kind == "parquet":
-        try:
-            frame = pd.read_parquet(path)
-        except Exception as exc:  # pyarrow raises its own kinds on a broken file
-            raise ImportFormatError(f"{path}: not a readable Parquet file ({type(exc).__name__}: "
-                                    f"{exc})") from None
+        frame = _read_parquet(path)
         return frame.drop(columns=[c for c in ("recorded_at",) if c in frame])
     raw = read_table(path, sheet=sheet) if kind != "csv" else read_table(path)
     frame = raw.rows.copy()
@@ -432,11 +437,7 @@ def _read_one(table, kind, path: Path, sheet, dayfirst, participant_id, notes):
     """(frame indexed by place, extra columns, cells the reader refused)."""
     spec = TABLES[table]
     if kind == "parquet":
-        try:
-            frame = pd.read_parquet(path)
-        except Exception as exc:  # pyarrow raises its own kinds on a broken file
-            raise ImportFormatError(f"{path}: not a readable Parquet file ({type(exc).__name__}: "
-                                    f"{exc})") from None
+        frame = _read_parquet(path)
         frame.index = [f"{path.name} row {i + 1}" for i in range(len(frame))]
         lines = list(frame.index)
         typed = True
