@@ -199,7 +199,7 @@ def test_codes_are_never_stored_in_clear(cohort, backend, store_url):
     assert dump.count("scrypt$") == 3
 
 
-def test_the_hash_uses_the_owasp_scrypt_parameters(store, monkeypatch):
+def test_the_hash_is_scrypt_with_its_parameters_and_a_salt(store, monkeypatch):
     monkeypatch.undo()
     store.add_participant("alex")
     code = issue_code(store, "alex")
@@ -209,9 +209,26 @@ def test_the_hash_uses_the_owasp_scrypt_parameters(store, monkeypatch):
     with engine.connect() as conn:  # ... but in the table, with its parameters and a salt
         kind, n, r, p, salt, key = conn.exec_driver_sql("SELECT secret_hash FROM access_codes").scalar().split("$")
     engine.dispose()
-    assert (kind, int(n), int(r), int(p)) == ("scrypt", 2**15, 8, 3)
+    assert (kind, int(n), int(r), int(p)) == ("scrypt", 2**14, 8, 1)
     assert len(bytes.fromhex(salt)) == 16 and len(bytes.fromhex(key)) == 32
     assert verify(store, code).participant_id == "alex"
+
+
+def test_a_code_hashed_with_earlier_parameters_still_opens(store, monkeypatch):
+    monkeypatch.undo()
+    store.add_participant("alex")
+    monkeypatch.setattr(access, "SCRYPT_N", 2**15)  # what codes were hashed with before
+    monkeypatch.setattr(access, "SCRYPT_P", 3)
+    code = issue_code(store, "alex")
+    monkeypatch.undo()
+    engine = sa.create_engine(store.url)
+    with engine.connect() as conn:
+        stored = conn.exec_driver_sql("SELECT secret_hash FROM access_codes").scalar()
+    engine.dispose()
+    assert stored.startswith("scrypt$32768$8$3$")
+    assert verify(store, code).participant_id == "alex"
+    with pytest.raises(AccessDenied):
+        verify(store, code[:-1] + ("0" if code[-1] != "0" else "1"))
 
 
 def test_each_code_has_its_own_salt(store, fast_scrypt):

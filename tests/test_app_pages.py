@@ -9,6 +9,7 @@ import re
 import ipywidgets as W
 import pandas as pd
 import pytest
+from traitlets import TraitError
 
 from mastery_analysis import access
 from mastery_analysis.errors import StoreError
@@ -37,6 +38,32 @@ def signed_in(store, code, address="10.0.0.1"):
     page.signin.button.click()
     assert page.session is not None, page.signin.message.value
     return page
+
+
+def opened(page, title):
+    """Open the tab ``title`` as a person would, and return what it shows."""
+    index = page.TITLES.index(title)
+    page.tabs.selected_index = index
+    (content,) = page.tabs.children[index].children
+    return content
+
+
+def test_sign_in_builds_the_check_in_and_each_other_tab_when_first_opened(workshop):
+    store, codes = workshop
+    page = signed_in(store, codes["ann"])
+    assert page.tabs.titles == page.TITLES
+    assert page.tabs.children[0].children == (page.checkin.widget,)
+    assert all(box.children == () for box in page.tabs.children[1:])  # nothing built yet
+    goals = opened(page, "Goals")
+    assert goals is page.goals.widget
+    page.tabs.selected_index = 0
+    assert opened(page, "Goals") is goals  # built once, kept
+    assert page.consent.value is False  # reading an attribute builds its tab too
+    assert page.tabs.children[page.TITLES.index("Sharing")].children != ()
+    with pytest.raises(TraitError):  # what a crafted client may send is refused by the widget
+        page.tabs.selected_index = 99
+    page.tabs.selected_index = None  # no tab: nothing opens, nothing breaks
+    assert page.tabs.children[page.TITLES.index("Reminders")].children == ()
 
 
 def labels(widget):
@@ -109,10 +136,11 @@ def test_goals_added_and_archived_reach_the_check_in(workshop):
     assert store.actions(participant="ann")[["goal_id", "count"]].to_dict("records") == [
         {"goal_id": gid, "count": 2}]
     # the note shows as text in "My progress" (a Label), with the streak, once it is opened
-    assert labels(page._progress) == []  # not drawn at sign-in
+    progress = page.tabs.children[ParticipantPage.TITLES.index("My progress")]
+    assert progress.children == ()  # not drawn at sign-in
     page.tabs.selected_index = ParticipantPage.TITLES.index("My progress")
-    assert f"{TODAY:%d %b %Y}: {XSS}" in labels(page._progress)
-    assert any(t.startswith("Streak: 1 day") for t in labels(page._progress))
+    assert f"{TODAY:%d %b %Y}: {XSS}" in labels(progress)
+    assert any(t.startswith("Streak: 1 day") for t in labels(progress))
     # archived: gone from the check-in, and a served page cannot restore it
     page.goals.goal_picker.value = gid
     page.goals.archive_button.click()
@@ -158,7 +186,7 @@ def test_consent_is_saved_through_the_session(workshop):
     page = signed_in(store, codes["ann"])
     assert page.consent.value is False
     page.consent.value = True
-    save = next(w for w in page.tabs.children[4].children if isinstance(w, W.Button))
+    save = next(w for w in opened(page, "Sharing").children if isinstance(w, W.Button))
     save.click()
     assert bool(store.participants(participant="ann")["consent_share"].iloc[0])
 
@@ -180,7 +208,7 @@ def test_a_server_failure_says_could_not_and_shows_no_detail(workshop, monkeypat
         raise KeyError("internal")
 
     monkeypatch.setattr(page.session, "set_consent", bug)
-    save = next(w for w in page.tabs.children[4].children if isinstance(w, W.Button))
+    save = next(w for w in opened(page, "Sharing").children if isinstance(w, W.Button))
     save.click()  # a bug in a callback: no exception escapes to the kernel
     assert "KeyError" not in str(labels(page.widget))
 
@@ -214,7 +242,7 @@ def test_the_participant_downloads_their_own_report(workshop):
     store, codes = workshop
     page = signed_in(store, codes["ann"])
     store.record_checkin("ann", TODAY - dt.timedelta(days=1), ratings={"proactive": 6})
-    report = page.tabs.children[page.TITLES.index("My report")]
+    report = opened(page, "My report")
     button = next(w for w in report.children if isinstance(w, W.Button))
     button.click()
     link = report.children[-1].value

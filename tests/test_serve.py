@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from mastery_analysis import cli
-from mastery_analysis.serve import (CSP, IdleSessions, MasteryMiddleware, PageLoadLimiter,
+from mastery_analysis.serve import (CSP, IdleSessions, MasteryMiddleware, PageLoadLimiter, QueuedSends,
                                     RedactKernelIds, ServeError, ServeSettings, client_address,
                                     is_loopback, protection, solara_environment, token_cookie_value)
 
@@ -244,3 +244,72 @@ def test_the_solara_packages_are_pinned_to_one_version():
 
     versions = {name: version(name) for name in ("solara", "solara-server", "solara-ui", "solara-assets")}
     assert len(set(versions.values())) == 1, versions
+
+
+class _FakeWebsocket:
+    """What :class:`QueuedSends` needs of Solara's websocket wrapper; records what it sent."""
+
+    def __init__(self, loop, *, fail_after=None):
+        self.event_loop, self.tasks, self.sent, self.fail_after = loop, set(), [], fail_after
+
+    async def _send_text_exc(self, data):
+        if self.fail_after is not None and len(self.sent) >= self.fail_after:
+            raise ConnectionError("the browser went away")
+        await asyncio.sleep(0)  # a send may yield to the loop: others' sends must not overtake
+        self.sent.append(data)
+
+    async def _send_bytes_exc(self, data):
+        await self._send_text_exc(data)
+
+
+def _run_sends(fake_of_loop, messages):
+    """Put ``messages`` from two threads other than the loop's, as sessions do; return the fake."""
+    import threading
+
+    loop = asyncio.new_event_loop()
+    fake = fake_of_loop(loop)
+    sends = QueuedSends(fake)
+
+    def session(part):
+        for m in part:
+            sends.put(m)
+
+    async def main():
+        threads = [threading.Thread(target=session, args=(messages[i::2],)) for i in range(2)]
+        for t in threads:
+            t.start()
+        while any(t.is_alive() for t in threads) or sends.flushing or fake.tasks:
+            await asyncio.sleep(0.01)
+
+    loop.run_until_complete(main())
+    loop.close()
+    return fake, sends
+
+
+def test_queued_sends_keep_each_threads_order_and_lose_nothing():
+    messages = [f"m{i}" for i in range(2000)] + [b"bytes"]
+    fake, sends = _run_sends(_FakeWebsocket, messages)
+    assert sorted(fake.sent, key=str) == sorted(messages, key=str)  # every one, once
+    for part in (messages[0::2], messages[1::2]):  # each sender's messages in its order
+        assert [m for m in fake.sent if m in set(part)] == part
+    assert not sends.queue and not sends.flushing
+
+
+def test_queued_sends_stop_quietly_once_the_connection_is_gone():
+    fake, sends = _run_sends(lambda loop: _FakeWebsocket(loop, fail_after=10), [f"m{i}" for i in range(500)])
+    assert len(fake.sent) == 10 and sends.closed and not sends.queue
+    sends.put("later")  # a session still running after its browser left: dropped, no error
+    assert not sends.queue
+
+
+def test_the_pinned_solara_still_has_what_queued_sends_replace():
+    """queue_websocket_sends replaces send_text/send_bytes of Solara's websocket wrapper and
+    relies on its portal, event_loop, tasks and _send_*_exc: a new Solara must keep them."""
+    import inspect
+
+    from solara.server.starlette import WebsocketWrapper
+
+    source = inspect.getsource(WebsocketWrapper)
+    for name in ("self.portal", "self.event_loop", "self.tasks", "async def _send_text_exc",
+                 "async def _send_bytes_exc", "def send_text", "def send_bytes"):
+        assert name in source, name

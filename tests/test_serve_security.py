@@ -118,8 +118,17 @@ def test_a_crafted_client_cannot_reach_another_participants_rows(target):
         with open_store(db) as s:
             assert s.ratings(participant="ann").empty
 
-        # 3. every text trait set to bob's id, numbers pushed far, every box ticked, every button
-        #    clicked (disabled and hidden ones too), Enter in every text field
+        # 3. every tab opened and the vision sliders shown (the page builds them when first
+        #    opened), then every text trait set to bob's id, numbers pushed far, every box
+        #    ticked, every button clicked (disabled and hidden ones too), Enter in every text field
+        (tabs,) = client.find("TabModel")
+        for index in range(len(client.states[tabs]["children"])):
+            client.set_state(tabs, {"selected_index": index})
+        (vision,) = [c for c in client.find("CheckboxModel") if "vision" in client.states[c]["description"]]
+        client.set_state(vision, {"value": True})
+        client.drain(quiet=1)
+        assert client.find("IntSliderModel", _dom_classes="mastery-vision-proactive")
+        assert client.find("ButtonModel", description="Save my choice")  # the Sharing tab
         for comm_id, state in list(client.states.items()):
             model = state.get("_model_name", "")
             change = {}

@@ -78,6 +78,7 @@ def test_new_day_defaults_to_the_latest_earlier_ratings(alex):
                         vision={"proactive": 8})
     form = CheckInForm(alex, "alex", day=DAY, today=TODAY)
     assert [s.value for s in form.sliders.values()] == [4] * 5
+    assert form._vision_box.children == ()  # the vision sliders are made when first shown
     assert form.vision_sliders["proactive"].value == 8 and form.vision_sliders["connect"].value == 10
     assert form.vision_toggle.value is False and form.rate_toggle.value is True
     assert form.note.value == "" and "start at your latest ratings (of 01 Jun 2024)" in form.status.value

@@ -310,7 +310,11 @@ class ParticipantPage:
         None when no questionnaire phase is open.
     reminders : ReminderSettings or None
         The *Reminders* tab: own e-mail address, opt-out, calendar file (widgets/mail.py).
+    consent : ipywidgets.Checkbox or None
+        The *Sharing* tab's choice.
     tabs : ipywidgets.Tab or None
+        Only the check-in is built at sign-in; every other tab is built when it is first
+        opened, or when its attribute above is first read.
     widget : ipywidgets.VBox
     """
 
@@ -321,7 +325,8 @@ class ParticipantPage:
         self.address = address
         self.today = as_day(today) if today is not None else dt.date.today()
         self.session = None
-        self.checkin = self.goals = self.assessment = self.tabs = self.reminders = None
+        self.checkin = self.tabs = None
+        self._built: dict[int, W.Widget] = {}
         self.status = W.HTML()
         self.signin = SignIn(self.store, address=address, make_session=ParticipantSession,
                              on_success=guarded(self._open, self.status), button="Open my page")
@@ -336,40 +341,97 @@ class ParticipantPage:
 
     # ------------------------------------------------------------------ after sign-in
     def _open(self, session: ParticipantSession) -> None:
+        """Show the signed-in page: the check-in at once, every other tab when first opened.
+
+        A whole room signs in within the same minute on one server process, and each widget
+        costs that process time to make and send; most people only check in, so the other
+        tabs are built when they are opened (their attributes, e.g. :attr:`goals`, build
+        them on first use too).
+        """
         self.session = session
-        s, store = session, self.store
+        s = session
         who = W.Label(f"Signed in as {s.name or s.participant_id}"
                       + (f" · cohort {s.cohort}" if s.cohort else ""))
         who.add_class("mastery-who")
-        self.checkin = CheckInForm.for_session(s, store, today=self.today)
-        self.goals = GoalForm.for_session(s, store, today=self.today)
-        self._goal_ids = self._active_goals()
-        for hook in (self.goals.save_button, self.goals.archive_button):
-            hook.on_click(guarded(lambda _b: self._goals_changed(), self.goals.status))
-        for text in (self.goals.title, self.goals.target):
-            _on_enter(text, guarded(self._goals_changed, self.goals.status))
-        self.assessment = AssessmentForm.for_session(s, store, today=self.today)
-        self._progress = W.VBox()
-        self._progress.add_class("mastery-progress-view")
+        self.checkin = CheckInForm.for_session(s, self.store, today=self.today)
+        self._goal_ids = tuple(self.checkin.goals["goal_id"])
         self._checkin_box = W.VBox([self.checkin.widget])
         self._hook_checkin()
-        questionnaire = (self.assessment.widget if self.assessment is not None else
-                         W.HTML("<p>No questionnaire is open at the moment. Your coach opens one "
-                                "at the start, the middle and the end of the workshop.</p>"))
-        self.reminders = ReminderSettings(s)  # e-mail, opt-out, calendar file: widgets/mail.py
-        self.tabs = W.Tab(children=[self._checkin_box, self.goals.widget, questionnaire,
-                                    self._progress, self._sharing(), self.reminders.widget, self._report()])
-        for i, title in enumerate(self.TITLES):
-            self.tabs.set_title(i, title)
+        self._built = {0: self._checkin_box}
+        self._tab_boxes = [self._checkin_box] + [W.VBox() for _ in self.TITLES[1:]]
+        self.tabs = W.Tab(children=self._tab_boxes, titles=self.TITLES)
         self.tabs.add_class("mastery-tabs")
         self.tabs.observe(guarded(self._on_tab, self.status), names="selected_index")
-        # "My progress" is drawn when it is opened (and redrawn while open): a whole room
-        # signing in at once does not wait for charts nobody is looking at
-        self._progress.children = [_heading("My progress")]
         self.widget.children = [who, self.tabs, self.status]
 
-    def _active_goals(self) -> tuple:
-        return tuple(self.session.goals(include_archived=False)["goal_id"])
+    def _tab(self, title: str) -> W.Widget:
+        """The content of the tab ``title``, built (and put in its place) on first use."""
+        index = self.TITLES.index(title)
+        if index not in self._built:
+            build = {"Goals": self._goals_tab, "Questionnaire": self._questionnaire_tab,
+                     "My progress": self._progress_tab, "Sharing": self._sharing,
+                     "Reminders": self._reminders_tab, "My report": self._report}[title]
+            self._built[index] = content = build()
+            self._tab_boxes[index].children = [content]
+        return self._built[index]
+
+    def _goals_tab(self) -> W.Widget:
+        self._goals = GoalForm.for_session(self.session, self.store, today=self.today)
+        for hook in (self._goals.save_button, self._goals.archive_button):
+            hook.on_click(guarded(lambda _b: self._goals_changed(), self._goals.status))
+        for text in (self._goals.title, self._goals.target):
+            _on_enter(text, guarded(self._goals_changed, self._goals.status))
+        return self._goals.widget
+
+    def _questionnaire_tab(self) -> W.Widget:
+        self._assessment = AssessmentForm.for_session(self.session, self.store, today=self.today)
+        if self._assessment is not None:
+            return self._assessment.widget
+        return W.HTML("<p>No questionnaire is open at the moment. Your coach opens one "
+                      "at the start, the middle and the end of the workshop.</p>")
+
+    def _progress_tab(self) -> W.Widget:
+        self._progress = W.VBox()
+        self._progress.add_class("mastery-progress-view")
+        self._draw_progress()
+        return self._progress
+
+    def _reminders_tab(self) -> W.Widget:
+        self._reminders = ReminderSettings(self.session)  # e-mail, opt-out, calendar: widgets/mail.py
+        return self._reminders.widget
+
+    @property
+    def goals(self) -> GoalForm | None:
+        """The *Goals* tab's form (built on first use); None before sign-in."""
+        if self.session is None:
+            return None
+        self._tab("Goals")
+        return self._goals
+
+    @property
+    def assessment(self) -> AssessmentForm | None:
+        """The *Questionnaire* tab's form (built on first use); None before sign-in or when no
+        questionnaire phase is open."""
+        if self.session is None:
+            return None
+        self._tab("Questionnaire")
+        return self._assessment
+
+    @property
+    def reminders(self) -> ReminderSettings | None:
+        """The *Reminders* tab (built on first use); None before sign-in."""
+        if self.session is None:
+            return None
+        self._tab("Reminders")
+        return self._reminders
+
+    @property
+    def consent(self) -> W.Checkbox | None:
+        """The *Sharing* tab's checkbox (built on first use); None before sign-in."""
+        if self.session is None:
+            return None
+        self._tab("Sharing")
+        return self._consent
 
     def _hook_checkin(self) -> None:
         for text in [self.checkin.note] + [t for gi in self.checkin.goal_inputs.values()
@@ -393,12 +455,28 @@ class ParticipantPage:
         self._hook_checkin()
         self._checkin_box.children = [self.checkin.widget]
 
+    def _active_goals(self) -> tuple:
+        return tuple(self.session.goals(include_archived=False)["goal_id"])
+
     def _on_tab(self, change) -> None:
-        if change["new"] == self.TITLES.index("My progress"):
+        """A tab opened: build it the first time; "My progress" is redrawn each time."""
+        index = change["new"]
+        if not isinstance(index, int) or not 0 <= index < len(self.TITLES):
+            return  # a crafted index: nothing to open
+        title = self.TITLES[index]
+        if title == "My progress" and index in self._built:
             self.refresh_progress()
+        else:
+            self._tab(title)
 
     def refresh_progress(self) -> None:
         """Redraw "My progress": streak, trajectories and recent notes (own rows only)."""
+        if self.TITLES.index("My progress") not in self._built:
+            self._tab("My progress")  # drawn as it is built
+        else:
+            self._draw_progress()
+
+    def _draw_progress(self) -> None:
         from .. import analysis, charts
 
         s = self.session
@@ -427,15 +505,15 @@ class ParticipantPage:
 
     def _sharing(self) -> W.VBox:
         s = self.session
-        self.consent = W.Checkbox(value=bool(s.consent_share), indent=False,
+        self._consent = W.Checkbox(value=bool(s.consent_share), indent=False,
                                   description="Share my check-ins in my coach's cohort views",
                                   layout=W.Layout(width="auto"))
-        self.consent.add_class("mastery-consent")
+        self._consent.add_class("mastery-consent")
         save = W.Button(description="Save my choice", button_style="primary")
         status = W.HTML()
 
         def keep(_b):
-            choice = bool(self.consent.value)
+            choice = bool(self._consent.value)
             s.set_consent(choice)
             _say(status, "Saved: your coach's cohort views " + (
                 "now show your own check-ins." if choice else
@@ -447,7 +525,7 @@ class ParticipantPage:
             "<p style='font-size:13px;max-width:700px'>Your coach always sees whether you checked "
             "in this week (to remind you). Your ratings, actions and notes appear in the cohort "
             "views only if you agree here; you can change your mind at any time.</p>"),
-            self.consent, save, status])
+            self._consent, save, status])
 
     def _report(self) -> W.VBox:
         button = W.Button(description="Make my report", button_style="primary",

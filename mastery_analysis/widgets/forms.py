@@ -378,6 +378,7 @@ class CheckInForm(_Form):
         "Also set my vision"; shows :attr:`vision_sliders` and writes vision ratings.
     vision_sliders : dict of element key -> ipywidgets.IntSlider
         Vision ratings; start at the day's saved vision, else the latest, else the scale's top.
+        Made when first shown or read (most check-ins never set a vision).
     goal_inputs : dict of goal_id -> GoalInputs
         One entry per active (not archived) goal; see :class:`GoalInputs`.
     experiments : ExperimentCheck or None
@@ -418,28 +419,25 @@ class CheckInForm(_Form):
         self.date_message = _message()
         self.rate_toggle = W.Checkbox(value=True, description="Rate the elements for this day",
                                       indent=False, layout=W.Layout(width="auto"))
-        self.sliders, self.vision_sliders = {}, {}
-        rating_rows, vision_rows = [], []
+        self.sliders = {}
+        self._vision_sliders = None  # made when first shown (most check-ins never set a vision)
+        self._vision_values = {e.key: scale.max for e in self.framework.elements}
+        rating_rows = []
         for e in self.framework.elements:
             self.sliders[e.key] = W.IntSlider(value=(scale.min + scale.max) // 2, min=scale.min,
                                               max=scale.max, step=1, layout=wide,
                                               tooltip=e.description)
             self.sliders[e.key].add_class(f"mastery-rating-{e.key}")
-            self.vision_sliders[e.key] = W.IntSlider(value=scale.max, min=scale.min, max=scale.max,
-                                                     step=1, layout=wide, tooltip=e.description)
-            self.vision_sliders[e.key].add_class(f"mastery-vision-{e.key}")
             label = W.HTML(
                 f'<div style="line-height:1.25"><b>{html.escape(e.label)}</b> '
                 f'<span style="font-size:11px;color:#555">&middot; {html.escape(e.description)}</span>'
                 f'<br><span style="font-size:12px"><i>{html.escape(e.prompt)}</i></span></div>',
                 layout=W.Layout(margin="4px 0 0 0"))
             rating_rows += [label, self.sliders[e.key]]
-            vision_rows += [W.HTML(f"<b>{html.escape(e.label)}</b>: where I want to be",
-                                   layout=W.Layout(margin="2px 0 0 0")), self.vision_sliders[e.key]]
         self._ratings_box = W.VBox(rating_rows)
         self.vision_toggle = W.Checkbox(value=False, indent=False, layout=W.Layout(width="auto"),
                                         description="Also set my vision (where I want to be)")
-        self._vision_box = W.VBox(vision_rows, layout=W.Layout(display="none"))
+        self._vision_box = W.VBox([], layout=W.Layout(display="none"))
 
         goals = (store.goals(participant=participant_id, include_archived=False)
                  if self.participant_known else pd.DataFrame(columns=["goal_id", "title"]))
@@ -536,11 +534,29 @@ class CheckInForm(_Form):
         box.add_class(f"mastery-goal-{g.goal_id}")
         return GoalInputs(g.goal_id, g.title, count, minutes, progress, message, box)
 
+    @property
+    def vision_sliders(self) -> dict:
+        """Vision ratings by element key (made on first use: when shown, or read)."""
+        if self._vision_sliders is None:
+            scale, rows, sliders = self.framework.scale, [], {}
+            for e in self.framework.elements:
+                sliders[e.key] = W.IntSlider(value=self._vision_values[e.key], min=scale.min,
+                                             max=scale.max, step=1, layout=W.Layout(width="98%"),
+                                             tooltip=e.description)
+                sliders[e.key].add_class(f"mastery-vision-{e.key}")
+                rows += [W.HTML(f"<b>{html.escape(e.label)}</b>: where I want to be",
+                                layout=W.Layout(margin="2px 0 0 0")), sliders[e.key]]
+            self._vision_sliders = sliders
+            self._vision_box.children = rows
+        return self._vision_sliders
+
     # ------------------------------------------------------------------ events
     def _on_rate_toggle(self, change):
         self._ratings_box.layout.display = None if change["new"] else "none"
 
     def _on_vision_toggle(self, change):
+        if change["new"]:
+            self.vision_sliders  # noqa: B018 - made when first shown
         self._vision_box.layout.display = None if change["new"] else "none"
 
     def load_day(self, day) -> None:
@@ -561,17 +577,17 @@ class CheckInForm(_Form):
         def clamp(v):
             return int(min(max(int(v), scale.min), scale.max))
 
-        for kind, sliders, fallback in (("current", self.sliders, (scale.min + scale.max) // 2),
-                                        ("vision", self.vision_sliders, scale.max)):
+        for kind, fallback in (("current", (scale.min + scale.max) // 2), ("vision", scale.max)):
             today_vals = on_day.loc[on_day["kind"] == kind].set_index("element")["rating"]
             earlier = before.loc[before["kind"] == kind].groupby("element")["rating"].last()
+            values = {key: clamp(today_vals[key]) if key in today_vals.index else
+                      clamp(earlier[key]) if key in earlier.index else fallback
+                      for key in self.sliders}
+            if kind == "vision":
+                self._vision_values = values  # for the vision sliders when they are made
+            sliders = self.sliders if kind == "current" else self._vision_sliders or {}
             for key, slider in sliders.items():
-                if key in today_vals.index:
-                    slider.value = clamp(today_vals[key])
-                elif key in earlier.index:
-                    slider.value = clamp(earlier[key])
-                else:
-                    slider.value = fallback
+                slider.value = values[key]
         has_current = (on_day["kind"] == "current").any()
         prog_day = progress.loc[progress["date"].dt.date == day].set_index("goal_id")
         prog_before = progress.loc[progress["date"].dt.date < day].groupby("goal_id")["percent"].last()
