@@ -723,3 +723,86 @@ def test_reliability_chart_draws_alpha_intervals_and_hides_small_groups(cohort):
     drawn = [y for t in fig.data if t.name in ("baseline", "post") for y in t.y]
     assert not any(y.startswith("Being focused") for y in drawn)
     assert "2 not drawn: fewer than 5 complete answers" in fig.layout.title.subtitle.text
+
+
+# ---------------------------------------------------------------------------- recent days
+def test_recent_days_draws_each_days_actions_and_mean_rating(alex):
+    day = alex["ratings"]["date"].max()
+    ratings = alex["ratings"].loc[alex["ratings"]["date"] > day - pd.Timedelta(days=14)]
+    # a day without a check-in and a day without any action inside the two weeks
+    no_checkin, no_action = day - pd.Timedelta(days=3), day - pd.Timedelta(days=5)
+    ratings = ratings.loc[ratings["date"] != no_checkin]
+    actions = alex["actions"].loc[alex["actions"]["date"] != no_action]
+    before = (ratings.copy(), actions.copy())
+    fig = ch.plot_recent_days(ratings, actions, day=day.date(), framework=FW)
+    pd.testing.assert_frame_equal(ratings, before[0])
+    pd.testing.assert_frame_equal(actions, before[1])
+
+    assert isinstance(fig, go.Figure)
+    bars, line = fig.data
+    days = [day - pd.Timedelta(days=13 - i) for i in range(14)]
+    assert [pd.Timestamp(x) for x in bars.x] == days and [pd.Timestamp(x) for x in line.x] == days
+    for d, y in zip(days, bars.y):
+        assert y == actions.loc[actions["date"] == d, "count"].sum()
+    for d, y in zip(days, line.y):
+        current = ratings.loc[(ratings["date"] == d) & (ratings["kind"] == "current"), "rating"]
+        assert (np.isnan(y) and current.empty) or y == pytest.approx(current.mean())
+    assert bars.y[days.index(no_action)] == 0 and np.isnan(line.y[days.index(no_checkin)])
+    assert (bars.type, bars.name, bars.marker.color) == ("bar", "actions", ch.NEUTRAL)
+    assert (line.type, line.name, line.yaxis, line.mode) == ("scatter", "mean rating", "y2", "lines+markers")
+    assert line.line.color == ch.OKABE_ITO[3] and line.connectgaps is False
+    assert "%{y} actions" in bars.hovertemplate and "mean rating %{y:.1f}" in line.hovertemplate
+
+    layout = fig.layout
+    assert (layout.width, layout.height, layout.showlegend, layout.bargap) == (460, 220, False, 0.2)
+    assert layout.title.text == "Last two weeks" and layout.title.font.size == 14
+    assert (layout.margin.l, layout.margin.r, layout.margin.b) == (50, 50, 40)
+    assert layout.margin.t < 110  # no subtitle, no legend: a short top
+    assert layout.template.layout.font.family == ch.FONT  # the house theme
+    assert layout.xaxis.type == "date" and layout.xaxis.tickformat == "%d %b"
+    assert layout.yaxis.title.text == "actions" and layout.yaxis.rangemode == "tozero"
+    assert layout.yaxis.dtick == max(1, int(np.ceil(max(bars.y) / 4)))
+    assert layout.yaxis2.title.text == "rating" and layout.yaxis2.title.font.color == ch.MUTED
+    assert (layout.yaxis2.overlaying, layout.yaxis2.side, layout.yaxis2.showgrid) == ("y", "right", False)
+    assert list(layout.yaxis2.range) == [FW.scale.min - 0.5, FW.scale.max + 0.5]
+    assert list(layout.yaxis2.tickvals) == [FW.scale.min, (FW.scale.min + FW.scale.max) // 2, FW.scale.max]
+    assert json.loads(fig.to_json())["data"][0]["type"] == "bar"
+
+
+def test_recent_days_other_lengths_scales_and_no_data(alex):
+    import dataclasses
+
+    from mastery_analysis.framework import Scale
+
+    day = alex["ratings"]["date"].max()
+    five = dataclasses.replace(FW, scale=Scale(min=0, max=4))
+    fig = ch.plot_recent_days(alex["ratings"], alex["actions"], day=str(day.date()), days=7, framework=five)
+    assert fig.layout.title.text == "Last 7 days" and len(fig.data[0].x) == 7
+    assert list(fig.layout.yaxis2.range) == [-0.5, 4.5] and list(fig.layout.yaxis2.tickvals) == [0, 2, 4]
+    empty = ch.plot_recent_days(alex["ratings"].iloc[:0], alex["actions"].iloc[:0], day=day)
+    assert len(empty.data[0].x) == 14 and list(empty.data[0].y) == [0] * 14
+    assert np.isnan(np.asarray(empty.data[1].y, dtype=float)).all() and empty.layout.yaxis.dtick == 1
+
+
+def test_a_figure_built_at_once_equals_the_one_built_by_updates():
+    """_figure (one validated constructor, for charts drawn on every save) gives the figure
+    _base + add_trace + _finish give: theme, wrapped subtitle, stacking and date axes."""
+    days = pd.date_range("2024-03-01", periods=3, freq="D")  # short: the date axis is padded
+    subtitle = " · ".join(f"part {i} of a long subtitle that has to wrap" for i in range(6))
+    traces = [dict(type="bar", x=days, y=np.array([1, 0, 2]), name="a", marker=dict(color=ch.NEUTRAL)),
+              dict(type="scatter", x=days, y=np.array([2.5, np.nan, 4.0]), name="b", yaxis="y2",
+                   line=dict(color=ch.OKABE_ITO[1]))]
+    options = dict(height=300, width=700, legend=True, panel_titles=1, bargap=0.3,
+                   title=dict(font=dict(size=15)), margin=dict(l=40, b=30), xaxis=dict(tickformat="%d %b"),
+                   yaxis2=dict(overlaying="y", side="right"))
+    fast = ch._figure(traces, "T", subtitle, **options)
+    slow = ch._base("T", subtitle)
+    for trace in traces:
+        slow.add_trace(trace)
+    slow = ch._finish(slow, **options)
+    assert json.loads(fast.to_json()) == json.loads(slow.to_json())
+    assert "<br>" in fast.layout.title.subtitle.text and fast.layout.xaxis.range is not None
+    # nothing given: the theme's width, no legend row
+    plain = ch._figure(traces[:1], "T", height=200, legend=False)
+    assert json.loads(plain.to_json()) == json.loads(
+        ch._finish(ch._base("T").add_trace(traces[0]), height=200, legend=False).to_json())
