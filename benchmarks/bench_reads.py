@@ -5,9 +5,10 @@ SQLite store, adds a participant with no rows, and times the ``Store`` reads tha
 participant page runs for one person (``participants``, ``goals``, ``ratings``,
 ``actions``, ``progress``, ``responses`` and ``experiments`` with ``participant=...``,
 some with a day range) for a cohort member (``sc01``: 0 to 100 rows per table) and for the
-new participant (no rows). Prints the CPU milliseconds per call (this process's CPU
-time, median of five batches of LOOPS calls), the rows returned and the load average,
-and the same for ``schema.empty`` on its own. No timing is asserted anywhere.
+new participant (no rows), then whole tables (everyone's rows, the same code path), and
+``schema.empty`` on its own. Prints the CPU milliseconds per call (this process's CPU
+time, median of five batches of LOOPS calls; LOOPS / 20 for whole tables), the rows
+returned and the load average. No timing is asserted anywhere.
 """
 
 from __future__ import annotations
@@ -69,6 +70,14 @@ def main(loops: int = 200) -> dict:
                 print(f"  {pid:9s} {name:18s} {ms:6.2f} ms  ({len(fn()):3d} rows)")
             results[f"{pid} total"] = total
             print(f"  {pid:9s} {'all of the above':18s} {total:6.2f} ms")
+        # the same code reads whole tables: it must not be slower there
+        total = 0.0
+        for name, fn in {"ratings": store.ratings, "actions": store.actions,
+                         "ratings history": lambda: store.history("ratings")}.items():
+            ms = cpu_ms(fn, max(1, loops // 20))
+            total += ms
+            results[f"everyone {name}"] = ms
+            print(f"  {'everyone':9s} {name:18s} {ms:6.2f} ms  ({len(fn()):4d} rows)")
         store.close()
     for table in TABLES:
         results[f"empty {table}"] = ms = cpu_ms(lambda: empty(table), loops)
