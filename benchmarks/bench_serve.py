@@ -52,6 +52,18 @@ def load() -> str:
     return f"[load {one:.1f}/{five:.1f} on {os.cpu_count()} CPUs]"
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds of one process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds() -> float:
+    """CPU seconds of this process (the crafted clients) so far."""
+    t = os.times()
+    return t.user + t.system
+
+
 def rss_mib(pid: int) -> float:
     """Resident memory of one process (Linux /proc)."""
     status = Path(f"/proc/{pid}/status").read_text()
@@ -213,12 +225,19 @@ def main(argv=None) -> dict:
         # 1. the room arrives over 60 seconds
         results, kept = {}, []
         t0 = time.perf_counter() + 1
+        server_cpu, client_cpu = cpu_seconds(server.process.pid), own_cpu_seconds()
         wall = run_threads([(check_in, (server, codes[i], results, i),
                              {"start_at": t0 + 60 * i / people, "keep": kept}) for i in range(people)])
+        server_cpu = cpu_seconds(server.process.pid) - server_cpu
+        client_cpu = own_cpu_seconds() - client_cpu
         full_rss = rss_mib(server.process.pid)
         saved, text = summary(results)
         print(f"   {people} arriving within 60 s, page request to 'Saved': {text}; all done in "
               f"{wall:.0f} s {load()}", flush=True)
+        # the crafted clients run on the same cores as the server: their share is part of the figure
+        print(f"   CPU: the server {server_cpu:.0f} s ({1000 * server_cpu / people:.0f} ms per check-in), "
+              f"the crafted clients {client_cpu:.0f} s ({1000 * client_cpu / people:.0f} ms per check-in), "
+              f"in {wall:.0f} s on {os.cpu_count()} CPUs {load()}", flush=True)
         per_session = (full_rss - base_rss) / max(1, len(kept))
         print(f"   server memory: {base_rss:.0f} MiB with one session, {full_rss:.0f} MiB with "
               f"{len(kept)} open: {per_session:.1f} MiB per open session {load()}", flush=True)
@@ -233,7 +252,8 @@ def main(argv=None) -> dict:
         figures.update(arrive_p50_s=statistics.median(saved) if saved else float("nan"),
                        arrive_p95_s=pct(saved, 0.95) if saved else float("nan"),
                        landed=landed["participant_id"].nunique(), people=people,
-                       mib_per_session=per_session)
+                       mib_per_session=per_session, server_cpu_ms_per_checkin=1000 * server_cpu / people,
+                       client_cpu_ms_per_checkin=1000 * client_cpu / people)
 
         # 2. 30 at once
         results, barrier = {}, threading.Barrier(at_once)
