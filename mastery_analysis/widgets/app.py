@@ -355,10 +355,11 @@ class ParticipantPage:
         who.add_class("mastery-who")
         self.checkin = CheckInForm.for_session(s, self.store, today=self.today)
         self._goal_ids = tuple(self.checkin.goals["goal_id"])
-        self._checkin_box = W.VBox([self.checkin.widget])
+        plain = W.Layout()  # one for the tabs' boxes: each layout is a widget the page sends
+        self._checkin_box = W.VBox([self.checkin.widget], layout=plain)
         self._hook_checkin()
         self._built = {0: self._checkin_box}
-        self._tab_boxes = [self._checkin_box] + [W.VBox() for _ in self.TITLES[1:]]
+        self._tab_boxes = [self._checkin_box] + [W.VBox(layout=plain) for _ in self.TITLES[1:]]
         self.tabs = W.Tab(children=self._tab_boxes, titles=self.TITLES)
         self.tabs.add_class("mastery-tabs")
         self.tabs.observe(guarded(self._on_tab, self.status), names="selected_index")

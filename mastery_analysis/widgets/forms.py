@@ -110,8 +110,38 @@ def _say(widget: W.HTML, text: str | None, kind: str = "error") -> None:
     widget.value = {"error": _error_html, "ok": _ok_html, "info": _info_html}[kind](text)
 
 
-def _message() -> W.HTML:
+def _message(looks: "Looks | None" = None) -> W.HTML:
+    if looks is not None:
+        return W.HTML(value="", layout=looks.layout(margin="0 0 0 6px"), style=looks.html)
     return W.HTML(value="", layout=W.Layout(margin="0 0 0 6px"))
+
+
+class Looks:
+    """Layouts and styles shared by the widgets of one form that never change their own.
+
+    Every ipywidget comes with a layout and a style, each a widget of its own that a served
+    page opens and sends to the browser: a check-in sent 42 layouts at sign-in, most of them
+    empty or alike. Widgets whose layout or style changes later (a box that is hidden and
+    shown) keep their own. One form's looks belong to that form's page (widgets are not
+    shared between sessions).
+    """
+
+    def __init__(self):
+        self._layouts: dict[tuple, W.Layout] = {}
+        from ipywidgets.widgets.widget_bool import CheckboxStyle
+        from ipywidgets.widgets.widget_string import HTMLStyle, TextStyle
+
+        self.html = HTMLStyle()
+        self.slider = W.SliderStyle()
+        self.checkbox = CheckboxStyle()
+        self.text_initial = TextStyle(description_width="initial")
+
+    def layout(self, **traits) -> W.Layout:
+        """The one layout of this form with exactly these traits."""
+        key = tuple(sorted(traits.items()))
+        if key not in self._layouts:
+            self._layouts[key] = W.Layout(**traits)
+        return self._layouts[key]
 
 
 SERVER_FAILURE = ("The server could not do this just now; nothing was changed. Try again in a "
@@ -412,13 +442,15 @@ class CheckInForm(_Form):
         self.chart = None
         self._saved = {"day": None, "count": set(), "progress": set()}
         scale = self.framework.scale
-        wide = W.Layout(width="98%")
+        self._looks = looks = Looks()
+        wide = looks.layout(width="98%")
 
         self.date_picker = W.DatePicker(value=as_day(day) if day is not None else self.today,
-                                        description="Day", layout=W.Layout(width="230px"))
-        self.date_message = _message()
+                                        description="Day", layout=looks.layout(width="230px"))
+        self.date_message = _message(looks)
         self.rate_toggle = W.Checkbox(value=True, description="Rate the elements for this day",
-                                      indent=False, layout=W.Layout(width="auto"))
+                                      indent=False, layout=looks.layout(width="auto"),
+                                      style=looks.checkbox)
         self.sliders = {}
         self._vision_sliders = None  # made when first shown (most check-ins never set a vision)
         self._vision_values = {e.key: scale.max for e in self.framework.elements}
@@ -426,16 +458,17 @@ class CheckInForm(_Form):
         for e in self.framework.elements:
             self.sliders[e.key] = W.IntSlider(value=(scale.min + scale.max) // 2, min=scale.min,
                                               max=scale.max, step=1, layout=wide,
-                                              tooltip=e.description)
+                                              style=looks.slider, tooltip=e.description)
             self.sliders[e.key].add_class(f"mastery-rating-{e.key}")
             label = W.HTML(
                 f'<div style="line-height:1.25"><b>{html.escape(e.label)}</b> '
                 f'<span style="font-size:11px;color:#555">&middot; {html.escape(e.description)}</span>'
                 f'<br><span style="font-size:12px"><i>{html.escape(e.prompt)}</i></span></div>',
-                layout=W.Layout(margin="4px 0 0 0"))
+                layout=looks.layout(margin="4px 0 0 0"), style=looks.html)
             rating_rows += [label, self.sliders[e.key]]
         self._ratings_box = W.VBox(rating_rows)
-        self.vision_toggle = W.Checkbox(value=False, indent=False, layout=W.Layout(width="auto"),
+        self.vision_toggle = W.Checkbox(value=False, indent=False, layout=looks.layout(width="auto"),
+                                        style=looks.checkbox,
                                         description="Also set my vision (where I want to be)")
         self._vision_box = W.VBox([], layout=W.Layout(display="none"))
 
@@ -448,7 +481,7 @@ class CheckInForm(_Form):
             self.goal_inputs[g.goal_id] = inputs = self._goal_row(g)
             goal_rows.append(inputs.box)
         if not goal_rows:
-            goal_rows = [W.HTML(_info_html(
+            goal_rows = [W.HTML(style=looks.html, layout=looks.layout(), value=_info_html(
                 "No active goals yet: add goals in the Goals part of this page." if self.served else
                 "No active goals yet: add goals with the goal form (notebooks/01_goals.ipynb)."))]
 
@@ -456,14 +489,14 @@ class CheckInForm(_Form):
         self.experiments = ExperimentCheck(store, participant_id) if self.participant_known else None
 
         self.note = W.Text(placeholder="A note about the day (Enter saves)", description="Note",
-                           continuous_update=True, layout=W.Layout(width="98%"))
+                           continuous_update=True, layout=wide)
         self.note.add_class("mastery-note")
-        self.note_message = _message()
+        self.note_message = _message(looks)
         self.save_button = W.Button(description="Save", button_style="primary", icon="check",
                                     tooltip="Save this day (Enter in a text field saves too)",
-                                    layout=W.Layout(width="120px"))
-        self.status = W.HTML(layout=W.Layout(width="98%"))
-        self.chart_output = W.Output(layout=W.Layout(width="98%"))
+                                    layout=looks.layout(width="120px"))
+        self.status = W.HTML(layout=wide, style=looks.html)
+        self.chart_output = W.Output(layout=wide)
         self.chart_output.add_class("mastery-chart")
 
         for text in [self.note] + [t for gi in self.goal_inputs.values()
@@ -481,18 +514,21 @@ class CheckInForm(_Form):
                                  layout=W.Layout(max_width=FORM_MAX_WIDTH))
             return
 
-        left = W.VBox([self.rate_toggle, self._ratings_box, self.vision_toggle, self._vision_box])
-        right = W.VBox([W.HTML("<b>Today's actions and goal progress</b>"), *goal_rows,
+        left = W.VBox([self.rate_toggle, self._ratings_box, self.vision_toggle, self._vision_box],
+                      layout=looks.layout())
+        right = W.VBox([W.HTML("<b>Today's actions and goal progress</b>", layout=looks.layout(),
+                               style=looks.html), *goal_rows,
                         self.experiments.box, self.note, self.note_message,
-                        W.HBox([self.save_button], layout=W.Layout(margin="6px 0")),
-                        self.status, self.chart_output])
+                        W.HBox([self.save_button], layout=looks.layout(margin="6px 0")),
+                        self.status, self.chart_output], layout=looks.layout())
         header = W.HBox([self.date_picker, self.date_message],
-                        layout=W.Layout(align_items="center"))
-        body = W.GridBox([left, right], layout=W.Layout(
+                        layout=looks.layout(align_items="center"))
+        body = W.GridBox([left, right], layout=looks.layout(
             grid_template_columns="minmax(280px, 1fr) minmax(300px, 1fr)", grid_gap="4px 16px",
             width="100%"))
-        self.widget = W.VBox([W.HTML(f"<b>Daily check-in: {html.escape(participant_id)}</b>"),
-                              header, body], layout=W.Layout(max_width=FORM_MAX_WIDTH, width="100%"))
+        self.widget = W.VBox([W.HTML(f"<b>Daily check-in: {html.escape(participant_id)}</b>",
+                                     layout=looks.layout(), style=looks.html),
+                              header, body], layout=looks.layout(max_width=FORM_MAX_WIDTH, width="100%"))
         self.widget.add_class("mastery-checkin")
         self._on_day({"new": self.date_picker.value})
 
@@ -514,23 +550,25 @@ class CheckInForm(_Form):
 
     # ------------------------------------------------------------------ building
     def _goal_row(self, g) -> GoalInputs:
-        small = {"description_width": "initial"}
+        looks = self._looks
+        small = looks.text_initial
         count = W.Text(description="Actions", placeholder="0", style=small,
-                       layout=W.Layout(width="125px"))
+                       layout=looks.layout(width="125px"))
         minutes = W.Text(description="Minutes", placeholder="optional", style=small,
-                         layout=W.Layout(width="140px"))
+                         layout=looks.layout(width="140px"))
         progress = W.Text(description="Progress %", placeholder="", style=small,
-                          layout=W.Layout(width="150px"))
+                          layout=looks.layout(width="150px"))
         count.add_class("mastery-count")
         minutes.add_class("mastery-minutes")
         progress.add_class("mastery-progress")
         freq = f"{g.freq_times}x per {g.freq_days} day{'s' if g.freq_days != 1 else ''}"
         due = f", due {pd.Timestamp(g.due_date).date().isoformat()}" if pd.notna(g.due_date) else ""
         title = W.HTML(f'<div style="line-height:1.2"><b>{html.escape(g.title)}</b> '
-                       f'<span style="font-size:11px;color:#555">{html.escape(freq + due)}</span></div>')
-        message = _message()
-        box = W.VBox([title, W.HBox([count, minutes, progress], layout=W.Layout(flex_flow="row wrap")),
-                      message], layout=W.Layout(margin="2px 0 4px 0"))
+                       f'<span style="font-size:11px;color:#555">{html.escape(freq + due)}</span></div>',
+                       layout=looks.layout(), style=looks.html)
+        message = _message(looks)
+        box = W.VBox([title, W.HBox([count, minutes, progress], layout=looks.layout(flex_flow="row wrap")),
+                      message], layout=looks.layout(margin="2px 0 4px 0"))
         box.add_class(f"mastery-goal-{g.goal_id}")
         return GoalInputs(g.goal_id, g.title, count, minutes, progress, message, box)
 
@@ -541,11 +579,13 @@ class CheckInForm(_Form):
             scale, rows, sliders = self.framework.scale, [], {}
             for e in self.framework.elements:
                 sliders[e.key] = W.IntSlider(value=self._vision_values[e.key], min=scale.min,
-                                             max=scale.max, step=1, layout=W.Layout(width="98%"),
-                                             tooltip=e.description)
+                                             max=scale.max, step=1, tooltip=e.description,
+                                             layout=self._looks.layout(width="98%"),
+                                             style=self._looks.slider)
                 sliders[e.key].add_class(f"mastery-vision-{e.key}")
                 rows += [W.HTML(f"<b>{html.escape(e.label)}</b>: where I want to be",
-                                layout=W.Layout(margin="2px 0 0 0")), sliders[e.key]]
+                                layout=self._looks.layout(margin="2px 0 0 0"), style=self._looks.html),
+                         sliders[e.key]]
             self._vision_sliders = sliders
             self._vision_box.children = rows
         return self._vision_sliders
