@@ -401,38 +401,33 @@ class ParticipantPage:
         self._reminders = ReminderSettings(self.session)  # e-mail, opt-out, calendar: widgets/mail.py
         return self._reminders.widget
 
+    def _part(self, title: str, attribute: str):
+        """What the tab ``title`` keeps in ``attribute``, the tab built first; None before sign-in."""
+        if self.session is None:
+            return None
+        self._tab(title)
+        return getattr(self, attribute)
+
     @property
     def goals(self) -> GoalForm | None:
         """The *Goals* tab's form (built on first use); None before sign-in."""
-        if self.session is None:
-            return None
-        self._tab("Goals")
-        return self._goals
+        return self._part("Goals", "_goals")
 
     @property
     def assessment(self) -> AssessmentForm | None:
         """The *Questionnaire* tab's form (built on first use); None before sign-in or when no
         questionnaire phase is open."""
-        if self.session is None:
-            return None
-        self._tab("Questionnaire")
-        return self._assessment
+        return self._part("Questionnaire", "_assessment")
 
     @property
     def reminders(self) -> ReminderSettings | None:
         """The *Reminders* tab (built on first use); None before sign-in."""
-        if self.session is None:
-            return None
-        self._tab("Reminders")
-        return self._reminders
+        return self._part("Reminders", "_reminders")
 
     @property
     def consent(self) -> W.Checkbox | None:
         """The *Sharing* tab's checkbox (built on first use); None before sign-in."""
-        if self.session is None:
-            return None
-        self._tab("Sharing")
-        return self._consent
+        return self._part("Sharing", "_consent")
 
     def _hook_checkin(self) -> None:
         for text in [self.checkin.note] + [t for gi in self.checkin.goal_inputs.values()
