@@ -212,7 +212,7 @@ def main(argv=None) -> dict:
     people = int(argv[0]) if argv and argv[0].isdigit() else 100
     at_once = min(30, people)
     folder = Path(tempfile.mkdtemp(prefix="bench-serve-"))
-    print(f"   setting up {people} participants (issuing codes costs a quarter second each) {load()}",
+    print(f"   setting up {people} participants (issuing a code costs about 50 ms of hashing) {load()}",
           flush=True)
     db, codes, coach = _store(folder, people)
     figures: dict = {}

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.slow
 
 BOB_SECRETS = ["Roberta Secretname", "Interview at Initech", "bob-g-hidden", "felt anxious about money"]
 ROOM = 100  # sign-ins behind one address within a minute
-ROOM_CODES = 20  # each used five times (issuing a code costs a quarter second of hashing)
+ROOM_CODES = 20  # each used five times (issuing a code costs about 50 ms of hashing)
 
 
 @pytest.fixture(scope="module")
