@@ -1194,6 +1194,11 @@ def _add_serve_command(sub):
                    help="close a page's session after this many idle minutes (default: 15)")
     p.add_argument("--workers", type=int, default=2,
                    help="worker processes for slow work such as report renders (default: 2)")
+    p.add_argument("--processes", type=int, default=1,
+                   help="server processes behind this one (default: 1). One process uses about "
+                        "one core; for a room signing in at once give one per core (2 on a 2-core "
+                        "server): each page's session stays with its process, and the open pages, "
+                        "page loads and workers are shared out among them")
     p.add_argument("--base-url", default="/",
                    help="the path the pages live under, e.g. /services/mastery/ as a JupyterHub "
                         "service (default: /)")
@@ -1211,7 +1216,8 @@ def _run_serve(args):
                         behind_proxy=args.behind_proxy,
                         page_loads_per_minute=args.page_loads_per_minute,
                         max_pages=args.max_pages, cull_idle_timeout=args.idle_minutes * 60,
-                        base_url=args.base_url, workers=args.workers))
+                        base_url=args.base_url, workers=args.workers,
+                        processes=args.processes))
 
 
 

@@ -120,6 +120,13 @@ class ServeSettings:
         The path the pages live under (``/services/mastery/`` behind a proxy, say).
     workers : int
         Worker processes for slow work (report renders).
+    processes : int
+        Server processes. With more than one, this process dispatches each connection to one
+        of them, a session always to the same (:mod:`mastery_analysis.dispatch`); a room
+        needs one per core.
+    dispatched : bool
+        Set for the server processes behind that dispatcher: the client's address comes from
+        its ``x-mastery-peer`` header. Not an option.
     """
 
     store: str
@@ -133,10 +140,12 @@ class ServeSettings:
     cull_interval: int = 60
     base_url: str = "/"
     workers: int = 2
+    processes: int = 1
+    dispatched: bool = False
 
     def __post_init__(self):
         for name in ("port", "page_loads_per_minute", "max_pages", "cull_idle_timeout", "cull_interval",
-                     "workers"):
+                     "workers", "processes"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ServeError(f"--{name.replace('_', '-')} must be a whole number of 0 or more, "
@@ -147,6 +156,8 @@ class ServeSettings:
             raise ServeError("--max-pages must be at least 1")
         if self.workers < 1:
             raise ServeError("--workers must be at least 1")
+        if not 1 <= self.processes <= 64:
+            raise ServeError(f"--processes must be from 1 to 64, not {self.processes}")
         if not re.fullmatch(r"/([A-Za-z0-9._~-]+/)*", self.base_url):
             raise ServeError(f"--base-url must be a path like /services/mastery/, not {self.base_url!r}")
         if self.token is not None and len(self.token) < 16:
@@ -241,20 +252,26 @@ def _normal_ip(text: str) -> str:
     return str(ip.ipv4_mapped if ip.version == 6 and ip.ipv4_mapped else ip)
 
 
-def client_address(scope: dict, *, behind_proxy: bool = False) -> str:
+def client_address(scope: dict, *, behind_proxy: bool = False, dispatched: bool = False) -> str:
     """The client's IP address of an ASGI request, normalised; ``"unknown"`` if it is not one.
 
     Behind a proxy (``--behind-proxy``) it is the proxy's ``X-Real-IP``, else the last entry of
     its ``X-Forwarded-For`` (the one the proxy added; earlier ones the client may have forged).
+    Otherwise, in a server process behind ``mastery serve --processes`` (``dispatched``), it is
+    the dispatcher's ``x-mastery-peer`` (the dispatcher removes any the client sent); else the
+    connection's peer.
     """
-    if behind_proxy:
+    if behind_proxy or dispatched:
         headers = {}
         for key, value in scope.get("headers", []):
             headers.setdefault(key.decode("latin-1").lower(), value.decode("latin-1"))
+    if behind_proxy:
         if headers.get("x-real-ip"):
             return _normal_ip(headers["x-real-ip"])
         if headers.get("x-forwarded-for"):
             return _normal_ip(headers["x-forwarded-for"].split(",")[-1])
+    if dispatched:
+        return _normal_ip(headers.get("x-mastery-peer", ""))
     client = scope.get("client") or ("",)
     return _normal_ip(client[0] or "")
 
@@ -391,7 +408,8 @@ class MasteryMiddleware:
                 return await send({"type": "websocket.close", "code": 1008})
             path = path[len(self.prefix):] or "/"
             scope = {**scope, "path": path, "root_path": scope.get("root_path", "") + self.prefix}
-        address = client_address(scope, behind_proxy=self.settings.behind_proxy)
+        address = client_address(scope, behind_proxy=self.settings.behind_proxy,
+                                 dispatched=self.settings.dispatched)
         if kind == "websocket":
             return await self._websocket(scope, receive, send, path, address)
         return await self._http(scope, receive, send, path, address)
@@ -714,13 +732,9 @@ def serve(settings: ServeSettings, *, out=None) -> None:
     import logging.config
     import sys
 
-    import uvicorn
-
     out = out or sys.stdout
     lines = protection(settings)
     shown = check_store(settings.store)
-    logging.config.dictConfig(_logging_config())
-    app = make_app(settings)
     host = "localhost" if is_loopback(settings.host) else settings.host
     base = f"http://{host}:{settings.port}{settings.base_url.rstrip('/')}"
     print(f"mastery serve: the store {shown}", file=out)
@@ -728,12 +742,33 @@ def serve(settings: ServeSettings, *, out=None) -> None:
     print(f"  the coach opens   {base}{COACH_PATH}", file=out)
     for line in lines:
         print(f"  protected by: {line}", file=out)
+    if settings.processes > 1:
+        print(f"  {settings.processes} server processes behind this one (each page's session stays "
+              "with its process)", file=out)
     print("  stop with Ctrl+C", file=out, flush=True)
+    if settings.processes == 1:
+        return serve_one(settings)
+    from . import dispatch
+
+    logging.config.dictConfig(_logging_config())
+    dispatch.run(settings, host=settings.host.strip("[]"), port=settings.port)
+
+
+def serve_one(settings: ServeSettings, *, uds: str | None = None) -> None:
+    """Run one server process until stopped: on ``settings.host``/``port``, or on the Unix
+    socket ``uds`` (a server process behind :mod:`mastery_analysis.dispatch`)."""
+    import logging.config
+
+    import uvicorn
+
+    logging.config.dictConfig(_logging_config())
+    app = make_app(settings)
     stop = threading.Event()
     culler = threading.Thread(target=_cull_loop, args=(app, max(1, settings.cull_interval), stop),
                               name="mastery-cull", daemon=True)
     culler.start()
-    config = uvicorn.Config(app, host=settings.host.strip("[]"), port=settings.port,
+    where = {"uds": uds} if uds else {"host": settings.host.strip("[]"), "port": settings.port}
+    config = uvicorn.Config(app, **where,
                             log_config=_logging_config(), access_log=False, proxy_headers=False,
                             server_header=False, ws_max_size=16 * 1024 * 1024,
                             timeout_graceful_shutdown=5)
@@ -749,4 +784,4 @@ def serve(settings: ServeSettings, *, out=None) -> None:
 __all__ = ["ServeSettings", "ServeError", "PageLoadLimiter", "IdleSessions", "MasteryMiddleware",
            "SECURITY_HEADERS", "CSP", "is_loopback", "protection", "client_address",
            "token_cookie_value", "RedactKernelIds", "solara_environment", "make_app", "check_store",
-           "serve", "QueuedSends", "queue_websocket_sends", "PARTICIPANT_PATH", "COACH_PATH", "DEFAULT_PORT"]
+           "serve", "serve_one", "QueuedSends", "queue_websocket_sends", "PARTICIPANT_PATH", "COACH_PATH", "DEFAULT_PORT"]
