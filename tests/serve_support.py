@@ -92,6 +92,12 @@ class CraftedClient:
     server : MasteryServer
     path : str
         The page to load (its kernel is the one talked to).
+    cookie : str, optional
+        The session cookie (default: that of a fresh page load).
+    kernel_id : str, optional
+        The session id to open (default: a new one); another's, to try to take their session.
+    headers : list of str
+        More headers for the websocket handshake (``"Name: value"``), e.g. forged ones.
 
     Attributes
     ----------
@@ -104,7 +110,7 @@ class CraftedClient:
     """
 
     def __init__(self, server: MasteryServer, path: str = PARTICIPANT, *, cookie: str | None = None,
-                 kernel_id: str | None = None, start: bool = True):
+                 kernel_id: str | None = None, start: bool = True, headers: list[str] = ()):
         import websocket
 
         if cookie is None:
@@ -119,7 +125,7 @@ class CraftedClient:
                f"?session_id={self.session}")
         # websocket-client checks UTF-8 byte by byte in Python (most of a client's CPU); the
         # messages are decoded as JSON, which refuses bad UTF-8 itself
-        self.ws = websocket.create_connection(url, header=[f"Cookie: {cookie}"],
+        self.ws = websocket.create_connection(url, header=[f"Cookie: {cookie}", *headers],
                                               origin=server.base_url, timeout=60,
                                               skip_utf8_validation=True)
         self.received: list[dict] = []

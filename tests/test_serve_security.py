@@ -28,9 +28,10 @@ ROOM = 100  # sign-ins behind one address within a minute
 ROOM_CODES = 20  # each used five times (issuing a code costs about 50 ms of hashing)
 
 
-@pytest.fixture(scope="module")
-def target(tmp_path_factory):
-    """A store where bob has rows worth stealing, ann (the attacker) has a code, and a server."""
+@pytest.fixture(scope="module", params=[1, 2], ids=["one-process", "two-processes"])
+def target(tmp_path_factory, request):
+    """A store where bob has rows worth stealing, ann (the attacker) has a code, and a server:
+    one process, and two behind the dispatcher (every test runs against both)."""
     db = tmp_path_factory.mktemp("serve-security") / "workshop.db"
     with open_store(db) as s:
         s.add_cohort("spring")
@@ -46,7 +47,8 @@ def target(tmp_path_factory):
         for i in range(ROOM_CODES):
             s.add_participant(f"p{i:03d}", cohort="spring")
         codes["room"] = [access.issue_code(s, f"p{i:03d}") for i in range(ROOM_CODES)]
-    server = MasteryServer(db).start()  # the default limits: they must let a room in
+    # the default limits: they must let a room in
+    server = MasteryServer(db, "--processes", str(request.param)).start()
     try:
         yield {"db": db, "codes": codes, "server": server}
     finally:
@@ -188,7 +190,10 @@ def test_a_bad_trait_value_sends_no_traceback_to_the_page(target):
 
 def test_the_address_reaches_the_store_and_session_ids_stay_out_of_the_log(target):
     db, server = target["db"], target["server"]
-    client = CraftedClient(server)
+    # addresses a client may claim: none of them is believed (no --behind-proxy here)
+    forged = ["X-Forwarded-For: 10.9.9.1", "X-Real-IP: 10.9.9.2", "X-Mastery-Peer: 10.9.9.3",
+              "X-Mastery-Client: 10.9.9.4"]
+    client = CraftedClient(server, headers=forged)
     try:
         client.discover()
         field = client.find("PasswordModel")[0]
