@@ -1,14 +1,17 @@
 """Benchmark: a workshop room arrives and checks in, through ``mastery serve`` (Solara).
 
-``python -m benchmarks.bench_serve [PEOPLE]`` (default 100; the room of the issue is 500), on
-loopback only, every client from one address (127.0.0.1), as a room behind a venue's Wi-Fi.
-Each person is a crafted client speaking the browser's protocol (the page over HTTP, then
-a session's websocket: the widgets' states, the code typed, "Open my page", an action typed,
-"Save"). Four runs against one server:
+``python -m benchmarks.bench_serve [PEOPLE] [--processes K]`` (default 100 people; the room of
+the issue is 500), on loopback only, every client from one address (127.0.0.1), as a room
+behind a venue's Wi-Fi. Each person is a crafted client speaking the browser's protocol (the
+page over HTTP, then a session's websocket: the widgets' states, the code typed, "Open my
+page", an action typed, "Save"). The server is ``mastery serve --processes K``, one server
+process per core by default (as docs/workshop.md advises for a room); ``--processes 1`` gives
+the single process's figures. Four runs against one server:
 
 1. PEOPLE arrive spread over 60 seconds: check-ins that land, page request to "Saved" p50 /
-   p95, and the server's memory per open session (its resident memory with everyone's
-   session open, less before, over PEOPLE);
+   p95, the CPU spent per check-in by the server and by the crafted clients (which share the
+   cores), and the server's memory per open session (the resident memory of all its
+   processes with everyone's session open, less before, over PEOPLE);
 2. 30 at once (the old Voila figure was a 49 s median);
 3. 20 check-ins while the coach renders the personal reports of 12 sharing participants in
    the server's worker processes: their latency against run 2's;
@@ -56,6 +59,43 @@ def cpu_seconds(pid: int) -> float:
     """User and system CPU seconds of one process so far (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and every process below it (the dispatcher's server processes, their workers)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue  # gone meanwhile
+            children.setdefault(parent, []).append(int(entry.name))
+    tree, todo = [], [pid]
+    while todo:
+        tree.append(todo.pop())
+        todo.extend(children.get(tree[-1], []))
+    return tree
+
+
+def _summed(measure, pid: int) -> float:
+    total = 0.0
+    for each in process_tree(pid):
+        try:
+            total += measure(each)
+        except (OSError, StopIteration):
+            pass  # ended between listing and reading
+    return total
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds so far of ``pid`` and the processes below it."""
+    return _summed(cpu_seconds, pid)
+
+
+def tree_rss_mib(pid: int) -> float:
+    """Resident memory of ``pid`` and the processes below it (shared pages counted in each)."""
+    return _summed(rss_mib, pid)
 
 
 def own_cpu_seconds() -> float:
@@ -207,30 +247,46 @@ def _store(folder: Path, people: int):
     return db, codes, coach
 
 
+def _parse(argv):
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m benchmarks.bench_serve",
+                                description=__doc__.split("\n\n")[0])
+    p.add_argument("people", nargs="?", type=int, default=100,
+                   help="participants arriving within 60 seconds (default 100; the room is 500)")
+    p.add_argument("--processes", type=int, default=os.cpu_count() or 1,
+                   help="mastery serve --processes (default: one per core, %(default)s here)")
+    return p.parse_args(argv)
+
+
 def main(argv=None) -> dict:
-    argv = sys.argv[1:] if argv is None else argv
-    people = int(argv[0]) if argv and argv[0].isdigit() else 100
+    args = _parse(sys.argv[1:] if argv is None else argv)
+    people = args.people
     at_once = min(30, people)
     folder = Path(tempfile.mkdtemp(prefix="bench-serve-"))
     print(f"   setting up {people} participants (issuing a code costs about 50 ms of hashing) {load()}",
           flush=True)
     db, codes, coach = _store(folder, people)
     figures: dict = {}
-    server = MasteryServer(db, "--max-pages", str(people + 100)).start()
+    server = MasteryServer(db, "--max-pages", str(people + 100), "--processes", str(args.processes)).start()
+    print(f"   mastery serve --processes {args.processes} ({os.cpu_count()} CPUs here) {load()}", flush=True)
     try:
-        # warm-up: one session, so that the memory baseline includes what every page loads once
-        check_in(server, codes[0], {}, "warm")
-        base_rss = rss_mib(server.process.pid)
+        # warm-up: a few sessions, so that the memory baseline includes what every page loads
+        # once in each process (a session's process follows from its random id)
+        warm_ups = 3 * args.processes
+        for warm in range(warm_ups):
+            check_in(server, codes[warm], {}, f"warm{warm}")
+        base_rss = tree_rss_mib(server.process.pid)
 
         # 1. the room arrives over 60 seconds
         results, kept = {}, []
         t0 = time.perf_counter() + 1
-        server_cpu, client_cpu = cpu_seconds(server.process.pid), own_cpu_seconds()
+        server_cpu, client_cpu = tree_cpu_seconds(server.process.pid), own_cpu_seconds()
         wall = run_threads([(check_in, (server, codes[i], results, i),
                              {"start_at": t0 + 60 * i / people, "keep": kept}) for i in range(people)])
-        server_cpu = cpu_seconds(server.process.pid) - server_cpu
+        server_cpu = tree_cpu_seconds(server.process.pid) - server_cpu
         client_cpu = own_cpu_seconds() - client_cpu
-        full_rss = rss_mib(server.process.pid)
+        full_rss = tree_rss_mib(server.process.pid)
         saved, text = summary(results)
         print(f"   {people} arriving within 60 s, page request to 'Saved': {text}; all done in "
               f"{wall:.0f} s {load()}", flush=True)
@@ -239,7 +295,8 @@ def main(argv=None) -> dict:
               f"the crafted clients {client_cpu:.0f} s ({1000 * client_cpu / people:.0f} ms per check-in), "
               f"in {wall:.0f} s on {os.cpu_count()} CPUs {load()}", flush=True)
         per_session = (full_rss - base_rss) / max(1, len(kept))
-        print(f"   server memory: {base_rss:.0f} MiB with one session, {full_rss:.0f} MiB with "
+        print(f"   server memory (all its processes): {base_rss:.0f} MiB after {warm_ups} "
+              f"check-ins, {full_rss:.0f} MiB with "
               f"{len(kept)} open: {per_session:.1f} MiB per open session {load()}", flush=True)
         for client in kept:
             client.close()
@@ -252,6 +309,7 @@ def main(argv=None) -> dict:
         figures.update(arrive_p50_s=statistics.median(saved) if saved else float("nan"),
                        arrive_p95_s=pct(saved, 0.95) if saved else float("nan"),
                        landed=landed["participant_id"].nunique(), people=people,
+                       processes=args.processes,
                        mib_per_session=per_session, server_cpu_ms_per_checkin=1000 * server_cpu / people,
                        client_cpu_ms_per_checkin=1000 * client_cpu / people)
 
