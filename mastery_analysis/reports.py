@@ -744,16 +744,33 @@ def _store_url(store) -> tuple[str, object | None]:
     return url, opened if owned is None else owned
 
 
-def _quiet_kernel_manager():
-    """A kernel manager whose kernel does not write its own log lines to our stderr."""
-    from jupyter_client.manager import AsyncKernelManager
+def _report_kernel_manager(folder: str):
+    """A kernel manager for one report's kernel: it talks over Unix sockets in ``folder`` (a
+    render's own temporary folder) rather than TCP ports, and its kernel's log lines stay off
+    our stderr.
 
-    class QuietKernelManager(AsyncKernelManager):
+    With TCP, each kernel's five ports are picked free and only bound later, so renders in
+    parallel processes (a batch of reports, the server's workers) now and then picked the
+    same port and one kernel died at start ("Kernel died before replying to kernel_info").
+    Sockets named inside the render's own folder cannot collide, and no port is opened.
+    """
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import default
+
+    class ReportKernelManager(AsyncKernelManager):
+        @default("transport")
+        def _transport_default(self):
+            return "ipc"
+
+        @default("ip")
+        def _ip_default(self):
+            return os.path.join(folder, "kernel")  # the sockets: kernel-1, kernel-2, ...
+
         async def _async_launch_kernel(self, kernel_cmd, **kw):
-            kw["stderr"] = subprocess.DEVNULL  # "running over TCP without encryption", ...
+            kw["stderr"] = subprocess.DEVNULL  # the kernel's own log lines
             return await super()._async_launch_kernel(kernel_cmd, **kw)
 
-    return QuietKernelManager
+    return ReportKernelManager
 
 
 def execute_notebook(kind: str, parameters: Mapping[str, object], *, store_url: str):
@@ -782,7 +799,7 @@ def execute_notebook(kind: str, parameters: Mapping[str, object], *, store_url: 
                                 parameters={"store": store_url, **parameters},
                                 kernel_name="python3", progress_bar=False, log_output=False,
                                 cwd=str(source.parent),
-                                kernel_manager_class=_quiet_kernel_manager())
+                                kernel_manager_class=_report_kernel_manager(tmp_dir))
         except pm.PapermillExecutionError as exc:
             raise ReportError(f"the {kind} report failed in cell {exc.exec_count}: "
                               f"{exc.ename}: {exc.evalue}") from None

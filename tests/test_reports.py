@@ -434,3 +434,30 @@ def test_as_of_is_the_day_asked_for_or_the_last_day_of_data_never_the_clock(demo
     assert reports.as_of({t: f.iloc[0:0] for t, f in frames.items()}) is None
     with pytest.raises(reports.ReportParameterError, match="today"):
         reports.as_of(frames, "March")
+
+
+def test_a_report_kernel_talks_over_sockets_in_the_renders_own_folder(tmp_path):
+    """No TCP ports: renders in parallel processes once picked the same free port and a kernel
+    died at start; sockets named inside each render's folder cannot collide."""
+    import asyncio
+
+    async def run():
+        manager = reports._report_kernel_manager(str(tmp_path))(kernel_name="python3")
+        await manager.start_kernel()
+        client = manager.client()
+        client.start_channels()
+        try:
+            await client.wait_for_ready(timeout=60)
+            info = manager.get_connection_info()
+            sockets = {p.name for p in tmp_path.iterdir() if p.is_socket()}
+            reply = await client.execute_interactive("x = 6 * 7", timeout=60)
+            return info, sockets, reply
+        finally:
+            client.stop_channels()
+            await manager.shutdown_kernel(now=True)
+
+    info, sockets, reply = asyncio.run(run())
+    assert info["transport"] == "ipc" and info["ip"] == str(tmp_path / "kernel")
+    ports = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
+    assert {f"kernel-{info[k]}" for k in ports} <= sockets
+    assert reply["content"]["status"] == "ok"
