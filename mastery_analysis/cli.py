@@ -1165,10 +1165,12 @@ def _run_lab(args):
 
 # ----------------------------------------------------------------------------- serve
 def _add_serve_command(sub):
+    from .serve import default_processes  # light: the server's own imports wait for `serve`
+
     p = sub.add_parser(
         "serve", help="serve the participants' and the coach's pages for a workshop",
-        description="Serve the workshop pages from one server process (Solara; each open page is a "
-                    "light session of it): participants open the participant page "
+        description="Serve the workshop pages from a server process per core (Solara; each open "
+                    "page is a light session of one): participants open the participant page "
                     "and type their personal code (from `mastery code issue`), the coach opens the "
                     "coach page with a coach's code. Listens on 127.0.0.1 unless --host says "
                     "otherwise; any other host needs --token or --behind-proxy. See "
@@ -1194,11 +1196,11 @@ def _add_serve_command(sub):
                    help="close a page's session after this many idle minutes (default: 15)")
     p.add_argument("--workers", type=int, default=2,
                    help="worker processes for slow work such as report renders (default: 2)")
-    p.add_argument("--processes", type=int, default=1,
-                   help="server processes behind this one (default: 1). One process uses about "
-                        "one core; for a room signing in at once give one per core (2 on a 2-core "
-                        "server): each page's session stays with its process, and the open pages, "
-                        "page loads and workers are shared out among them")
+    p.add_argument("--processes", type=int, default=default_processes(),
+                   help="server processes (default: one per core, at most 4: %(default)s here). One "
+                        "process runs Python on about one core, and a room signing in at once needs "
+                        "them all: each page's session stays with its process, and the open pages, "
+                        "page loads and workers are shared out among them. 1 runs a single process")
     p.add_argument("--base-url", default="/",
                    help="the path the pages live under, e.g. /services/mastery/ as a JupyterHub "
                         "service (default: /)")

@@ -2,7 +2,7 @@
 
 The pages are :mod:`mastery_analysis.sessions` (``/participant`` and ``/coach``): each browser
 tab is a light session (a Solara *virtual kernel*) inside this one process, not a process of
-its own. A browser talks to its session only in widget (comm) messages, so it cannot run
+its own. (``--processes N`` runs N such processes behind :mod:`mastery_analysis.dispatch`.) A browser talks to its session only in widget (comm) messages, so it cannot run
 code; it can still set any widget trait, which is why the pages bind the person in Python at
 sign-in (:mod:`mastery_analysis.widgets.app`). Around the Solara application, this module's
 ASGI middleware (:class:`MasteryMiddleware`) sets:
@@ -48,6 +48,12 @@ from .errors import MasteryError
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8866
+
+
+def default_processes() -> int:
+    """``mastery serve``'s server processes unless told: one per core (one process runs Python
+    on about one core), at most 4 (each costs about 300 MiB before its first page)."""
+    return max(1, min(4, os.cpu_count() or 1))
 PARTICIPANT_PATH = "/participant"
 COACH_PATH = "/coach"
 LOGIN_PATH = "/login"
@@ -784,4 +790,4 @@ def serve_one(settings: ServeSettings, *, uds: str | None = None) -> None:
 __all__ = ["ServeSettings", "ServeError", "PageLoadLimiter", "IdleSessions", "MasteryMiddleware",
            "SECURITY_HEADERS", "CSP", "is_loopback", "protection", "client_address",
            "token_cookie_value", "RedactKernelIds", "solara_environment", "make_app", "check_store",
-           "serve", "serve_one", "QueuedSends", "queue_websocket_sends", "PARTICIPANT_PATH", "COACH_PATH", "DEFAULT_PORT"]
+           "serve", "serve_one", "default_processes", "QueuedSends", "queue_websocket_sends", "PARTICIPANT_PATH", "COACH_PATH", "DEFAULT_PORT"]

@@ -17,7 +17,7 @@ import uuid
 import pytest
 from serve_support import CraftedClient, MasteryServer
 
-from mastery_analysis import access, cli
+from mastery_analysis import access, cli, serve
 from mastery_analysis.dispatch import (PEER_HEADER, BadRequest, Dispatcher, parse_head,
                                        process_settings)
 from mastery_analysis.serve import ServeError, ServeSettings, client_address
@@ -114,6 +114,15 @@ def test_serve_help_explains_processes(capsys):
     with pytest.raises(SystemExit):
         cli.main(["serve", "--help"])
     assert "--processes" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("cores, expected", [(1, 1), (2, 2), (3, 3), (16, 4), (None, 1)])
+def test_serve_runs_a_process_per_core_up_to_four_unless_told(monkeypatch, cores, expected):
+    monkeypatch.setattr(serve.os, "cpu_count", lambda: cores)
+    assert serve.default_processes() == expected
+    args = cli.build_parser().parse_args(["serve"])
+    assert args.processes == expected
+    assert cli.build_parser().parse_args(["serve", "--processes", "1"]).processes == 1
 
 
 def test_a_dispatched_process_takes_the_address_from_the_dispatcher_only():
