@@ -4,9 +4,9 @@
 the issue is 500), on loopback only, every client from one address (127.0.0.1), as a room
 behind a venue's Wi-Fi. Each person is a crafted client speaking the browser's protocol (the
 page over HTTP, then a session's websocket: the widgets' states, the code typed, "Open my
-page", an action typed, "Save"). The server is ``mastery serve --processes K``, one server
-process per core by default (as docs/workshop.md advises for a room); ``--processes 1`` gives
-the single process's figures. Four runs against one server:
+page", an action typed, "Save"). The server is ``mastery serve --processes K``, by default
+with mastery serve's own default (a server process per core, up to 4); ``--processes 1``
+gives the single process's figures. Four runs against one server:
 
 1. PEOPLE arrive spread over 60 seconds: check-ins that land, page request to "Saved" p50 /
    p95, the CPU spent per check-in by the server and by the crafted clients (which share the
@@ -39,6 +39,7 @@ sys.path.insert(0, str(TESTS))
 from serve_support import COACH, CraftedClient, MasteryServer, load_page  # noqa: E402
 
 from mastery_analysis import access  # noqa: E402
+from mastery_analysis.serve import default_processes  # noqa: E402
 from mastery_analysis.store import open_store  # noqa: E402
 
 REPORTS = 12
@@ -254,8 +255,9 @@ def _parse(argv):
                                 description=__doc__.split("\n\n")[0])
     p.add_argument("people", nargs="?", type=int, default=100,
                    help="participants arriving within 60 seconds (default 100; the room is 500)")
-    p.add_argument("--processes", type=int, default=os.cpu_count() or 1,
-                   help="mastery serve --processes (default: one per core, %(default)s here)")
+    p.add_argument("--processes", type=int, default=default_processes(),
+                   help="mastery serve --processes (default: mastery serve's own, one per core "
+                        "up to 4: %(default)s here)")
     return p.parse_args(argv)
 
 
