@@ -17,9 +17,10 @@ folder only this user can open:
   sets after removing any the client sent (the server processes read it only when
   dispatched, and nothing but the dispatcher can reach their sockets);
 - **one request per connection**: a plain HTTP request is passed on with
-  ``Connection: close`` and exactly the body its ``Content-Length`` declares, so nothing a
-  client appends can reach a process as a second request; ``Transfer-Encoding`` in a request
-  is refused (browsers do not send it);
+  ``Connection: close`` and exactly the body its ``Content-Length`` declares, and a websocket
+  handshake's connection is joined both ways only once the process has accepted it (101), so
+  nothing a client appends can reach a process as a second request (with an address of its
+  choosing); ``Transfer-Encoding`` in a request is refused (browsers do not send it);
 - **the limits are shared out**: each process gets its share of ``--max-pages``, of the page
   loads per minute and of ``--workers`` (:func:`process_settings`); the code lock-outs and the
   per-address budget of wrong codes live in the store, so they hold across processes;
@@ -201,7 +202,13 @@ class Dispatcher:
             up_reader, up_writer = upstream
             up_writer.write(head.forwarded(peer))
             if head.is_websocket:
-                await _splice(reader, writer, up_reader, up_writer)
+                await up_writer.drain()
+                answer = await asyncio.wait_for(up_reader.readuntil(b"\r\n\r\n"), HEAD_TIMEOUT)
+                writer.write(answer)
+                if answer.startswith((b"HTTP/1.1 101 ", b"HTTP/1.0 101 ")):
+                    await _splice(reader, writer, up_reader, up_writer)
+                else:  # refused: what the client sends next is not passed on as a request
+                    await _pump(up_reader, writer)
                 return
             if length:
                 body = await asyncio.wait_for(reader.readexactly(length), BODY_TIMEOUT)

@@ -140,7 +140,15 @@ async def _stand_in(index: int, path: str, seen: list):
         head = await reader.readuntil(b"\r\n\r\n")
         record = {"process": index, "head": head.decode(), "body": "", "after": ""}
         seen.append(record)
-        if b"upgrade: websocket" in head.lower():
+        if b"upgrade: websocket" in head.lower() and b" /refused" in head:
+            # a refused handshake, the connection left open as a server may
+            writer.write(b"HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n")
+            await writer.drain()
+            try:  # anything more on this connection would be a second, smuggled request
+                record["after"] = (await asyncio.wait_for(reader.read(1024), 0.5)).decode()
+            except asyncio.TimeoutError:
+                record["after"] = "(nothing; still open)"
+        elif b"upgrade: websocket" in head.lower():
             writer.write(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
             while data := await reader.read(1024):
                 writer.write(f"{index}:".encode() + data)
@@ -232,6 +240,20 @@ def test_a_websocket_is_spliced_to_its_session_s_process(tmp_path):
     assert all(h.startswith(b"HTTP/1.1 101") and echo == f"{expected}:ping".encode() for h, echo in outs)
     assert {r["process"] for r in seen} == {expected}
     assert all(parse_head(r["head"].encode()).values(PEER_HEADER) == [b"127.0.0.1"] for r in seen)
+
+
+def test_a_refused_websocket_handshake_carries_no_second_request(tmp_path):
+    """Past a handshake the process refused, the bytes a client sends (here a request that
+    claims another address) are not passed on: they would reach the process unchecked."""
+    refused = WEBSOCKET.replace(WEBSOCKET.split(b" ")[1], b"/refused")
+    smuggled = b"POST /login HTTP/1.1\r\nHost: h\r\nX-Mastery-Peer: 6.6.6.6\r\nContent-Length: 0\r\n\r\n"
+
+    async def scenario(port):
+        return await _exchange(port, refused, then=smuggled, read_for=2.0)
+
+    out, seen = _with_dispatcher(tmp_path, scenario)
+    assert out.startswith(b"HTTP/1.1 403")
+    assert len(seen) == 1 and seen[0]["after"] == "(nothing; still open)"
 
 
 def test_bad_requests_and_a_missing_process_get_plain_answers(tmp_path):
