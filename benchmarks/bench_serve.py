@@ -64,6 +64,11 @@ def cpu_seconds(pid: int) -> float:
 
 def process_tree(pid: int) -> list[int]:
     """``pid`` and every process below it (the dispatcher's server processes, their workers)."""
+    return list(process_depths(pid))
+
+
+def process_depths(pid: int) -> dict[int, int]:
+    """``pid`` and every process below it, each with its depth (0 for ``pid``)."""
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -72,11 +77,26 @@ def process_tree(pid: int) -> list[int]:
             except (OSError, IndexError, ValueError):
                 continue  # gone meanwhile
             children.setdefault(parent, []).append(int(entry.name))
-    tree, todo = [], [pid]
+    depths, todo = {}, [(pid, 0)]
     while todo:
-        tree.append(todo.pop())
-        todo.extend(children.get(tree[-1], []))
-    return tree
+        each, depth = todo.pop()
+        depths[each] = depth
+        todo.extend((child, depth + 1) for child in children.get(each, []))
+    return depths
+
+
+def cpu_by_role(pid: int, processes: int) -> dict[str, float]:
+    """CPU seconds so far of the server's processes, summed by what they do: with several
+    processes the top one dispatches, the next level serves pages and the level below renders
+    reports; with one process the top one serves and the level below renders."""
+    roles = (["the dispatcher"] if processes > 1 else []) + ["the page processes", "the report workers"]
+    out = dict.fromkeys(roles, 0.0)
+    for each, depth in process_depths(pid).items():
+        try:
+            out[roles[min(depth, len(roles) - 1)]] += cpu_seconds(each)
+        except (OSError, IndexError):
+            pass  # ended between listing and reading
+    return out
 
 
 def _summed(measure, pid: int) -> float:
@@ -284,9 +304,11 @@ def main(argv=None) -> dict:
         results, kept = {}, []
         t0 = time.perf_counter() + 1
         server_cpu, client_cpu = tree_cpu_seconds(server.process.pid), own_cpu_seconds()
+        roles_before = cpu_by_role(server.process.pid, args.processes)
         wall = run_threads([(check_in, (server, codes[i], results, i),
                              {"start_at": t0 + 60 * i / people, "keep": kept}) for i in range(people)])
         server_cpu = tree_cpu_seconds(server.process.pid) - server_cpu
+        roles = {k: v - roles_before.get(k, 0.0) for k, v in cpu_by_role(server.process.pid, args.processes).items()}
         client_cpu = own_cpu_seconds() - client_cpu
         full_rss = tree_rss_mib(server.process.pid)
         saved, text = summary(results)
@@ -296,6 +318,8 @@ def main(argv=None) -> dict:
         print(f"   CPU: the server {server_cpu:.0f} s ({1000 * server_cpu / people:.0f} ms per check-in), "
               f"the crafted clients {client_cpu:.0f} s ({1000 * client_cpu / people:.0f} ms per check-in), "
               f"in {wall:.0f} s on {os.cpu_count()} CPUs {load()}", flush=True)
+        print("   the server's CPU per check-in by role: " + ", ".join(
+            f"{name} {1000 * seconds / people:.0f} ms" for name, seconds in roles.items()), flush=True)
         per_session = (full_rss - base_rss) / max(1, len(kept))
         print(f"   server memory (all its processes): {base_rss:.0f} MiB after {warm_ups} "
               f"check-ins, {full_rss:.0f} MiB with "

@@ -3,11 +3,12 @@ passed to the session, the cap on sessions, idle sessions, the token, log redact
 Solara settings (the middleware is driven with ASGI messages in front of a stand-in app)."""
 
 import asyncio
+import json
 import logging
 
 import pytest
 
-from mastery_analysis import cli
+from mastery_analysis import cli, serve
 from mastery_analysis.serve import (CSP, IdleSessions, MasteryMiddleware, PageLoadLimiter, QueuedSends,
                                     RedactKernelIds, ServeError, ServeSettings, client_address,
                                     is_loopback, protection, solara_environment, token_cookie_value)
@@ -313,3 +314,19 @@ def test_the_pinned_solara_still_has_what_queued_sends_replace():
     for name in ("self.portal", "self.event_loop", "self.tasks", "async def _send_text_exc",
                  "async def _send_bytes_exc", "def send_text", "def send_bytes"):
         assert name in source, name
+
+
+def test_a_server_process_collects_cycles_rarely_and_never_through_its_start_up():
+    """What ``serve_one`` does before serving, in a process of its own: the objects loaded at
+    start are frozen out of collections, and the thresholds are the server's."""
+    import subprocess
+    import sys
+
+    script = ("import gc, json; from mastery_analysis import serve; before = gc.get_freeze_count(); "
+              "serve.tune_garbage_collector(); "
+              "print(json.dumps([before, gc.get_freeze_count(), gc.get_threshold()]))")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    before, frozen, thresholds = json.loads(out.stdout)
+    assert before == 0 and frozen > 10_000  # the package and its imports, at least
+    assert tuple(thresholds) == serve.GC_THRESHOLDS
+    assert serve.GC_THRESHOLDS[0] > 700  # rarer than Python's default
