@@ -110,11 +110,6 @@ def _summed(measure, pid: int) -> float:
     return total
 
 
-def tree_cpu_seconds(pid: int) -> float:
-    """CPU seconds so far of ``pid`` and the processes below it."""
-    return _summed(cpu_seconds, pid)
-
-
 def tree_rss_mib(pid: int) -> float:
     """Resident memory of ``pid`` and the processes below it (shared pages counted in each)."""
     return _summed(rss_mib, pid)
@@ -203,6 +198,8 @@ def coach_batch(server, code: str, done: threading.Event, out: dict) -> None:
     finally:
         done.set()
         client.close()
+
+
 #: How long the peer's page loads may take in all: Voila streams a page while its kernel starts,
 #: and a load whose kernel never answers would otherwise keep ``make bench-full`` waiting.
 VOILA_DEADLINE_S = 180
@@ -314,12 +311,11 @@ def main(argv=None) -> dict:
         # 1. the room arrives over 60 seconds
         results, kept = {}, []
         t0 = time.perf_counter() + 1
-        server_cpu, client_cpu = tree_cpu_seconds(server.process.pid), own_cpu_seconds()
-        roles_before = cpu_by_role(server.process.pid, args.processes)
+        roles_before, client_cpu = cpu_by_role(server.process.pid, args.processes), own_cpu_seconds()
         wall = run_threads([(check_in, (server, codes[i], results, i),
                              {"start_at": t0 + 60 * i / people, "keep": kept}) for i in range(people)])
-        server_cpu = tree_cpu_seconds(server.process.pid) - server_cpu
         roles = {k: v - roles_before.get(k, 0.0) for k, v in cpu_by_role(server.process.pid, args.processes).items()}
+        server_cpu = sum(roles.values())
         client_cpu = own_cpu_seconds() - client_cpu
         full_rss = tree_rss_mib(server.process.pid)
         saved, text = summary(results)
